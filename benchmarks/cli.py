@@ -1,0 +1,124 @@
+"""The ``modelprint`` command line: a thin layer that turns configs into function calls.
+
+Every subcommand is a typed function registered with :func:`command` in a module of
+``benchmarks.commands``; jsonargparse reads its signature and docstring, so each parameter
+is a ``--key=value`` flag (the form a ``wandb agent`` passes with ``${args}``) and can also
+come from stacked YAML files (``--config base.yaml --config small.yaml --key=value``, later
+ones winning). A bad flag or config value ends in one line that names the key and what is
+valid, never in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+
+from benchmarks.registry import Registry, UnknownNameError
+
+CommandFunction = Callable[..., int | None]
+COMMANDS: Registry[CommandFunction] = Registry("command", home_package="benchmarks.commands")
+
+
+def command(name: str) -> Callable[[CommandFunction], CommandFunction]:
+    """Register a function as ``modelprint NAME``; a space nests (``"synth describe"``)."""
+    return COMMANDS.register(name)
+
+
+class UsageError(Exception):
+    """A one-line, user-facing error: printed without a traceback, exit status 2."""
+
+
+def build_parser() -> ArgumentParser:
+    """The whole command tree, built from the registered command functions."""
+    root = ArgumentParser(prog="modelprint", description=__doc__.splitlines()[0], exit_on_error=False)
+    groups: dict[tuple[str, ...], Any] = {}
+    parsers: dict[tuple[str, ...], ArgumentParser] = {(): root}
+    for entry in COMMANDS:
+        path = tuple(entry.name.split())
+        for depth in range(len(path)):
+            parent = path[:depth]
+            if parent not in groups:
+                groups[parent] = parsers[parent].add_subcommands(
+                    required=True, dest="_".join(("command", *parent))
+                )
+            prefix = path[: depth + 1]
+            if prefix not in parsers:
+                sub = ArgumentParser(exit_on_error=False)
+                if prefix == path:
+                    sub.add_argument("--config", action=ActionConfigFile, help="YAML config(s), stackable")
+                    sub.add_function_arguments(entry.factory, as_group=False, as_positional=True)
+                summary = entry.summary if prefix == path else f"{prefix[-1]} subcommands"
+                groups[parent].add_subcommand(prefix[-1], sub, help=summary)
+                parsers[prefix] = sub
+    return root
+
+
+def _selected(parser: ArgumentParser, cfg: Namespace) -> tuple[str, ArgumentParser, Namespace]:
+    """Walk down the chosen subcommands to the command name, its parser and its namespace."""
+    path: list[str] = []
+    dest = "command"
+    while dest in cfg and cfg[dest] is not None:
+        name = cfg[dest]
+        path.append(name)
+        parser = parser._subcommands_action._name_parser_map[name]  # noqa: SLF001 - jsonargparse keeps it here
+        cfg = cfg[name]
+        dest = f"{dest}_{name}"
+    return " ".join(path), parser, cfg
+
+
+def _valid_keys(parser: ArgumentParser) -> list[str]:
+    hidden = {"help", "config", "print_config"}
+    return sorted(a.dest for a in parser._actions if a.dest not in hidden)  # noqa: SLF001
+
+
+def one_line_error(parser: ArgumentParser, argv: Sequence[str], error: Exception) -> str:
+    """Rewrite a jsonargparse error as one line naming the key and the valid choices."""
+    message = " ".join(str(error).split())
+    leaf, prog = parser, "modelprint"
+    for token in argv:  # find the deepest subcommand parser named on the command line
+        action = getattr(leaf, "_subcommands_action", None)
+        if action is not None and token in action._name_parser_map:  # noqa: SLF001
+            leaf, prog = action._name_parser_map[token], f"{prog} {token}"  # noqa: SLF001
+    valid = _valid_keys(leaf)
+    unknown = re.findall(r"--([A-Za-z0-9_.\-]+)", message) if "nrecognized" in message else []
+    unknown += re.findall(r'[Kk]ey "([^"]+)" is not expected', message)
+    unknown += re.findall(r"does not accept option '([^']+)'", message)
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        return f"{prog}: unknown key {key!r}.{hint} Valid keys: {', '.join(valid) or '(none)'}"
+    match = re.search(r'Parser key "([^"]+)": (.*)', message)
+    if match:
+        return f"{prog}: invalid value for key {match.group(1)!r}: {match.group(2)}"
+    if 'expected "command' in message.lower() or "subcommand" in message.lower():
+        action = getattr(leaf, "_subcommands_action", None)
+        choices = sorted(action._name_parser_map) if action else []  # noqa: SLF001
+        return f"{prog}: {message}. Valid subcommands: {', '.join(choices)}"
+    return f"{prog}: {message}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``modelprint`` console script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        cfg = parser.parse_args(args)
+        name, leaf_parser, leaf_cfg = _selected(parser, cfg)
+        function = COMMANDS.entry(name).factory
+        kwargs = leaf_parser.instantiate(leaf_cfg).as_dict()
+        kwargs.pop("config", None)
+        status = function(**kwargs)
+    except argparse.ArgumentError as error:
+        print(one_line_error(parser, args, error), file=sys.stderr)
+        return 2
+    except (UsageError, UnknownNameError) as error:
+        print(f"modelprint: {error}", file=sys.stderr)
+        return 2
+    return int(status or 0)

@@ -1,0 +1,1 @@
+"""``modelprint`` subcommands, one module per concern; each registers with ``@command``."""

@@ -1,0 +1,30 @@
+"""Where modelprint keeps its caches and its results store.
+
+Both are overridable by environment variables so that sweep agents on many machines can
+share one store, and CI can point everything at a scratch directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RESULTS_ENV = "MODELPRINT_RESULTS"
+CACHE_ENV = "MODELPRINT_CACHE"
+
+
+def results_store_path() -> Path:
+    """The SQLite results store: ``$MODELPRINT_RESULTS`` or ``./results/modelprint.sqlite``.
+
+    Relative to the working directory, as Lightning's ``lightning_logs/``, so that the
+    README's commands, run from the repository root, keep the store beside the code.
+    """
+    return Path(os.environ.get(RESULTS_ENV, "results/modelprint.sqlite")).expanduser()
+
+
+def cache_dir() -> Path:
+    """The feature and artifact cache: ``$MODELPRINT_CACHE`` or ``$XDG_CACHE_HOME/modelprint``."""
+    if CACHE_ENV in os.environ:
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "modelprint"

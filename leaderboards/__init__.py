@@ -1,0 +1,1 @@
+"""modelprint leaderboards: the results store and the tables and plots rendered from it."""

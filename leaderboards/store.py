@@ -1,0 +1,272 @@
+"""The results store: one SQLite file that every figure of every run lands in.
+
+Leaderboards are views of this store and nothing else, so each figure carries its
+provenance: config (and its hash), seed, data hash, git revision, package versions, device
+and wall time. The file is opened in WAL mode so that many writers (sweep agents, DDP ranks,
+parallel test processes) and readers can share it; a run's figures are written in a single
+``BEGIN IMMEDIATE`` transaction, so a writer killed half way leaves no partial run behind.
+
+A run is identified by its *key* - (method, protocol, dataset, split, seed, config hash) -
+and writing the same key twice replaces the earlier run (or, on request, is rejected);
+it is never duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id           TEXT PRIMARY KEY,
+    method           TEXT NOT NULL,
+    protocol         TEXT NOT NULL,
+    dataset          TEXT NOT NULL,
+    split            TEXT NOT NULL,
+    seed             INTEGER NOT NULL,
+    config_hash      TEXT NOT NULL,
+    config_json      TEXT NOT NULL,
+    data_hash        TEXT NOT NULL,
+    git_sha          TEXT NOT NULL,
+    package_versions TEXT NOT NULL,
+    device           TEXT NOT NULL,
+    wall_time_s      REAL NOT NULL,
+    details_json     TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    UNIQUE (method, protocol, dataset, split, seed, config_hash)
+);
+CREATE TABLE IF NOT EXISTS figures (
+    run_id  TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    metric  TEXT NOT NULL,
+    value   REAL NOT NULL,
+    ci_low  REAL,
+    ci_high REAL,
+    PRIMARY KEY (run_id, metric)
+);
+CREATE VIEW IF NOT EXISTS figure_rows AS
+    SELECT r.run_id, r.method, r.protocol, r.dataset, r.split, r.seed, f.metric, f.value,
+           f.ci_low, f.ci_high, r.config_hash, r.data_hash, r.git_sha, r.package_versions,
+           r.device, r.wall_time_s, r.created_at, r.details_json
+    FROM figures AS f JOIN runs AS r USING (run_id);
+"""
+
+
+_RUN_COLUMNS = (
+    "run_id",
+    "method",
+    "protocol",
+    "dataset",
+    "split",
+    "seed",
+    "config_hash",
+    "config_json",
+    "data_hash",
+    "git_sha",
+    "package_versions",
+    "device",
+    "wall_time_s",
+    "details_json",
+    "created_at",
+)
+
+
+class RunExistsError(RuntimeError):
+    """A run with the same key is already in the store and the writer asked not to replace it."""
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable hash of a JSON-serialisable config (key order does not matter)."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number a run produced, with its bootstrap confidence interval when there is one."""
+
+    metric: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """What makes two runs 'the same run' for resume and de-duplication."""
+
+    method: str
+    protocol: str
+    dataset: str
+    split: str
+    seed: int
+    config_hash: str
+
+
+@dataclass
+class RunRecord:
+    """A run's identity and provenance; its figures are passed separately to ``write_run``."""
+
+    method: str
+    protocol: str
+    dataset: str
+    split: str
+    seed: int
+    config: dict[str, Any]
+    data_hash: str
+    git_sha: str
+    package_versions: dict[str, str]
+    device: str
+    wall_time_s: float
+    details: dict[str, Any] = field(default_factory=dict)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def key(self) -> RunKey:
+        return RunKey(
+            self.method, self.protocol, self.dataset, self.split, self.seed, config_hash(self.config)
+        )
+
+
+class ResultsStore:
+    """A handle on one results-store file; cheap to create, safe to share across processes.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> store = ResultsStore(pathlib.Path(tempfile.mkdtemp()) / "r.sqlite")
+        >>> run = RunRecord("spectral", "closed_set", "zoo", "known", 0, {"lr": 0.1}, "d1",
+        ...                 "abc", {}, "cpu", 1.0)
+        >>> _ = store.write_run(run, [Figure("accuracy", 0.75, 0.7, 0.8)])
+        >>> [(row["method"], row["metric"], row["value"]) for row in store.figure_rows()]
+        [('spectral', 'accuracy', 0.75)]
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout_s = busy_timeout_s
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, SCHEMA_VERSION):
+                raise RuntimeError(
+                    f"results store {self.path} has schema version {version}; "
+                    f"this modelprint reads version {SCHEMA_VERSION}"
+                )
+            if version == 0:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def write_run(
+        self,
+        run: RunRecord,
+        figures: Iterable[Figure],
+        *,
+        on_conflict: Literal["replace", "reject"] = "replace",
+    ) -> str:
+        """Write a run and all its figures atomically; returns the run id.
+
+        ``figures`` is consumed inside the transaction: if the writer dies before it is
+        exhausted, nothing of the run is visible. A run with the same key is replaced
+        (default) or, with ``on_conflict="reject"``, raises :class:`RunExistsError`.
+        """
+        key = run.key
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                existing = conn.execute(
+                    "SELECT run_id FROM runs WHERE method=? AND protocol=? AND dataset=? "
+                    "AND split=? AND seed=? AND config_hash=?",
+                    _key_tuple(key),
+                ).fetchone()
+                if existing is not None:
+                    if on_conflict == "reject":
+                        raise RunExistsError(f"run {key} already in {self.path}")
+                    conn.execute("DELETE FROM runs WHERE run_id=?", (existing["run_id"],))
+                conn.execute(
+                    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
+                    (
+                        run.run_id,
+                        *_key_tuple(key),
+                        json.dumps(run.config, sort_keys=True, default=str),
+                        run.data_hash,
+                        run.git_sha,
+                        json.dumps(run.package_versions, sort_keys=True),
+                        run.device,
+                        float(run.wall_time_s),
+                        json.dumps(run.details, sort_keys=True, default=str),
+                        datetime.now(UTC).isoformat(timespec="seconds"),
+                    ),
+                )
+                count = 0
+                for fig in figures:
+                    conn.execute(
+                        "INSERT INTO figures VALUES (?,?,?,?,?)",
+                        (run.run_id, fig.metric, float(fig.value), fig.ci_low, fig.ci_high),
+                    )
+                    count += 1
+                if count == 0:
+                    raise ValueError(f"run {key} has no figures; refusing to record an empty run")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return run.run_id
+
+    def has_run(self, key: RunKey) -> bool:
+        """Whether a run with this key is recorded (the runner's resume check)."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM runs WHERE method=? AND protocol=? AND dataset=? AND split=? "
+                "AND seed=? AND config_hash=?",
+                _key_tuple(key),
+            ).fetchone()
+        return row is not None
+
+    def runs(self, **filters: Any) -> list[dict[str, Any]]:
+        """Recorded runs, filtered by equality on any ``runs`` column."""
+        return self._select("runs", filters)
+
+    def figure_rows(self, **filters: Any) -> list[dict[str, Any]]:
+        """One row per figure with its run's provenance, filtered by equality on any column."""
+        return self._select("figure_rows", filters)
+
+    def _select(self, table: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            unknown = sorted(set(filters) - columns)
+            if unknown:
+                raise KeyError(f"unknown column(s) {unknown}; valid: {sorted(columns)}")
+            where = " AND ".join(f"{name}=?" for name in filters) or "1"
+            rows = conn.execute(
+                f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, run_id", tuple(filters.values())
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+
+def _key_tuple(key: RunKey) -> tuple[Any, ...]:
+    return tuple(asdict(key).values())

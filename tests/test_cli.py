@@ -1,0 +1,76 @@
+"""The CLI: env, list, check; stacked YAML configs; one-line errors for bad keys and values."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmarks.cli import main
+from tests.conftest import run_cli
+
+
+def test_env_prints_versions_device_fix_threads_and_paths() -> None:
+    result = run_cli("env")
+    assert result.returncode == 0, result.stderr
+    for needle in (
+        "torch",
+        "lightning",
+        "timm",
+        "torchmetrics",
+        "datasets",
+        "wandb",
+        "device",
+        "torchvision fix",
+        "torch threads",
+        "cache dir",
+        "results store",
+    ):
+        assert needle in result.stdout, needle
+
+
+def test_check_passes_on_this_install(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--wandb=false"]) == 0
+    out = capsys.readouterr().out
+    assert "FAILED" not in out and "results store" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["check", "--wandbb=true"],
+            "modelprint check: unknown key 'wandbb'. Did you mean 'wandb'? Valid keys: wandb",
+        ),
+        (["check", "--wandb=maybe"], "modelprint check: invalid value for key 'wandb'"),
+        (["list", "--kind=methd"], "invalid value for key 'kind': Expected a typing.Literal['all', 'method'"),
+        (["lst"], "invalid choice: 'lst'"),
+    ],
+)
+def test_bad_flags_are_one_line_errors(args: list[str], expected: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert expected in lines[0]
+
+
+def test_yaml_configs_stack_and_flags_override_them(tmp_path: Path) -> None:
+    base, small = tmp_path / "base.yaml", tmp_path / "small.yaml"
+    base.write_text(yaml.safe_dump({"pattern": "from_base", "kind": "method"}))
+    small.write_text(yaml.safe_dump({"kind": "dataset"}))
+    result = run_cli("list", f"--config={base}", f"--config={small}", "--print_config")
+    assert yaml.safe_load(result.stdout) == {"pattern": "from_base", "kind": "dataset"}
+    result = run_cli("list", f"--config={base}", f"--config={small}", "--kind=protocol", "--print_config")
+    assert yaml.safe_load(result.stdout) == {"pattern": "from_base", "kind": "protocol"}
+
+
+def test_unknown_key_in_a_yaml_config_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"kindd": "method"}))
+    result = run_cli("list", f"--config={bad}")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "unknown key 'kindd'" in result.stderr and "Did you mean 'kind'" in result.stderr

@@ -1,0 +1,156 @@
+"""The results store: atomic runs, no duplicates, safe under concurrent and killed writers."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from leaderboards.store import Figure, ResultsStore, RunExistsError, RunRecord, config_hash
+
+
+def make_run(seed: int = 0, method: str = "spectral", **config: object) -> RunRecord:
+    return RunRecord(
+        method=method,
+        protocol="closed_set",
+        dataset="zoo",
+        split="known",
+        seed=seed,
+        config=dict(config),
+        data_hash="data123",
+        git_sha="abc",
+        package_versions={"torch": "2.13.0"},
+        device="cpu",
+        wall_time_s=1.5,
+        details={"weights": "random init"},
+    )
+
+
+def test_round_trip_keeps_every_provenance_field(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    run = make_run(seed=3, lr=0.1)
+    store.write_run(run, [Figure("accuracy", 0.5, 0.4, 0.6), Figure("macro_f1", 0.45)])
+    rows = store.figure_rows(metric="accuracy")
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["method"], row["protocol"], row["dataset"], row["split"], row["seed"]) == (
+        "spectral",
+        "closed_set",
+        "zoo",
+        "known",
+        3,
+    )
+    assert (row["value"], row["ci_low"], row["ci_high"]) == (0.5, 0.4, 0.6)
+    assert row["config_hash"] == config_hash({"lr": 0.1})
+    assert (row["data_hash"], row["git_sha"], row["device"], row["wall_time_s"]) == (
+        "data123",
+        "abc",
+        "cpu",
+        1.5,
+    )
+    assert '"torch": "2.13.0"' in row["package_versions"] and row["created_at"]
+    assert store.figure_rows(metric="macro_f1")[0]["ci_low"] is None
+
+
+def test_journal_mode_is_wal(tmp_path: Path) -> None:
+    import sqlite3
+
+    ResultsStore(tmp_path / "r.sqlite")
+    mode = sqlite3.connect(tmp_path / "r.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_same_key_is_replaced_not_duplicated(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.write_run(make_run(lr=0.1), [Figure("accuracy", 0.5)])
+    second = store.write_run(make_run(lr=0.1), [Figure("accuracy", 0.7)])
+    rows = store.figure_rows()
+    assert [(r["run_id"], r["value"]) for r in rows] == [(second, 0.7)]
+    store.write_run(make_run(lr=0.2), [Figure("accuracy", 0.1)])  # another config: another run
+    assert len(store.runs()) == 2
+
+
+def test_same_key_can_be_rejected(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.write_run(make_run(), [Figure("accuracy", 0.5)])
+    with pytest.raises(RunExistsError):
+        store.write_run(make_run(), [Figure("accuracy", 0.9)], on_conflict="reject")
+    assert [r["value"] for r in store.figure_rows()] == [0.5]
+
+
+def test_a_run_without_figures_or_failing_midway_leaves_nothing(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    with pytest.raises(ValueError, match="no figures"):
+        store.write_run(make_run(), [])
+
+    def failing() -> Iterator[Figure]:
+        yield Figure("accuracy", 0.5)
+        raise RuntimeError("metric crashed")
+
+    with pytest.raises(RuntimeError):
+        store.write_run(make_run(seed=1), failing())
+    assert store.runs() == [] and store.figure_rows() == []
+    assert not store.has_run(make_run(seed=1).key)
+
+
+def test_unknown_filter_column_names_the_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(KeyError, match="unknown column"):
+        ResultsStore(tmp_path / "r.sqlite").figure_rows(methd="x")
+
+
+def _writer(path: str, worker: int, runs: int) -> None:
+    store = ResultsStore(path)
+    for i in range(runs):
+        store.write_run(
+            make_run(seed=i, method=f"m{worker}"), [Figure("accuracy", i / runs), Figure("f1", 0.5)]
+        )
+
+
+def test_two_processes_writing_concurrently_lose_nothing(tmp_path: Path) -> None:
+    path = str(tmp_path / "r.sqlite")
+    ctx = mp.get_context("spawn")
+    workers = [ctx.Process(target=_writer, args=(path, w, 40)) for w in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
+    store = ResultsStore(path)
+    assert len(store.runs()) == 80
+    assert len(store.figure_rows()) == 160
+    assert {r["method"] for r in store.runs()} == {"m0", "m1"}
+
+
+def _killed_writer(path: str, started: str) -> None:
+    def figures() -> Iterator[Figure]:
+        yield Figure("accuracy", 0.5)
+        yield Figure("f1", 0.4)
+        Path(started).touch()  # the run row and two figures are written, not committed
+        time.sleep(600)
+        yield Figure("never", 0.0)
+
+    ResultsStore(path).write_run(make_run(seed=7), figures())
+
+
+def test_a_writer_killed_mid_run_leaves_no_partial_run(tmp_path: Path) -> None:
+    path, started = str(tmp_path / "r.sqlite"), tmp_path / "started"
+    ResultsStore(path).write_run(make_run(seed=1), [Figure("accuracy", 0.9)])
+    proc = mp.get_context("spawn").Process(target=_killed_writer, args=(path, str(started)))
+    proc.start()
+    deadline = time.time() + 60
+    while not started.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), "writer never reached the middle of its transaction"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(30)
+    assert proc.exitcode == -signal.SIGKILL
+    store = ResultsStore(path)  # the lock died with the writer: the store is writable again
+    assert [r["seed"] for r in store.runs()] == [1]
+    assert len(store.figure_rows()) == 1
+    store.write_run(make_run(seed=7), [Figure("accuracy", 0.3)])
+    assert len(store.runs()) == 2

@@ -18,7 +18,9 @@ def seed_all(seed: int, *, deterministic: bool = True) -> int:
 
     With ``deterministic`` set, torch is asked for deterministic algorithms where they exist
     (``warn_only``, so an op without a deterministic kernel warns instead of failing).
+    Seeds beyond NumPy's 32-bit range (e.g. from :func:`derive_seed`) are folded into it.
     """
+    seed = seed % 2**32
     seed_everything(seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     if torch.backends.cudnn.is_available():

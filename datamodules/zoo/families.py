@@ -1,0 +1,251 @@
+"""How each zoo family is trained and sampled, as LightningModules.
+
+One module per family, with the family's own objective:
+
+* ``GANGenerator`` - adversarial training (manual optimisation, one critic and one generator
+  step per batch) with the non-saturating (Goodfellow et al. 2014), hinge (Miyato et al.
+  2018), least-squares (Mao et al. 2017) or WGAN-GP (Gulrajani et al. 2017, lambda 10) loss.
+  Scaled for CPU: one critic step per generator step also for WGAN-GP (the paper uses five).
+* ``VAEGenerator`` - a Gaussian VAE (Kingma & Welling 2014), fixed-variance decoder.
+* ``DiffusionGenerator`` - DDPM (Ho et al. 2020: 1,000 linear-beta steps, epsilon
+  prediction), sampled with 50 deterministic DDIM steps (Song et al. 2021).
+* ``AutoregressiveGenerator`` - PixelCNN with categorical sub-pixels (van den Oord et al. 2016).
+
+Every family exposes ``sample(n, seed)`` returning uint8 images, deterministic in the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from datamodules.zoo import architectures as arch
+
+GAN_LOSSES = ("non_saturating", "hinge", "least_squares", "wgan_gp")
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats -> uint8."""
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+class ZooGenerator(L.LightningModule):
+    """Common parts: a running average of each loss (reported in the manifest) and sampling."""
+
+    family: str = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.final_losses: dict[str, float] = {}
+
+    def track(self, **losses: torch.Tensor) -> None:
+        for name, value in losses.items():
+            v = float(value.detach())
+            self.final_losses[name] = v if name not in self.final_losses else 0.98 * self.final_losses[name] + 0.02 * v
+            self.log(name, v, on_step=True, prog_bar=False)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int, batch_size: int = 100) -> torch.Tensor:
+        self.eval()
+        gen = torch.Generator().manual_seed(seed)
+        return torch.cat([to_uint8(self._sample(min(batch_size, n - i), gen)) for i in range(0, n, batch_size)])
+
+    def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+
+GAN_ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
+    "dcgan": arch.DCGANGenerator,
+    "upconv_nearest": lambda r: arch.UpsampleConvGenerator(r, "nearest"),
+    "upconv_bilinear": lambda r: arch.UpsampleConvGenerator(r, "bilinear"),
+    "pixelshuffle": arch.PixelShuffleGenerator,
+    "residual": arch.ResidualGenerator,
+    "stylegan2_lite": arch.StyleGenerator,
+}
+
+
+class GANGenerator(ZooGenerator):
+    family = "gan"
+
+    def __init__(self, architecture: str, loss: str, resolution: int = 32, lr: float = 2e-4) -> None:
+        super().__init__()
+        if loss not in GAN_LOSSES:
+            raise ValueError(f"unknown GAN loss {loss!r}; valid: {GAN_LOSSES}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.generator = GAN_ARCHITECTURES[architecture](resolution)
+        self.critic = arch.ConvDiscriminator(resolution, spectral_norm=loss != "wgan_gp")
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        betas = (0.0, 0.9) if self.hparams.loss == "wgan_gp" else (0.5, 0.999)
+        return [
+            torch.optim.Adam(self.generator.parameters(), lr=self.hparams.lr, betas=betas),
+            torch.optim.Adam(self.critic.parameters(), lr=self.hparams.lr, betas=betas),
+        ]
+
+    def _critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        d_real, d_fake = self.critic(real), self.critic(fake)
+        loss = self.hparams.loss
+        if loss == "non_saturating":
+            return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        if loss == "hinge":
+            return F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        if loss == "least_squares":
+            return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake**2).mean()
+        alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+        mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self.critic(mixed).sum(), mixed, create_graph=True)
+        penalty = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+        return d_fake.mean() - d_real.mean() + 10.0 * penalty
+
+    def _generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        d_fake = self.critic(fake)
+        loss = self.hparams.loss
+        if loss == "non_saturating":
+            return F.softplus(-d_fake).mean()
+        if loss == "least_squares":
+            return 0.5 * ((d_fake - 1) ** 2).mean()
+        return -d_fake.mean()  # hinge and WGAN-GP
+
+    def training_step(self, batch: tuple[torch.Tensor], _: int) -> None:
+        (real,) = batch
+        opt_g, opt_d = self.optimizers()
+        z = torch.randn(real.shape[0], arch.Z_DIM, device=real.device)
+        d_loss = self._critic_loss(real, self.generator(z).detach())
+        opt_d.zero_grad()
+        self.manual_backward(d_loss)
+        opt_d.step()
+        g_loss = self._generator_loss(self.generator(z))
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.track(loss_critic=d_loss, loss_generator=g_loss)
+
+    def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return self.generator(torch.randn(n, arch.Z_DIM, generator=gen))
+
+
+VAE_DECODERS: dict[str, Callable[[int], nn.Module]] = {
+    "vae_deconv": arch.DCGANGenerator,
+    "vae_pixelshuffle": arch.PixelShuffleGenerator,
+}
+
+
+class VAEGenerator(ZooGenerator):
+    family = "vae"
+
+    def __init__(self, architecture: str, loss: str = "elbo", resolution: int = 32, lr: float = 1e-3,
+                 decoder_sigma: float = 0.1) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.encoder = arch.ConvEncoder(resolution)
+        self.decoder = VAE_DECODERS[architecture](resolution)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    def training_step(self, batch: tuple[torch.Tensor], _: int) -> torch.Tensor:
+        (x,) = batch
+        mean, log_var = self.encoder(x)
+        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()
+        recon = ((self.decoder(z) - x) ** 2).flatten(1).sum(1).mean() / (2 * self.hparams.decoder_sigma**2)
+        kl = 0.5 * (mean**2 + log_var.exp() - 1 - log_var).sum(1).mean()
+        self.track(loss_reconstruction=recon, loss_kl=kl)
+        return recon + kl
+
+    def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        return self.decoder(torch.randn(n, arch.Z_DIM, generator=gen))
+
+
+class DiffusionGenerator(ZooGenerator):
+    family = "diffusion"
+
+    def __init__(self, architecture: str = "ddpm_unet", loss: str = "epsilon_mse", resolution: int = 32,
+                 lr: float = 2e-4, timesteps: int = 1000, sampling_steps: int = 50) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.unet = arch.UNet(resolution)
+        betas = torch.linspace(1e-4, 0.02, timesteps)
+        self.register_buffer("alpha_bar", torch.cumprod(1 - betas, 0))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    def training_step(self, batch: tuple[torch.Tensor], _: int) -> torch.Tensor:
+        (x,) = batch
+        t = torch.randint(0, self.hparams.timesteps, (x.shape[0],), device=x.device)
+        noise = torch.randn_like(x)
+        a = self.alpha_bar[t].view(-1, 1, 1, 1)
+        loss = F.mse_loss(self.unet(a.sqrt() * x + (1 - a).sqrt() * noise, t), noise)
+        self.track(loss_epsilon=loss)
+        return loss
+
+    def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        res = self.hparams.resolution
+        x = torch.randn(n, 3, res, res, generator=gen)
+        steps = torch.linspace(self.hparams.timesteps - 1, 0, self.hparams.sampling_steps).long()
+        for i, t in enumerate(steps):
+            a = self.alpha_bar[t]
+            a_prev = self.alpha_bar[steps[i + 1]] if i + 1 < len(steps) else torch.tensor(1.0)
+            eps = self.unet(x, t.repeat(n))
+            x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
+        return x
+
+
+class AutoregressiveGenerator(ZooGenerator):
+    family = "autoregressive"
+
+    def __init__(self, architecture: str = "pixelcnn", loss: str = "categorical_nll", resolution: int = 32,
+                 lr: float = 1e-3, levels: int = 16) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = arch.PixelCNN(resolution, levels=levels)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+    def _quantise(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x + 1) / 2 * self.hparams.levels).floor().clamp(0, self.hparams.levels - 1).long()
+
+    def _level_value(self, level: torch.Tensor) -> torch.Tensor:
+        return (level.float() + 0.5) / self.hparams.levels * 2 - 1
+
+    def training_step(self, batch: tuple[torch.Tensor], _: int) -> torch.Tensor:
+        (x,) = batch
+        target = self._quantise(x)
+        logits = self.net(self._level_value(target))
+        loss = F.cross_entropy(logits.permute(0, 2, 1, 3, 4), target)
+        self.track(loss_nll=loss)
+        return loss
+
+    def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        res = self.hparams.resolution
+        x = torch.zeros(n, 3, res, res)
+        reach = self.net.rows_of_context()  # row i depends on rows i-reach .. i only: run on that slab
+        for i in range(res):
+            top = max(0, i - reach)
+            for j in range(res):
+                probs = self.net(x[:, :, top : i + 1])[:, :, :, i - top, j].softmax(dim=2)
+                level = torch.multinomial(probs.reshape(-1, self.hparams.levels), 1, generator=gen)
+                x[:, :, i, j] = self._level_value(level.view(n, 3))
+        return x
+
+
+FAMILIES: dict[str, type[ZooGenerator]] = {
+    "gan": GANGenerator,
+    "vae": VAEGenerator,
+    "diffusion": DiffusionGenerator,
+    "autoregressive": AutoregressiveGenerator,
+}
+
+
+def create_zoo_generator(family: str, **kwargs: Any) -> ZooGenerator:
+    if family not in FAMILIES:
+        raise KeyError(f"unknown zoo family {family!r}; valid: {', '.join(FAMILIES)}")
+    return FAMILIES[family](**kwargs)

@@ -1,0 +1,75 @@
+"""The zoo recipe (``zoo.yaml``): which generators exist, how they are trained, and their roles."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from leaderboards.store import config_hash
+
+RECIPE_PATH = Path(__file__).with_name("zoo.yaml")
+ROLES = ("known", "unseen_seed", "unseen_dataset", "unseen_architecture")
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """One generator of the zoo: what it is and what role it plays in the splits."""
+
+    architecture: str
+    family: str
+    loss: str
+    dataset: str
+    seed: int
+    role: str
+
+    @property
+    def generator_id(self) -> str:
+        return f"{self.architecture}-{self.dataset}-s{self.seed}"
+
+
+@dataclass(frozen=True)
+class ZooRecipe:
+    raw: dict[str, Any]
+    text: str  # the YAML as written, comments included; shipped with the artifact
+
+    @classmethod
+    def load(cls, path: str | Path = RECIPE_PATH) -> ZooRecipe:
+        text = Path(path).read_text()
+        raw = yaml.safe_load(text)
+        unknown = set(raw["roles"]) - set(ROLES)
+        if unknown:
+            raise ValueError(f"{path}: unknown role(s) {sorted(unknown)}; valid: {ROLES}")
+        return cls(raw, text)
+
+    @property
+    def resolution(self) -> int:
+        return int(self.raw["resolution"])
+
+    @property
+    def hash(self) -> str:
+        return config_hash(self.raw)
+
+    def generators(self) -> list[GeneratorSpec]:
+        specs: dict[str, GeneratorSpec] = {}
+        for role, grids in self.raw["roles"].items():
+            cells = [
+                cell
+                for grid in (grids if isinstance(grids, list) else [grids])
+                for cell in itertools.product(grid["architectures"], grid["datasets"], grid["seeds"])
+            ]
+            for name, dataset, seed in cells:
+                if name not in self.raw["architectures"]:
+                    raise ValueError(f"role {role!r} names unknown architecture {name!r}")
+                arch = self.raw["architectures"][name]
+                spec = GeneratorSpec(name, arch["family"], arch["loss"], dataset, int(seed), role)
+                if spec.generator_id in specs:
+                    raise ValueError(f"generator {spec.generator_id} is in two roles")
+                specs[spec.generator_id] = spec
+        return list(specs.values())
+
+    def training_datasets(self) -> list[str]:
+        return sorted({spec.dataset for spec in self.generators()})

@@ -56,5 +56,7 @@ def zoo_build(
         return 0
     data_hash = assemble(zoo, work, out or ARTIFACT_DIR)
     size = sum(f.stat().st_size for f in (out or ARTIFACT_DIR).rglob("*") if f.is_file())
-    console.print(f"zoo artifact written to {out or ARTIFACT_DIR}: {size / 1e6:.1f} MB, data hash {data_hash}")
+    console.print(
+        f"zoo artifact written to {out or ARTIFACT_DIR}: {size / 1e6:.1f} MB, data hash {data_hash}"
+    )
     return 0

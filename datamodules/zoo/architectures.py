@@ -97,8 +97,13 @@ class _ResidualUp(nn.Module):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.BatchNorm2d(cin), nn.ReLU(), nn.Upsample(scale_factor=2), nn.Conv2d(cin, cout, 3, 1, 1),
-            nn.BatchNorm2d(cout), nn.ReLU(), nn.Conv2d(cout, cout, 3, 1, 1),
+            nn.BatchNorm2d(cin),
+            nn.ReLU(),
+            nn.Upsample(scale_factor=2),
+            nn.Conv2d(cin, cout, 3, 1, 1),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, 1, 1),
         )
         self.skip = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(cin, cout, 1))
 
@@ -149,7 +154,10 @@ class StyleGenerator(nn.Module):
         super().__init__()
         stages = _stages(resolution)
         self.mapping = nn.Sequential(
-            nn.Linear(Z_DIM, w_dim), nn.LeakyReLU(0.2), nn.Linear(w_dim, w_dim), nn.LeakyReLU(0.2),
+            nn.Linear(Z_DIM, w_dim),
+            nn.LeakyReLU(0.2),
+            nn.Linear(w_dim, w_dim),
+            nn.LeakyReLU(0.2),
             nn.Linear(w_dim, w_dim),
         )
         self.const = nn.Parameter(torch.randn(1, width, 4, 4))
@@ -294,7 +302,9 @@ class PixelCNN(nn.Module):
         self.levels = levels
         self.first = _MaskedConv(3, width, 7, "A")
         self.body = nn.ModuleList([_MaskedConv(width, width, 3, "B") for _ in range(layers)])
-        self.out = nn.Sequential(nn.ReLU(), nn.Conv2d(width, width, 1), nn.ReLU(), nn.Conv2d(width, 3 * levels, 1))
+        self.out = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(width, width, 1), nn.ReLU(), nn.Conv2d(width, 3 * levels, 1)
+        )
 
     def rows_of_context(self) -> int:
         """How many rows above a pixel can influence its prediction (the receptive field)."""

@@ -16,7 +16,9 @@ class MissingArtifactError(FileNotFoundError):
 
 def require_artifact(root: str | Path = ARTIFACT_DIR) -> Path:
     root = Path(root)
-    missing = [name for name in ("images.parquet", "manifest.json", "data_hash.txt") if not (root / name).exists()]
+    missing = [
+        name for name in ("images.parquet", "manifest.json", "data_hash.txt") if not (root / name).exists()
+    ]
     if missing:
         raise MissingArtifactError(
             f"zoo artifact at {root} is missing {', '.join(missing)}; build it with `modelprint zoo build`"
@@ -35,8 +37,12 @@ def compute_data_hash(root: str | Path) -> str:
     root = Path(root)
     table = pq.read_table(root / "images.parquet", columns=["generator_id", "image_index", "image"])
     rows = sorted(
-        zip(table["generator_id"].to_pylist(), table["image_index"].to_pylist(),
-            (cell["bytes"] for cell in table["image"].to_pylist()), strict=True),
+        zip(
+            table["generator_id"].to_pylist(),
+            table["image_index"].to_pylist(),
+            (cell["bytes"] for cell in table["image"].to_pylist()),
+            strict=True,
+        ),
         key=lambda row: (row[0], row[1]),
     )
     digest = hashlib.sha256()

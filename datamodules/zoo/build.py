@@ -40,25 +40,44 @@ def train_one(spec: GeneratorSpec, recipe: ZooRecipe, training_images: torch.Ten
     data = training_images.float() / 127.5 - 1
     if spec.dataset in FLIPPABLE:
         data = torch.cat([data, data.flip(-1)])
-    loader = DataLoader(TensorDataset(data), batch_size=recipe.raw["batch_size"], shuffle=True, drop_last=True)
-    model = create_zoo_generator(spec.family, architecture=spec.architecture, loss=spec.loss,
-                                 resolution=recipe.resolution)
+    loader = DataLoader(
+        TensorDataset(data), batch_size=recipe.raw["batch_size"], shuffle=True, drop_last=True
+    )
+    model = create_zoo_generator(
+        spec.family, architecture=spec.architecture, loss=spec.loss, resolution=recipe.resolution
+    )
     steps = int(recipe.raw["steps"][spec.family])
     trainer = L.Trainer(
-        max_steps=steps, accelerator="cpu", devices=1, logger=CSVLogger(staging, name="", version=""),
-        log_every_n_steps=25, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+        max_steps=steps * model.optimizer_steps_per_iteration,
+        accelerator="cpu",
+        devices=1,
+        logger=CSVLogger(staging, name="", version=""),
+        log_every_n_steps=25,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
     )
     start = time.perf_counter()
     trainer.fit(model, loader)
     train_s = time.perf_counter() - start
-    images = model.sample(int(recipe.raw["images_per_generator"]), derive_seed("zoo-sample", spec.generator_id))
+    images = model.sample(
+        int(recipe.raw["images_per_generator"]), derive_seed("zoo-sample", spec.generator_id)
+    )
     np.save(staging / "images.npy", images.numpy())
     record = {
-        "generator_id": spec.generator_id, "family": spec.family, "architecture": spec.architecture,
-        "loss": spec.loss, "dataset": spec.dataset, "seed": spec.seed, "role": spec.role,
-        "training_steps": steps, "batch_size": recipe.raw["batch_size"],
+        "generator_id": spec.generator_id,
+        "family": spec.family,
+        "architecture": spec.architecture,
+        "loss": spec.loss,
+        "dataset": spec.dataset,
+        "seed": spec.seed,
+        "role": spec.role,
+        "training_steps": model.iterations,
+        "optimizer_steps": trainer.global_step,
+        "batch_size": recipe.raw["batch_size"],
         "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
-        "train_seconds": round(train_s, 1), "sample_seconds": round(time.perf_counter() - start - train_s, 1),
+        "train_seconds": round(train_s, 1),
+        "sample_seconds": round(time.perf_counter() - start - train_s, 1),
     }
     (staging / "record.json").write_text(json.dumps(record, indent=1))
     shutil.rmtree(final, ignore_errors=True)
@@ -91,9 +110,22 @@ def assemble(recipe: ZooRecipe, work: Path, out: Path) -> str:
     count = int(recipe.raw["real_images_per_dataset"])
     for name in recipe.training_datasets():
         images = build_training_set(name, recipe.resolution)
-        picks = torch.randperm(len(images), generator=torch.Generator().manual_seed(derive_seed("real", name)))
-        manifest.append({"generator_id": f"real-{name}", "family": "real", "architecture": "real", "loss": "",
-                         "dataset": name, "seed": 0, "role": "real", "training_steps": 0, "final_losses": {}})
+        picks = torch.randperm(
+            len(images), generator=torch.Generator().manual_seed(derive_seed("real", name))
+        )
+        manifest.append(
+            {
+                "generator_id": f"real-{name}",
+                "family": "real",
+                "architecture": "real",
+                "loss": "",
+                "dataset": name,
+                "seed": 0,
+                "role": "real",
+                "training_steps": 0,
+                "final_losses": {},
+            }
+        )
         for index, i in enumerate(picks[:count].tolist()):
             rows["image"].append({"bytes": png_bytes(images[i].numpy()), "path": None})
             rows["generator_id"].append(f"real-{name}")
@@ -101,8 +133,13 @@ def assemble(recipe: ZooRecipe, work: Path, out: Path) -> str:
     staging = out.with_name(out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "logs").mkdir(parents=True)
-    features = datasets.Features({"image": datasets.Image(), "generator_id": datasets.Value("string"),
-                                  "image_index": datasets.Value("int32")})
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "generator_id": datasets.Value("string"),
+            "image_index": datasets.Value("int32"),
+        }
+    )
     datasets.Dataset.from_dict(rows, features=features).to_parquet(staging / "images.parquet")
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
     (staging / "zoo.yaml").write_text(recipe.text)

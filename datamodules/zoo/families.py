@@ -38,22 +38,30 @@ class ZooGenerator(L.LightningModule):
     """Common parts: a running average of each loss (reported in the manifest) and sampling."""
 
     family: str = ""
+    optimizer_steps_per_iteration = 1  # Lightning's max_steps counts optimiser steps
 
     def __init__(self) -> None:
         super().__init__()
         self.final_losses: dict[str, float] = {}
+        self.iterations = 0
 
     def track(self, **losses: torch.Tensor) -> None:
+        """Record one training iteration's losses (call once per ``training_step``)."""
+        self.iterations += 1
         for name, value in losses.items():
             v = float(value.detach())
-            self.final_losses[name] = v if name not in self.final_losses else 0.98 * self.final_losses[name] + 0.02 * v
+            self.final_losses[name] = (
+                v if name not in self.final_losses else 0.98 * self.final_losses[name] + 0.02 * v
+            )
             self.log(name, v, on_step=True, prog_bar=False)
 
     @torch.no_grad()
     def sample(self, n: int, seed: int, batch_size: int = 100) -> torch.Tensor:
         self.eval()
         gen = torch.Generator().manual_seed(seed)
-        return torch.cat([to_uint8(self._sample(min(batch_size, n - i), gen)) for i in range(0, n, batch_size)])
+        return torch.cat(
+            [to_uint8(self._sample(min(batch_size, n - i), gen)) for i in range(0, n, batch_size)]
+        )
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -71,6 +79,7 @@ GAN_ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
 
 class GANGenerator(ZooGenerator):
     family = "gan"
+    optimizer_steps_per_iteration = 2  # one critic and one generator step
 
     def __init__(self, architecture: str, loss: str, resolution: int = 32, lr: float = 2e-4) -> None:
         super().__init__()
@@ -139,8 +148,14 @@ VAE_DECODERS: dict[str, Callable[[int], nn.Module]] = {
 class VAEGenerator(ZooGenerator):
     family = "vae"
 
-    def __init__(self, architecture: str, loss: str = "elbo", resolution: int = 32, lr: float = 1e-3,
-                 decoder_sigma: float = 0.1) -> None:
+    def __init__(
+        self,
+        architecture: str,
+        loss: str = "elbo",
+        resolution: int = 32,
+        lr: float = 1e-3,
+        decoder_sigma: float = 0.1,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.encoder = arch.ConvEncoder(resolution)
@@ -165,8 +180,15 @@ class VAEGenerator(ZooGenerator):
 class DiffusionGenerator(ZooGenerator):
     family = "diffusion"
 
-    def __init__(self, architecture: str = "ddpm_unet", loss: str = "epsilon_mse", resolution: int = 32,
-                 lr: float = 2e-4, timesteps: int = 1000, sampling_steps: int = 50) -> None:
+    def __init__(
+        self,
+        architecture: str = "ddpm_unet",
+        loss: str = "epsilon_mse",
+        resolution: int = 32,
+        lr: float = 2e-4,
+        timesteps: int = 1000,
+        sampling_steps: int = 50,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.unet = arch.UNet(resolution)
@@ -201,8 +223,14 @@ class DiffusionGenerator(ZooGenerator):
 class AutoregressiveGenerator(ZooGenerator):
     family = "autoregressive"
 
-    def __init__(self, architecture: str = "pixelcnn", loss: str = "categorical_nll", resolution: int = 32,
-                 lr: float = 1e-3, levels: int = 16) -> None:
+    def __init__(
+        self,
+        architecture: str = "pixelcnn",
+        loss: str = "categorical_nll",
+        resolution: int = 32,
+        lr: float = 1e-3,
+        levels: int = 16,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = arch.PixelCNN(resolution, levels=levels)

@@ -40,7 +40,9 @@ def build_training_set(name: str, resolution: int = 32) -> torch.Tensor:
 
 def _resize(images: torch.Tensor, resolution: int) -> torch.Tensor:
     """float N x C x H x W in [0, 1] -> uint8 N x 3 x R x R (grey images are replicated)."""
-    out = F.interpolate(images, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False)
+    out = F.interpolate(
+        images, size=(resolution, resolution), mode="bilinear", antialias=True, align_corners=False
+    )
     if out.shape[1] == 1:
         out = out.expand(-1, 3, -1, -1)
     return (out.clamp(0, 1) * 255).round().to(torch.uint8).contiguous()
@@ -119,7 +121,9 @@ def shapes(resolution: int, seed: int, count: int = 4000) -> torch.Tensor:
         t = (xx * torch.cos(angle) + yy * torch.sin(angle)).clamp(0, 1)
         img = c0 * (1 - t) + c1 * t
         for _ in range(int(torch.randint(1, 4, (1,), generator=gen))):
-            cx, cy, r = (torch.rand(3, generator=gen) * torch.tensor([1.0, 1.0, 0.3]) + torch.tensor([0, 0, 0.1])).tolist()
+            cx, cy, r = (
+                torch.rand(3, generator=gen) * torch.tensor([1.0, 1.0, 0.3]) + torch.tensor([0, 0, 0.1])
+            ).tolist()
             color = torch.rand(3, 1, 1, generator=gen)
             if torch.rand(1, generator=gen) < 0.5:
                 mask = ((xx - cx) ** 2 + (yy - cy) ** 2) < r**2

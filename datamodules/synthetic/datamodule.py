@@ -1,0 +1,244 @@
+"""``SyntheticModelDataModule``: images of N synthetic models x M images, made on the fly.
+
+An item is a *group*: ``images_per_group`` (K) images of one model, generated in one forward
+pass; a batch is ``models_per_batch`` (P) groups of distinct models, i.e. the P x K batches a
+triplet loss mines (Hermans et al. 2017; the paper's CE + triplet objective). Image ``j`` of
+model ``i`` has its input photo, crop and flip drawn from ``derive_seed(i, j)`` and the model
+runs in eval mode, so the pixels depend on (model id, image index) only - not on the worker
+count, the batch, or the process.
+
+Splits: ``val_split="image"`` keeps the same models and holds out image indices (closed-set
+validation); ``val_split="model"`` holds out whole models (zero-shot validation, as at test).
+
+Speed: a :class:`ModelMajorBatchSampler` visits models in blocks of P and walks through all
+their groups before moving on, and each worker keeps an LRU cache of built models, so a
+model is built about once per epoch per worker rather than once per item.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from benchmarks.seeding import derive_seed
+from datamodules import register_dataset
+from datamodules.synthetic.model import SyntheticGenerator, build_synthetic_model, to_uint8
+from datamodules.synthetic.space import ArchitectureSpace, get_space
+from datamodules.zoo.training_sets import build_training_set
+
+
+def input_photos(sources: Sequence[str], resolution: int) -> torch.Tensor:
+    """The real photos synthetic models take as input (the paper: CelebA and LSUN crops)."""
+    return torch.cat([build_training_set(name, resolution) for name in sources])
+
+
+class SyntheticImages(Dataset):
+    """Groups of K images of synthetic models ``model_ids``, image indices ``image_indices``."""
+
+    def __init__(
+        self,
+        space: ArchitectureSpace,
+        model_ids: Sequence[int],
+        image_indices: Sequence[int],
+        images_per_group: int,
+        photos: torch.Tensor,
+        fit_steps: int = 0,
+        cache_models: int = 256,
+        calibration_size: int = 16,
+    ) -> None:
+        if len(image_indices) < images_per_group:
+            raise ValueError(
+                f"{len(image_indices)} images per model cannot fill groups of {images_per_group}"
+            )
+        self.space, self.model_ids, self.image_indices = space, list(model_ids), list(image_indices)
+        self.k, self.photos, self.fit_steps = images_per_group, photos, fit_steps
+        self.groups_per_model = len(self.image_indices) // images_per_group
+        self.cache: OrderedDict[int, SyntheticGenerator] = OrderedDict()
+        self.cache_models, self.calibration_size = cache_models, calibration_size
+
+    def __len__(self) -> int:
+        return len(self.model_ids) * self.groups_per_model
+
+    def inputs(self, model_id: int, indices: Sequence[int]) -> torch.Tensor:
+        """The real input image for each (model, index): a photo, flipped by the same seed."""
+        seeds = [derive_seed("synthetic-input", model_id, i) for i in indices]
+        photos = self.photos[[s % len(self.photos) for s in seeds]].float() / 127.5 - 1
+        flip = torch.tensor([(s >> 32) & 1 for s in seeds], dtype=torch.bool)
+        return torch.where(flip[:, None, None, None], photos.flip(-1), photos)
+
+    def model(self, model_id: int) -> SyntheticGenerator:
+        if model_id in self.cache:
+            self.cache.move_to_end(model_id)
+            return self.cache[model_id]
+        calibration = self.inputs(model_id, [-1 - i for i in range(self.calibration_size)])
+        model = build_synthetic_model(self.space.spec(model_id), calibration, self.fit_steps)
+        self.cache[model_id] = model
+        if len(self.cache) > self.cache_models:
+            self.cache.popitem(last=False)
+        return model
+
+    @torch.no_grad()
+    def images(self, model_id: int, indices: Sequence[int]) -> torch.Tensor:
+        """uint8 images of one model at the given image indices."""
+        return to_uint8(self.model(model_id)(self.inputs(model_id, indices)))
+
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        position, group = divmod(item, self.groups_per_model)
+        model_id = self.model_ids[position]
+        indices = self.image_indices[group * self.k : (group + 1) * self.k]
+        images = self.images(model_id, indices).float() / 127.5 - 1
+        return images, torch.full((self.k,), position), torch.full((self.k,), model_id)
+
+
+def collate_groups(batch: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.cat(parts) for parts in zip(*batch, strict=True))
+
+
+class ModelMajorBatchSampler(Sampler[list[int]]):
+    """Batches of P distinct models; all groups of a block of P models before the next block."""
+
+    def __init__(
+        self, num_models: int, groups_per_model: int, models_per_batch: int, shuffle: bool, seed: int = 0
+    ) -> None:
+        self.n, self.g, self.p, self.shuffle, self.seed, self.epoch = (
+            num_models,
+            groups_per_model,
+            min(models_per_batch, num_models),
+            shuffle,
+            seed,
+            0,
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return (self.n // self.p) * self.g
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = random.Random(derive_seed("model-major", self.seed, self.epoch))
+        self.epoch += 1
+        order = list(range(self.n))
+        if self.shuffle:
+            rng.shuffle(order)
+        for start in range(0, self.n - self.p + 1, self.p):
+            block = order[start : start + self.p]
+            groups = {
+                m: rng.sample(range(self.g), self.g) if self.shuffle else list(range(self.g)) for m in block
+            }
+            for j in range(self.g):
+                yield [m * self.g + groups[m][j] for m in block]
+
+
+@register_dataset("synthetic")
+class SyntheticModelDataModule(L.LightningDataModule):
+    """Images of N synthetic models x M images each, generated on the fly (Yang et al. 2023).
+
+    Args:
+        num_models: N; models are ids ``first_model_id .. first_model_id + N - 1``.
+        images_per_model: M.
+        space: name of an architecture space (``paper``, ``extended``, ``paper_nearest_only`` ...).
+        resolution: image size (default 32, matching the embedded zoo).
+        images_per_group: K images of one model per item.
+        models_per_batch: P models per batch (batch = P x K images).
+        val_split: ``image`` (hold out image indices) or ``model`` (hold out whole models).
+        val_fraction: share of images (or models) held out for validation.
+        input_sources: training sets whose photos the models take as input.
+        fit_steps: reconstruction-fitting steps per model (0: calibrated random weights).
+        num_workers: DataLoader workers generating images.
+        cache_models: models each worker keeps built.
+    """
+
+    def __init__(
+        self,
+        num_models: int = 1000,
+        images_per_model: int = 32,
+        space: str = "paper",
+        resolution: int = 32,
+        images_per_group: int = 8,
+        models_per_batch: int = 8,
+        val_split: str = "image",
+        val_fraction: float = 0.125,
+        input_sources: Sequence[str] = ("photos", "faces"),
+        fit_steps: int = 0,
+        num_workers: int = 2,
+        cache_models: int = 256,
+        first_model_id: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if val_split not in ("image", "model"):
+            raise ValueError(f"val_split must be 'image' or 'model', got {val_split!r}")
+        if num_models < 1 or images_per_model < images_per_group:
+            raise ValueError(
+                f"need num_models >= 1 and images_per_model >= images_per_group, "
+                f"got {num_models} and {images_per_model} < {images_per_group}"
+            )
+        self.space = get_space(space)
+        self.space.check_resolution(resolution)
+        self.save_hyperparameters()
+        self.photos: torch.Tensor | None = None
+
+    def _split(self) -> tuple[tuple[list[int], list[int]], tuple[list[int], list[int]]]:
+        h = self.hparams
+        ids = list(range(h.first_model_id, h.first_model_id + h.num_models))
+        indices = list(range(h.images_per_model))
+        if h.val_split == "model":
+            n_val = max(1, round(h.num_models * h.val_fraction)) if h.num_models > 1 else 0
+            return (ids[: len(ids) - n_val], indices), (ids[len(ids) - n_val :], indices)
+        k = h.images_per_group
+        n_val = max(k, round(h.images_per_model * h.val_fraction) // k * k)
+        return (ids, indices[: len(indices) - n_val]), (ids, indices[len(indices) - n_val :])
+
+    @property
+    def train_model_ids(self) -> list[int]:
+        return self._split()[0][0]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.train_model_ids)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.photos is None:
+            self.photos = input_photos(self.hparams.input_sources, self.hparams.resolution)
+        (train_ids, train_idx), (val_ids, val_idx) = self._split()
+        make = lambda ids, idx: SyntheticImages(
+            self.space,
+            ids,
+            idx,
+            self.hparams.images_per_group,
+            self.photos,  # noqa: E731
+            self.hparams.fit_steps,
+            self.hparams.cache_models,
+        )
+        self.train_set = make(train_ids, train_idx)
+        self.val_set = (
+            make(val_ids, val_idx) if val_ids and len(val_idx) >= self.hparams.images_per_group else None
+        )
+
+    def _loader(self, dataset: SyntheticImages, shuffle: bool) -> DataLoader:
+        sampler = ModelMajorBatchSampler(
+            len(dataset.model_ids),
+            dataset.groups_per_model,
+            self.hparams.models_per_batch,
+            shuffle,
+            self.hparams.seed,
+        )
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            num_workers=self.hparams.num_workers,
+            collate_fn=collate_groups,
+            persistent_workers=self.hparams.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_set, shuffle=False) if self.val_set is not None else []

@@ -1,1 +1,1 @@
-"""The synthetic-model set of Yang et al. (arXiv 2307.15977): random generators built from real ones' blocks."""
+"""The synthetic-model set (Yang et al., arXiv 2307.15977): random generators from real blocks."""

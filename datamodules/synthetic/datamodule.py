@@ -207,15 +207,13 @@ class SyntheticModelDataModule(L.LightningDataModule):
         if self.photos is None:
             self.photos = input_photos(self.hparams.input_sources, self.hparams.resolution)
         (train_ids, train_idx), (val_ids, val_idx) = self._split()
-        make = lambda ids, idx: SyntheticImages(
-            self.space,
-            ids,
-            idx,
-            self.hparams.images_per_group,
-            self.photos,  # noqa: E731
-            self.hparams.fit_steps,
-            self.hparams.cache_models,
-        )
+        h = self.hparams
+
+        def make(ids: list[int], idx: list[int]) -> SyntheticImages:
+            return SyntheticImages(
+                self.space, ids, idx, h.images_per_group, self.photos, h.fit_steps, h.cache_models
+            )
+
         self.train_set = make(train_ids, train_idx)
         self.val_set = (
             make(val_ids, val_idx) if val_ids and len(val_idx) >= self.hparams.images_per_group else None

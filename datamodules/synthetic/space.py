@@ -119,8 +119,8 @@ class ArchitectureSpace:
         need = 2 ** max(self.blocks)
         if resolution % need or resolution < need:
             raise InvalidSpaceError(
-                f"resolution {resolution} is not reachable by space {self.name!r}: with up to {max(self.blocks)} "
-                f"blocks it must be a positive multiple of {need}"
+                f"resolution {resolution} is not reachable by space {self.name!r}: with up to "
+                f"{max(self.blocks)} blocks it must be a positive multiple of {need}"
             )
 
     def architecture(self, index: int) -> dict[str, Any]:

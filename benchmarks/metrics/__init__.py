@@ -1,0 +1,1 @@
+"""Metrics as torchmetrics: a functional core and a ``Metric`` class per figure."""

@@ -1,0 +1,184 @@
+"""``RealGeneratorDataModule``: any split of the embedded zoo, as tensors and DataLoaders.
+
+Splits come from the artifact's own ``zoo.yaml`` and manifest (see that file for their
+meaning): ``known_train`` / ``known_val`` / ``known_test`` (known generators, split by image
+index), ``unseen_seed`` / ``unseen_dataset`` / ``unseen_architecture`` / ``unseen_all``
+(every image of those generators), ``generators`` (every generator, every image) and
+``real`` (the training images, one source per data set). Labels index the split's sorted
+generator ids; the ids and manifest rows travel with the split.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules import register_dataset
+from datamodules.zoo.artifact import ARTIFACT_DIR, load_manifest, recorded_data_hash, require_artifact
+
+UNSEEN = ("unseen_seed", "unseen_dataset", "unseen_architecture")
+SPLITS = ("known_train", "known_val", "known_test", *UNSEEN, "unseen_all", "generators", "real")
+
+
+class UnknownSplitError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class GeneratorSplit:
+    """Images (uint8, N x 3 x R x R), labels and the generators they index."""
+
+    name: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    generator_ids: tuple[str, ...]
+    manifest: tuple[dict[str, Any], ...]
+    image_indices: torch.Tensor
+    data_hash: str
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@functools.lru_cache(maxsize=2)
+def _decoded(root: str, data_hash: str) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Every image of the artifact, decoded once per process (keyed by the data hash)."""
+    import datasets
+    from PIL import Image
+
+    from benchmarks.paths import cache_dir
+
+    table = datasets.load_dataset(
+        "parquet",
+        data_files=str(Path(root) / "images.parquet"),
+        split="train",
+        cache_dir=str(cache_dir() / "hf-datasets"),
+    )
+    table = table.cast_column("image", datasets.Image(decode=False))
+    images = np.stack(
+        [np.asarray(Image.open(io.BytesIO(cell["bytes"])).convert("RGB")) for cell in table["image"]]
+    )
+    return images.transpose(0, 3, 1, 2).copy(), list(table["generator_id"]), np.asarray(table["image_index"])
+
+
+def load_split(split: str, root: str | Path = ARTIFACT_DIR) -> GeneratorSplit:
+    """One split of the zoo artifact at ``root``; an unknown split or missing artifact raises clearly."""
+    if split not in SPLITS:
+        raise UnknownSplitError(f"unknown zoo split {split!r}; valid: {', '.join(SPLITS)}")
+    root = require_artifact(root)
+    manifest = {row["generator_id"]: row for row in load_manifest(root)}
+    ranges = yaml.safe_load((root / "zoo.yaml").read_text())["known_image_split"]
+    if split.startswith("known_"):
+        part = split.removeprefix("known_")
+        start = sum(ranges[p] for p in ("train", "val", "test")[: ("train", "val", "test").index(part)])
+        wanted, index_range = (
+            {g for g, r in manifest.items() if r["role"] == "known"},
+            (start, start + ranges[part]),
+        )
+    else:
+        roles = {"unseen_all": set(UNSEEN), "generators": {"known", *UNSEEN}, "real": {"real"}}.get(
+            split, {split}
+        )
+        wanted, index_range = {g for g, r in manifest.items() if r["role"] in roles}, (0, 1 << 30)
+    data_hash = recorded_data_hash(root)
+    images, generator_ids, indices = _decoded(str(root), data_hash)
+    ids = np.asarray(generator_ids)
+    keep = np.isin(ids, sorted(wanted)) & (indices >= index_range[0]) & (indices < index_range[1])
+    if not keep.any():
+        raise ValueError(f"zoo split {split!r} is empty in {root}")
+    names = tuple(sorted(set(ids[keep].tolist())))
+    lookup = {name: i for i, name in enumerate(names)}
+    return GeneratorSplit(
+        name=split,
+        images=torch.from_numpy(images[keep]),
+        labels=torch.tensor([lookup[g] for g in ids[keep]]),
+        generator_ids=names,
+        manifest=tuple(manifest[name] for name in names),
+        image_indices=torch.from_numpy(indices[keep]),
+        data_hash=data_hash,
+    )
+
+
+class SplitDataset(Dataset):
+    """(image in [-1, 1], label) pairs of a split, through an optional transform."""
+
+    def __init__(
+        self, split: GeneratorSplit, transform: Callable[[torch.Tensor], torch.Tensor] | None = None
+    ):
+        self.split, self.transform = split, transform
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.split.images[i].float() / 127.5 - 1
+        return (self.transform(image) if self.transform else image), self.split.labels[i]
+
+
+@register_dataset("zoo")
+class RealGeneratorDataModule(L.LightningDataModule):
+    """The embedded zoo of really trained generators, one split at a time.
+
+    Args:
+        split: which split the train/val/test/predict loaders serve (see module docstring).
+        root: the artifact directory (default: the shipped one).
+        batch_size: images per batch.
+        num_workers: DataLoader workers.
+        transform: applied to each [-1, 1] image tensor (a method's preprocessing).
+    """
+
+    def __init__(
+        self,
+        split: str = "known_test",
+        root: str | Path = ARTIFACT_DIR,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        if split not in SPLITS:
+            raise UnknownSplitError(f"unknown zoo split {split!r}; valid: {', '.join(SPLITS)}")
+        self.split_name, self.root, self.batch_size, self.num_workers = (
+            split,
+            Path(root),
+            batch_size,
+            num_workers,
+        )
+        self.transform = transform
+        self.split: GeneratorSplit | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.split is None:
+            self.split = load_split(self.split_name, self.root)
+
+    def _loader(self, shuffle: bool) -> DataLoader:
+        self.setup()
+        return DataLoader(
+            SplitDataset(self.split, self.transform),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(shuffle=False)

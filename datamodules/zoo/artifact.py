@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 ARTIFACT_DIR = Path(__file__).with_name("artifact")
+TIMING_FIELDS = ("train_seconds", "sample_seconds")
 
 
 class MissingArtifactError(FileNotFoundError):
@@ -30,7 +31,8 @@ def compute_data_hash(root: str | Path) -> str:
     """SHA-256 over every image's (generator, index, PNG bytes) and the canonical manifest.
 
     Computed from the decoded table rather than the parquet file's bytes, so the hash does
-    not change with the writer's version or compression settings.
+    not change with the writer's version or compression settings; the manifest's wall-clock
+    timings are left out, since a rebuild reproduces the data, not the seconds it took.
     """
     import pyarrow.parquet as pq
 
@@ -50,7 +52,8 @@ def compute_data_hash(root: str | Path) -> str:
         digest.update(f"{generator_id}/{index}/{len(png)}:".encode())
         digest.update(png)
     manifest = json.loads((root / "manifest.json").read_text())
-    digest.update(json.dumps(manifest, sort_keys=True).encode())
+    described = [{k: v for k, v in row.items() if k not in TIMING_FIELDS} for row in manifest]
+    digest.update(json.dumps(described, sort_keys=True).encode())
     return digest.hexdigest()[:32]
 
 

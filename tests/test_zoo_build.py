@@ -1,0 +1,210 @@
+"""The zoo pipeline on a tiny recipe: build, resume after a kill, artifact, splits, DataModule."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from benchmarks.cli import main
+from datamodules import create_dataset
+from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
+from datamodules.zoo.datamodule import UnknownSplitError, load_split
+from datamodules.zoo.recipe import ZooRecipe
+from datamodules.zoo.training_sets import TRAINING_SETS, build_training_set
+
+TINY = {
+    "resolution": 32,
+    "images_per_generator": 12,
+    "real_images_per_dataset": 6,
+    "known_image_split": {"train": 6, "val": 3, "test": 3},
+    "batch_size": 8,
+    "steps": {"gan": 2, "vae": 2, "diffusion": 2, "autoregressive": 1},
+    "architectures": {
+        "dcgan": {"family": "gan", "loss": "wgan_gp"},
+        "pixelshuffle": {"family": "gan", "loss": "hinge"},
+        "vae_deconv": {"family": "vae", "loss": "elbo"},
+        "ddpm_unet": {"family": "diffusion", "loss": "epsilon_mse"},
+        "pixelcnn": {"family": "autoregressive", "loss": "categorical_nll"},
+    },
+    "roles": {
+        "known": {"architectures": ["dcgan", "vae_deconv"], "datasets": ["digits", "shapes"], "seeds": [0]},
+        "unseen_seed": {"architectures": ["dcgan"], "datasets": ["digits"], "seeds": [1]},
+        "unseen_dataset": [{"architectures": ["vae_deconv"], "datasets": ["faces"], "seeds": [0]}],
+        "unseen_architecture": {
+            "architectures": ["pixelshuffle", "ddpm_unet", "pixelcnn"],
+            "datasets": ["digits"],
+            "seeds": [0],
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_zoo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("zoo")
+    recipe = base / "zoo.yaml"
+    recipe.write_text(yaml.safe_dump(TINY))
+    paths = {"recipe": recipe, "work": base / "work", "out": base / "artifact"}
+    args = [f"--recipe={recipe}", f"--work={paths['work']}", f"--out={paths['out']}", "--threads=1"]
+    assert main(["zoo", "build", *args]) == 0
+    paths["args"] = args  # type: ignore[assignment]
+    return paths
+
+
+def test_artifact_manifest_and_images_agree(tiny_zoo: dict[str, Path]) -> None:
+    out = tiny_zoo["out"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    generators = [r for r in manifest if r["role"] != "real"]
+    assert len(generators) == 9 and {r["family"] for r in generators} == {
+        "gan",
+        "vae",
+        "diffusion",
+        "autoregressive",
+    }
+    for record in generators:
+        assert set(record) >= {
+            "generator_id",
+            "family",
+            "architecture",
+            "loss",
+            "dataset",
+            "seed",
+            "role",
+            "training_steps",
+            "final_losses",
+        }
+        assert record["final_losses"], record["generator_id"]
+    everything = load_split("generators", out)
+    assert len(everything) == 9 * 12
+    assert set(everything.generator_ids) == {r["generator_id"] for r in generators}
+    assert len(load_split("real", out)) == 3 * 6  # digits, shapes, faces
+    assert (out / "zoo.yaml").exists() and (out / "logs").is_dir()
+
+
+def test_recorded_data_hash_matches_the_content(tiny_zoo: dict[str, Path]) -> None:
+    assert recorded_data_hash(tiny_zoo["out"]) == compute_data_hash(tiny_zoo["out"])
+
+
+def test_a_killed_build_resumes_and_reproduces_the_same_artifact(
+    tiny_zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(tiny_zoo["work"], work)
+    victim = work / "pixelcnn-digits-s0"
+    shutil.rmtree(victim)  # killed while training this one: only its staging directory remains
+    (work / "pixelcnn-digits-s0.tmp").mkdir()
+    (work / "pixelcnn-digits-s0.tmp" / "half-written").write_text("x")
+    survivor = work / "dcgan-digits-s0" / "record.json"
+    before = survivor.stat().st_mtime_ns
+    out = tmp_path / "artifact"
+    args = [f"--recipe={tiny_zoo['recipe']}", f"--work={work}", f"--out={out}", "--threads=1"]
+    assert main(["zoo", "build", *args]) == 0
+    assert survivor.stat().st_mtime_ns == before  # finished generators are not retrained
+    assert (victim / "record.json").exists() and not (work / "pixelcnn-digits-s0.tmp").exists()
+    # training is deterministic: the retrained generator's images are the same bytes
+    assert torch.equal(load_split("generators", out).images, load_split("generators", tiny_zoo["out"]).images)
+    assert recorded_data_hash(out) == recorded_data_hash(tiny_zoo["out"])
+
+
+def test_splits_are_disjoint_and_cover_the_recipe(tiny_zoo: dict[str, Path]) -> None:
+    out = tiny_zoo["out"]
+    known = [load_split(s, out) for s in ("known_train", "known_val", "known_test")]
+    assert [len(s) for s in known] == [4 * 6, 4 * 3, 4 * 3]
+    assert all(s.generator_ids == known[0].generator_ids for s in known)
+    index_sets = [set(s.image_indices.tolist()) for s in known]
+    assert not (
+        index_sets[0] & index_sets[1] or index_sets[0] & index_sets[2] or index_sets[1] & index_sets[2]
+    )
+    unseen = {
+        name: set(load_split(name, out).generator_ids)
+        for name in ("unseen_seed", "unseen_dataset", "unseen_architecture")
+    }
+    assert unseen == {
+        "unseen_seed": {"dcgan-digits-s1"},
+        "unseen_dataset": {"vae_deconv-faces-s0"},
+        "unseen_architecture": {"pixelshuffle-digits-s0", "ddpm_unet-digits-s0", "pixelcnn-digits-s0"},
+    }
+    assert set(load_split("unseen_all", out).generator_ids) == set().union(*unseen.values())
+    assert not set(known[0].generator_ids) & set().union(*unseen.values())
+    recipe = ZooRecipe.load(tiny_zoo["recipe"])
+    assert {s.generator_id for s in recipe.generators()} == set(load_split("generators", out).generator_ids)
+
+
+def test_loading_is_deterministic_and_the_datamodule_serves_batches(tiny_zoo: dict[str, Path]) -> None:
+    a, b = load_split("known_test", tiny_zoo["out"]), load_split("known_test", tiny_zoo["out"])
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
+    dm = create_dataset("zoo", split="unseen_all", root=tiny_zoo["out"], batch_size=5)
+    images, labels = next(iter(dm.test_dataloader()))
+    assert images.shape == (5, 3, 32, 32) and images.min() >= -1 and images.max() <= 1
+    assert labels.dtype == torch.long
+
+
+def test_unknown_split_and_missing_artifact_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(UnknownSplitError, match="unknown zoo split 'knwon_test'; valid: known_train"):
+        create_dataset("zoo", split="knwon_test")
+    with pytest.raises(MissingArtifactError, match="build it with `modelprint zoo build`"):
+        load_split("known_test", tmp_path)
+
+
+def test_zoo_show_writes_a_grid_per_training_set(tiny_zoo: dict[str, Path], tmp_path: Path) -> None:
+    assert main(["zoo", "show", f"--root={tiny_zoo['out']}", f"--out={tmp_path}"]) == 0
+    assert {p.name for p in tmp_path.glob("*.png")} == {"zoo_digits.png", "zoo_shapes.png", "zoo_faces.png"}
+
+
+def test_synth_stats_records_fidelity_and_diversity(tiny_zoo: dict[str, Path]) -> None:
+    from benchmarks.paths import results_store_path
+    from leaderboards.store import ResultsStore
+
+    args = [
+        "synth",
+        "stats",
+        "--spaces=[paper, paper_nearest_only]",
+        "--num_models=4",
+        "--images_per_model=4",
+        f"--zoo_root={tiny_zoo['out']}",
+    ]
+    assert main(args) == 0
+    rows = ResultsStore(results_store_path()).figure_rows(protocol="synth_stats")
+    figures = {(r["method"], r["metric"]): r["value"] for r in rows}
+    assert set(figures) == {
+        ("zoo_generators", "diversity"),
+        ("synthetic:paper", "ffd"),
+        ("synthetic:paper", "diversity"),
+        ("synthetic:paper_nearest_only", "ffd"),
+        ("synthetic:paper_nearest_only", "diversity"),
+    }
+    assert all(v > 0 for v in figures.values())
+    assert {r["data_hash"] for r in rows} == {recorded_data_hash(tiny_zoo["out"])}
+
+
+def test_synth_show_and_describe(
+    tiny_zoo: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert (
+        main(
+            [
+                "synth",
+                "show",
+                f"--out={tmp_path / 's.png'}",
+                f"--zoo_root={tiny_zoo['out']}",
+                "--model_ids=[0, 1]",
+                "--images_per_model=3",
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    assert main(["synth", "describe", "1234"]) == 0
+    assert "nearest" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(TRAINING_SETS))
+def test_training_sets_are_deterministic_uint8_at_the_resolution(name: str) -> None:
+    a = build_training_set(name, 16)
+    assert a.dtype == torch.uint8 and a.shape[1:] == (3, 16, 16) and len(a) >= 300
+    assert torch.equal(a, build_training_set(name, 16))

@@ -1,0 +1,191 @@
+"""Open-set and zero-shot attribution metrics: a functional core and a ``torchmetrics.Metric`` each.
+
+* OSCR, the open-set classification rate (Dhamija et al. 2018; Chen et al. 2021, used by
+  POSE): the area under the curve of correct-classification rate on knowns (correct *and*
+  accepted) against false-positive rate on unknowns, as the acceptance threshold sweeps.
+* Identification: N-way nearest-centroid matching by cosine similarity against a gallery of
+  K reference images per model (Yang et al. 2023's 1-vs-N protocol).
+* Verification: cosine similarity of image pairs, same model or not -> AUROC, accuracy at
+  the equal-error-rate threshold, TAR at a fixed FAR, and accuracy at a threshold chosen
+  elsewhere (on validation pairs: the honest figure).
+
+Ties: thresholds sweep over *unique* scores, so tied known/unknown scores move both rates
+together (a diagonal step, as in ROC analysis); a query equidistant from two centroids goes
+to the lower label (``argmax`` picks the first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import Metric
+from torchmetrics.functional.classification import binary_auroc, binary_roc
+from torchmetrics.utilities import dim_zero_cat
+
+
+def oscr_curve(
+    known_scores: torch.Tensor, known_correct: torch.Tensor, unknown_scores: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(FPR on unknowns, CCR on knowns) for every threshold, from (0, 0) to the lowest score."""
+    if len(known_scores) == 0 or len(unknown_scores) == 0:
+        raise ValueError("OSCR needs at least one known and one unknown sample")
+    thresholds = torch.cat([known_scores, unknown_scores]).unique(sorted=True).flip(0)
+    ccr = ((known_scores[None, :] >= thresholds[:, None]) & known_correct.bool()[None, :]).float().mean(1)
+    fpr = (unknown_scores[None, :] >= thresholds[:, None]).float().mean(1)
+    zero = torch.zeros(1)
+    return torch.cat([zero, fpr]), torch.cat([zero, ccr])
+
+
+def oscr(
+    known_scores: torch.Tensor, known_correct: torch.Tensor, unknown_scores: torch.Tensor
+) -> torch.Tensor:
+    """Area under the OSCR curve (trapezoid rule over FPR); 1 is perfect, accuracy * 1 at best.
+
+    Example:
+        >>> oscr(torch.tensor([0.9, 0.8, 0.7]), torch.tensor([1, 0, 1]), torch.tensor([0.85, 0.6]))
+        tensor(0.5000)
+    """
+    fpr, ccr = oscr_curve(known_scores.float(), known_correct, unknown_scores.float())
+    return torch.trapezoid(ccr, fpr)
+
+
+class OpenSetClassificationRate(Metric):
+    """OSCR accumulated over batches: ``update(scores, correct, is_known)``; higher is better."""
+
+    higher_is_better = True
+    is_differentiable = False
+    full_state_update = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        for name in ("scores", "correct", "known"):
+            self.add_state(name, default=[], dist_reduce_fx="cat")
+
+    def update(self, scores: torch.Tensor, correct: torch.Tensor, is_known: torch.Tensor) -> None:
+        self.scores.append(scores.float())
+        self.correct.append(correct.bool())
+        self.known.append(is_known.bool())
+
+    def compute(self) -> torch.Tensor:
+        scores, correct, known = (dim_zero_cat(x) for x in (self.scores, self.correct, self.known))
+        return oscr(scores[known], correct[known], scores[~known])
+
+
+def nearest_centroid(
+    queries: torch.Tensor, gallery: torch.Tensor, gallery_labels: torch.Tensor
+) -> torch.Tensor:
+    """Label of the gallery class whose L2-normalised mean embedding is most cosine-similar."""
+    classes = gallery_labels.unique(sorted=True)
+    centroids = torch.stack([F.normalize(gallery[gallery_labels == c], dim=1).mean(0) for c in classes])
+    similarity = F.normalize(queries, dim=1) @ F.normalize(centroids, dim=1).T
+    return classes[similarity.argmax(dim=1)]
+
+
+class IdentificationAccuracy(Metric):
+    """Top-1 accuracy of nearest-centroid identification, pooled over episodes; higher is better.
+
+    Example:
+        >>> metric = IdentificationAccuracy()
+        >>> gallery = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); labels = torch.tensor([0, 1])
+        >>> metric.update(torch.tensor([[2.0, 0.1], [0.1, 3.0], [1.0, 0.9]]), torch.tensor([0, 1, 1]), gallery, labels)
+        >>> metric.compute()
+        tensor(0.6667)
+    """
+
+    higher_is_better = True
+    is_differentiable = False
+    full_state_update = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("correct", torch.zeros(()), dist_reduce_fx="sum")
+        self.add_state("total", torch.zeros(()), dist_reduce_fx="sum")
+
+    def update(
+        self,
+        queries: torch.Tensor,
+        query_labels: torch.Tensor,
+        gallery: torch.Tensor,
+        gallery_labels: torch.Tensor,
+    ) -> None:
+        predicted = nearest_centroid(queries, gallery, gallery_labels)
+        self.correct += (predicted == query_labels).sum()
+        self.total += len(query_labels)
+
+    def compute(self) -> torch.Tensor:
+        return self.correct / self.total
+
+
+def _check_pairs(same: torch.Tensor) -> None:
+    if same.all() or (~same.bool()).all():
+        raise ValueError("verification needs both same-model and different-model pairs")
+
+
+def eer_threshold(similarity: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """The threshold where the false-accept and false-reject rates are closest (equal error rate)."""
+    _check_pairs(same)
+    fpr, tpr, thresholds = binary_roc(similarity.float(), same.long())
+    best = torch.argmin((fpr - (1 - tpr)).abs())
+    return thresholds[best].clamp(max=similarity.max())
+
+
+def accuracy_at(
+    similarity: torch.Tensor, same: torch.Tensor, threshold: torch.Tensor | float
+) -> torch.Tensor:
+    """Share of pairs judged right when 'same model' means similarity >= threshold."""
+    return ((similarity >= threshold) == same.bool()).float().mean()
+
+
+def best_accuracy_threshold(similarity: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """The threshold that maximises pair accuracy on these pairs (use it on *validation* pairs)."""
+    _check_pairs(same)
+    candidates = similarity.unique()
+    accuracies = ((similarity[None, :] >= candidates[:, None]) == same.bool()[None, :]).float().mean(1)
+    return candidates[accuracies.argmax()]
+
+
+def tar_at_far(similarity: torch.Tensor, same: torch.Tensor, far: float = 0.01) -> torch.Tensor:
+    """True-accept rate at the largest threshold whose false-accept rate is <= ``far``."""
+    _check_pairs(same)
+    fpr, tpr, _ = binary_roc(similarity.float(), same.long())
+    return tpr[fpr <= far].max()
+
+
+class VerificationMetrics(Metric):
+    """Pair verification: AUROC, accuracy at the EER threshold, TAR@FAR, and accuracy at a
+    threshold fixed beforehand (``threshold``, chosen on validation pairs), all higher-is-better.
+
+    Example:
+        >>> metric = VerificationMetrics(threshold=0.5)
+        >>> metric.update(torch.tensor([0.9, 0.8, 0.3, 0.6]), torch.tensor([1, 1, 0, 0]))
+        >>> {k: round(float(v), 3) for k, v in metric.compute().items()}
+        {'auroc': 1.0, 'accuracy_eer': 1.0, 'tar_at_far1': 1.0, 'accuracy_val_threshold': 0.75}
+    """
+
+    higher_is_better = True
+    is_differentiable = False
+    full_state_update = False
+
+    def __init__(self, threshold: float | None = None, far: float = 0.01, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.threshold, self.far = threshold, far
+        self.add_state("similarity", default=[], dist_reduce_fx="cat")
+        self.add_state("same", default=[], dist_reduce_fx="cat")
+
+    def update(self, similarity: torch.Tensor, same: torch.Tensor) -> None:
+        self.similarity.append(similarity.float())
+        self.same.append(same.long())
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        similarity, same = dim_zero_cat(self.similarity), dim_zero_cat(self.same)
+        _check_pairs(same)
+        out = {
+            "auroc": binary_auroc(similarity, same),
+            "accuracy_eer": accuracy_at(similarity, same, eer_threshold(similarity, same)),
+            f"tar_at_far{round(self.far * 100):g}": tar_at_far(similarity, same, self.far),
+        }
+        if self.threshold is not None:
+            out["accuracy_val_threshold"] = accuracy_at(similarity, same, self.threshold)
+        return out

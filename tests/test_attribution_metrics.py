@@ -9,7 +9,6 @@ from benchmarks.metrics.attribution import (
     IdentificationAccuracy,
     OpenSetClassificationRate,
     VerificationMetrics,
-    accuracy_at,
     best_accuracy_threshold,
     eer_threshold,
     nearest_centroid,

@@ -89,7 +89,8 @@ class IdentificationAccuracy(Metric):
     Example:
         >>> metric = IdentificationAccuracy()
         >>> gallery = torch.tensor([[1.0, 0.0], [0.0, 1.0]]); labels = torch.tensor([0, 1])
-        >>> metric.update(torch.tensor([[2.0, 0.1], [0.1, 3.0], [1.0, 0.9]]), torch.tensor([0, 1, 1]), gallery, labels)
+        >>> queries = torch.tensor([[2.0, 0.1], [0.1, 3.0], [1.0, 0.9]])
+        >>> metric.update(queries, torch.tensor([0, 1, 1]), gallery, labels)
         >>> metric.compute()
         tensor(0.6667)
     """

@@ -1,0 +1,71 @@
+"""``modelprint run``: the grid of methods x protocols x seeds on one data set, into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from benchmarks.cli import UsageError, command
+from benchmarks.paths import results_store_path
+
+DEFAULT_EXPERIMENT = Path(__file__).resolve().parent.parent / "configs" / "experiments" / "default.yaml"
+
+
+@command("run")
+def run(
+    methods: list[str] | None = None,
+    protocols: list[str] | None = None,
+    dataset: str = "zoo",
+    dataset_args: dict[str, Any] | None = None,
+    seeds: list[int] | None = None,
+    bootstrap_samples: int = 200,
+    protocol_args: dict[str, dict[str, Any]] | None = None,
+    method_args: dict[str, dict[str, Any]] | None = None,
+    batch_size: int = 256,
+) -> int:
+    """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
+
+    The default experiment is ``benchmarks/configs/experiments/default.yaml`` (pass it, or your
+    own, with ``--config``).
+
+    Args:
+        methods: registered method names (default: all).
+        protocols: registered protocol names (default: all).
+        dataset: registered data set name.
+        dataset_args: arguments for the data set (e.g. ``{root: path/to/artifact}``).
+        seeds: seeds to run; figures on the board average over them.
+        bootstrap_samples: bootstrap replicates per confidence interval (0: none).
+        protocol_args: per-protocol arguments, e.g. ``{zero_shot: {gallery_per_model: 10}}``.
+        method_args: per-method overrides of ``benchmarks/configs/methods/<name>.yaml``.
+        batch_size: images per feature-extraction batch.
+    """
+    from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+    from datamodules.zoo.artifact import MissingArtifactError
+    from datamodules.zoo.datamodule import UnknownSplitError
+    from leaderboards.store import ResultsStore
+
+    cfg = BenchmarkConfig(
+        methods=methods,
+        protocols=protocols,
+        dataset=dataset,
+        dataset_args=dataset_args or {},
+        seeds=seeds if seeds is not None else [0],
+        bootstrap_samples=bootstrap_samples,
+        protocol_args=protocol_args or {},
+        method_args=method_args or {},
+        batch_size=batch_size,
+    )
+    store = ResultsStore(results_store_path())
+    console = Console()
+    try:
+        summary = run_benchmark(cfg, store, console=console)
+    except (PlanError, MissingArtifactError, UnknownSplitError) as error:
+        raise UsageError(str(error)) from None
+    console.print(
+        f"ran {summary.ran} cells, skipped {summary.skipped} already in {store.path}, "
+        f"{summary.wall_time_s:.1f} s (features: {summary.images_featurised} images in "
+        f"{summary.feature_seconds:.1f} s, {summary.cache_hits} cache hits)"
+    )
+    return 0

@@ -1,0 +1,54 @@
+"""What a protocol is: which feature splits it needs, and figures from a fitted method."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from leaderboards.store import Figure
+from lightning_modules.base import AttributionMethod, Features
+
+
+@dataclass
+class ProtocolResult:
+    """The figures of one evaluated split, with curves and tables for the board's plots."""
+
+    split: str
+    figures: list[Figure]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Protocol:
+    """Base class; subclasses register with ``@register_protocol``."""
+
+    name: ClassVar[str]
+    #: the method capability this protocol needs
+    requires: ClassVar[str]
+
+    def __init__(self, bootstrap_samples: int = 200) -> None:
+        self.bootstrap_samples = bootstrap_samples
+
+    def config(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+    def feature_splits(self) -> tuple[str, ...]:
+        """The splits whose features ``evaluate`` reads."""
+        raise NotImplementedError
+
+    def result_splits(self) -> tuple[str, ...]:
+        """The splits ``evaluate`` reports on: one results-store run each."""
+        raise NotImplementedError
+
+    def evaluate(
+        self, method: AttributionMethod, features: dict[str, Features], seed: int
+    ) -> list[ProtocolResult]:
+        raise NotImplementedError
+
+
+def downsample_curve(x: Any, y: Any, points: int = 101) -> dict[str, list[float]]:
+    """At most ``points`` points of a curve, for storing with a run (the board plots them)."""
+    import torch
+
+    x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
+    keep = torch.linspace(0, len(x) - 1, min(points, len(x))).round().long()
+    return {"x": [round(float(v), 5) for v in x[keep]], "y": [round(float(v), 5) for v in y[keep]]}

@@ -1,0 +1,80 @@
+"""Open set: known test images plus an unseen subset -> closed accuracy, AUROC, OSCR.
+
+One result per unseen subset (seed / data set / architecture / all), as in POSE's OSMA
+benchmark (Yang et al., CVPR 2023). The open-set score is the method's: higher = known.
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics.functional.classification import binary_auroc, binary_roc
+
+from benchmarks.bootstrap import figure_with_interval
+from benchmarks.metrics.attribution import oscr, oscr_curve
+from benchmarks.protocols import register_protocol
+from benchmarks.protocols.base import Protocol, ProtocolResult, downsample_curve
+from lightning_modules.base import AttributionMethod, Features
+
+UNSEEN_SUBSETS = ("unseen_seed", "unseen_dataset", "unseen_architecture", "unseen_all")
+
+
+@register_protocol("open_set")
+class OpenSetProtocol(Protocol):
+    """Known vs unseen generators: closed accuracy on knowns, AUROC known-vs-unknown, OSCR."""
+
+    name = "open_set"
+    requires = "open_set"
+
+    def __init__(self, subsets: tuple[str, ...] = UNSEEN_SUBSETS, bootstrap_samples: int = 200) -> None:
+        super().__init__(bootstrap_samples)
+        unknown = set(subsets) - set(UNSEEN_SUBSETS)
+        if unknown:
+            raise ValueError(f"unknown open-set subset(s) {sorted(unknown)}; valid: {UNSEEN_SUBSETS}")
+        self.subsets = tuple(subsets)
+
+    def feature_splits(self) -> tuple[str, ...]:
+        return ("known_test", *self.subsets)
+
+    def result_splits(self) -> tuple[str, ...]:
+        return self.subsets
+
+    def evaluate(
+        self, method: AttributionMethod, features: dict[str, Features], seed: int
+    ) -> list[ProtocolResult]:
+        known = features["known_test"]
+        correct = method.logits(known.values).argmax(dim=1) == known.labels
+        known_scores = method.open_set_score(known.values)
+        results = []
+        for subset in self.subsets:
+            unknown_scores = method.open_set_score(features[subset].values)
+
+            def closed_accuracy(idx: list) -> float:
+                return float(correct[idx[0]].float().mean())
+
+            def auroc(idx: list, unknown_scores: torch.Tensor = unknown_scores) -> float:
+                scores = torch.cat([known_scores[idx[0]], unknown_scores[idx[1]]])
+                is_known = torch.cat([torch.ones(len(idx[0])), torch.zeros(len(idx[1]))]).long()
+                return float(binary_auroc(scores, is_known))
+
+            def open_set_rate(idx: list, unknown_scores: torch.Tensor = unknown_scores) -> float:
+                return float(oscr(known_scores[idx[0]], correct[idx[0]], unknown_scores[idx[1]]))
+
+            sizes = [len(known_scores), len(unknown_scores)]
+            figures = [
+                figure_with_interval(name, fn, sizes, self.bootstrap_samples, seed)
+                for name, fn in (
+                    ("closed_accuracy", closed_accuracy),
+                    ("auroc", auroc),
+                    ("oscr", open_set_rate),
+                )
+            ]
+            is_known = torch.cat([torch.ones_like(known_scores), torch.zeros_like(unknown_scores)]).long()
+            fpr, tpr, _ = binary_roc(torch.cat([known_scores, unknown_scores]), is_known)
+            oscr_fpr, ccr = oscr_curve(known_scores, correct, unknown_scores)
+            details = {
+                "roc": downsample_curve(fpr, tpr),
+                "oscr_curve": downsample_curve(oscr_fpr, ccr),
+                "unknown_generators": list(features[subset].generator_ids),
+            }
+            results.append(ProtocolResult(subset, figures, details))
+        return results

@@ -1,0 +1,160 @@
+"""Zero shot: unseen generators only, matched by embeddings (Yang et al., arXiv 2307.15977).
+
+Each episode draws, per unseen generator, ``gallery_per_model`` (K) reference images and up
+to ``queries_per_model`` queries (N-way: ``n_way`` generators, default all of them).
+
+* identification: each query goes to the generator whose mean L2-normalised gallery
+  embedding is most cosine-similar -> top-1 accuracy;
+* verification: ``pairs_per_episode`` balanced pairs of query images, same generator or
+  not, scored by cosine similarity -> AUROC, accuracy at the EER threshold, TAR at FAR 1%,
+  accuracy at the threshold chosen on *known* generators' validation pairs (the honest
+  figure), and accuracy at the best threshold on the test pairs themselves (the paper's
+  figure, reported for comparability only).
+
+Figures are means over episodes with bootstrap CIs over episodes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.bootstrap import mean_over_episodes
+from benchmarks.metrics.attribution import (
+    VerificationMetrics,
+    accuracy_at,
+    best_accuracy_threshold,
+    nearest_centroid,
+)
+from benchmarks.protocols import register_protocol
+from benchmarks.protocols.base import Protocol, ProtocolResult
+from benchmarks.seeding import generator_for
+from lightning_modules.base import AttributionMethod, Features
+
+
+def sample_pairs(
+    labels: torch.Tensor, count: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``count`` pairs of distinct items, half from the same label, half from different labels."""
+    classes = labels.unique()
+    if len(classes) < 2:
+        raise ValueError("verification pairs need at least two generators")
+    members = {int(c): (labels == c).nonzero().flatten() for c in classes}
+    same_classes = [c for c, m in members.items() if len(m) >= 2]
+    first, second, same = [], [], []
+    for i in range(count):
+        if i % 2 == 0 and same_classes:
+            c = same_classes[int(torch.randint(len(same_classes), (1,), generator=gen))]
+            a, b = members[c][torch.randperm(len(members[c]), generator=gen)[:2]].tolist()
+            same.append(1)
+        else:
+            ca, cb = classes[torch.randperm(len(classes), generator=gen)[:2]].tolist()
+            a = int(members[ca][torch.randint(len(members[ca]), (1,), generator=gen)])
+            b = int(members[cb][torch.randint(len(members[cb]), (1,), generator=gen)])
+            same.append(0)
+        first.append(a)
+        second.append(b)
+    return torch.tensor(first), torch.tensor(second), torch.tensor(same)
+
+
+def cosine(embeddings: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    e = F.normalize(embeddings, dim=1)
+    return (e[first] * e[second]).sum(dim=1)
+
+
+@register_protocol("zero_shot")
+class ZeroShotProtocol(Protocol):
+    """Unseen generators only: N-way identification from K references, and pair verification."""
+
+    name = "zero_shot"
+    requires = "zero_shot"
+
+    def __init__(
+        self,
+        split: str = "unseen_all",
+        gallery_per_model: int = 10,
+        queries_per_model: int | None = None,
+        n_way: int | None = None,
+        episodes: int = 20,
+        pairs_per_episode: int = 1000,
+        validation_pairs: int = 2000,
+        bootstrap_samples: int = 200,
+    ) -> None:
+        super().__init__(bootstrap_samples)
+        if gallery_per_model < 1 or episodes < 1 or pairs_per_episode < 2:
+            raise ValueError("gallery_per_model and episodes must be >= 1 and pairs_per_episode >= 2")
+        self.split, self.gallery_per_model, self.queries_per_model = (
+            split,
+            gallery_per_model,
+            queries_per_model,
+        )
+        self.n_way, self.episodes, self.pairs_per_episode = n_way, episodes, pairs_per_episode
+        self.validation_pairs = validation_pairs
+
+    def feature_splits(self) -> tuple[str, ...]:
+        return ("known_val", self.split)
+
+    def result_splits(self) -> tuple[str, ...]:
+        return (self.split,)
+
+    def _validation_threshold(self, method: AttributionMethod, val: Features, seed: int) -> float:
+        embeddings = method.embed(val.values)
+        first, second, same = sample_pairs(
+            val.labels, self.validation_pairs, generator_for("val-pairs", seed)
+        )
+        return float(best_accuracy_threshold(cosine(embeddings, first, second), same))
+
+    def evaluate(
+        self, method: AttributionMethod, features: dict[str, Features], seed: int
+    ) -> list[ProtocolResult]:
+        test = features[self.split]
+        embeddings = method.embed(test.values)
+        threshold = self._validation_threshold(method, features["known_val"], seed)
+        generators = test.labels.unique()
+        if self.n_way is not None and not 2 <= self.n_way <= len(generators):
+            raise ValueError(f"n_way={self.n_way} but the split has {len(generators)} generators")
+        per_episode: dict[str, list[float]] = {}
+        for episode in range(self.episodes):
+            gen = generator_for("zero-shot", seed, episode)
+            chosen = generators[
+                torch.randperm(len(generators), generator=gen)[: self.n_way or len(generators)]
+            ]
+            gallery, queries = [], []
+            for g in chosen.tolist():
+                members = (test.labels == g).nonzero().flatten()
+                members = members[torch.randperm(len(members), generator=gen)]
+                if len(members) <= self.gallery_per_model:
+                    raise ValueError(
+                        f"generator {test.generator_ids[g]} has {len(members)} images; "
+                        f"needs more than gallery_per_model={self.gallery_per_model}"
+                    )
+                gallery.append(members[: self.gallery_per_model])
+                end = (
+                    None
+                    if self.queries_per_model is None
+                    else self.gallery_per_model + self.queries_per_model
+                )
+                queries.append(members[self.gallery_per_model : end])
+            g_idx, q_idx = torch.cat(gallery), torch.cat(queries)
+            predicted = nearest_centroid(embeddings[q_idx], embeddings[g_idx], test.labels[g_idx])
+            values = {"identification_accuracy": float((predicted == test.labels[q_idx]).float().mean())}
+            first, second, same = sample_pairs(test.labels[q_idx], self.pairs_per_episode, gen)
+            similarity = cosine(embeddings[q_idx], first, second)
+            verification = VerificationMetrics(threshold=threshold)
+            verification.update(similarity, same)
+            values |= {f"verification_{k}": float(v) for k, v in verification.compute().items()}
+            best = best_accuracy_threshold(similarity, same)
+            values["verification_accuracy_test_threshold"] = float(accuracy_at(similarity, same, best))
+            for name, value in values.items():
+                per_episode.setdefault(name, []).append(value)
+        figures = [
+            mean_over_episodes(name, values, self.bootstrap_samples, seed)
+            for name, values in per_episode.items()
+        ]
+        details = {
+            "episodes": self.episodes,
+            "n_way": int(self.n_way or len(generators)),
+            "validation_threshold": threshold,
+            "generators": list(test.generator_ids),
+        }
+        return [ProtocolResult(self.split, figures, details)]

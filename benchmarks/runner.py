@@ -1,0 +1,240 @@
+"""The benchmark runner: every (method x protocol x seed) cell on one data set, into the store.
+
+Everything is checked before any work starts - names, method/protocol compatibility, and
+that every split needed exists and is non-empty. A cell already in the results store (same
+run key: method, protocol, data set, split, seed, config hash) is skipped, so a killed run
+resumes where it stopped. Features are cached per (method key, data hash, split).
+
+Model selection never sees test images or unseen generators: the extractor and the head
+are fitted on ``known_train`` and selected on ``known_val`` only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from torch.utils.data import DataLoader, TensorDataset
+
+from benchmarks.feature_cache import FeatureCache, feature_key
+from benchmarks.protocols import PROTOCOLS
+from benchmarks.protocols.base import Protocol
+from benchmarks.provenance import run_record
+from benchmarks.seeding import seed_all
+from datamodules import DATASETS
+from leaderboards.store import ResultsStore, RunKey, config_hash
+from lightning_modules import METHODS
+from lightning_modules.base import AttributionMethod, Features
+
+METHOD_CONFIG_DIR = Path(__file__).with_name("configs") / "methods"
+FIT_SPLITS = ("known_train", "known_val")
+
+
+class PlanError(ValueError):
+    """The benchmark configuration cannot run; raised before any work starts."""
+
+
+@dataclass
+class BenchmarkConfig:
+    methods: list[str] | None = None
+    protocols: list[str] | None = None
+    dataset: str = "zoo"
+    dataset_args: dict[str, Any] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    bootstrap_samples: int = 200
+    protocol_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_size: int = 256
+
+
+@dataclass
+class Cell:
+    method: str
+    protocol: Protocol
+    seed: int
+
+
+@dataclass
+class RunSummary:
+    ran: int = 0
+    skipped: int = 0
+    wall_time_s: float = 0.0
+    feature_seconds: float = 0.0
+    images_featurised: int = 0
+    cache_hits: int = 0
+    run_ids: list[str] = field(default_factory=list)
+
+
+def method_args(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The method's YAML (``benchmarks/configs/methods/<name>.yaml``) with overrides on top."""
+    path = METHOD_CONFIG_DIR / f"{name}.yaml"
+    base = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+    return {**base, **(overrides or {})}
+
+
+def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
+    """Validate names and compatibility; returns the methods and protocols to run."""
+    methods = cfg.methods or METHODS.names()
+    protocols = cfg.protocols or PROTOCOLS.names()
+    for name in methods:
+        METHODS.entry(name)
+    for name in protocols:
+        PROTOCOLS.entry(name)
+    DATASETS.entry(cfg.dataset)
+    if not cfg.seeds:
+        raise PlanError("no seeds given")
+    unknown_args = set(cfg.protocol_args) - set(protocols)
+    if unknown_args:
+        raise PlanError(f"protocol_args for protocols not being run: {sorted(unknown_args)}")
+    built = [
+        PROTOCOLS.create(name, bootstrap_samples=cfg.bootstrap_samples, **cfg.protocol_args.get(name, {}))
+        for name in protocols
+    ]
+    if cfg.methods and cfg.protocols:  # an explicit request the method cannot serve is an error
+        for name in methods:
+            capabilities = METHODS.entry(name).factory.capabilities
+            for protocol in built:
+                if protocol.requires not in capabilities:
+                    raise PlanError(
+                        f"method {name!r} cannot serve protocol {protocol.name!r} "
+                        f"(it serves: {', '.join(sorted(capabilities))})"
+                    )
+    return methods, built
+
+
+def load_splits(cfg: BenchmarkConfig, names: Iterable[str]) -> dict[str, Any]:
+    """Every split needed, loaded up front so that a missing or empty one fails before work."""
+    splits = {}
+    for name in sorted(set(names)):
+        dm = DATASETS.create(cfg.dataset, split=name, **cfg.dataset_args)
+        dm.setup()
+        if len(dm.split) == 0:
+            raise PlanError(f"split {name!r} of data set {cfg.dataset!r} is empty")
+        splits[name] = dm.split
+    return splits
+
+
+def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Tensor:
+    images = split.images.float() / 127.5 - 1
+    loader = DataLoader(TensorDataset(images), batch_size=batch_size)
+    trainer = L.Trainer(
+        accelerator="auto",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
+    return torch.cat(trainer.predict(method, loader)).cpu()
+
+
+def run_benchmark(
+    cfg: BenchmarkConfig,
+    store: ResultsStore,
+    cache: FeatureCache | None = None,
+    console: Console | None = None,
+) -> RunSummary:
+    console = console or Console()
+    cache = cache or FeatureCache()
+    methods, protocols = plan(cfg)
+    splits = load_splits(cfg, [*FIT_SPLITS, *(s for p in protocols for s in p.feature_splits())])
+    data_hash = splits["known_train"].data_hash
+    summary = RunSummary()
+    start = time.perf_counter()
+    cells = [
+        (m, p, s)
+        for m in methods
+        for s in cfg.seeds
+        for p in protocols
+        if p.requires in METHODS.entry(m).factory.capabilities
+    ]
+
+    def config_for(method: str, protocol: Protocol) -> dict[str, Any]:
+        return {
+            "method": method,
+            "method_args": method_args(method, cfg.method_args.get(method)),
+            "protocol": protocol.name,
+            "protocol_args": protocol.config(),
+            "dataset": cfg.dataset,
+            "dataset_args": {k: str(v) for k, v in cfg.dataset_args.items()},
+        }
+
+    def done(method: str, protocol: Protocol, seed: int) -> bool:
+        chash = config_hash(config_for(method, protocol))
+        return all(
+            store.has_run(RunKey(method, protocol.name, cfg.dataset, split, seed, chash))
+            for split in protocol.result_splits()
+        )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("benchmark", total=len(cells))
+        for method_name in methods:
+            for seed in cfg.seeds:
+                todo = [p for m, p, s in cells if m == method_name and s == seed and not done(m, p, s)]
+                skipped = sum(1 for m, _, s in cells if m == method_name and s == seed) - len(todo)
+                summary.skipped += skipped
+                progress.advance(task, skipped)
+                if not todo:
+                    continue
+                progress.update(task, description=f"{method_name} seed {seed}: fitting")
+                method_start = time.perf_counter()
+                seed_all(seed)
+                method: AttributionMethod = METHODS.create(
+                    method_name, **method_args(method_name, cfg.method_args.get(method_name))
+                )
+                extractor_info = method.fit_extractor(splits["known_train"], splits["known_val"], seed)
+                needed = {*FIT_SPLITS, *(s for p in todo for s in p.feature_splits())}
+                features = {}
+                for split_name in sorted(needed):
+                    split = splits[split_name]
+                    key = feature_key(method_name, method.method_key(), split.data_hash, split_name)
+                    cached = cache.load(key)
+                    if cached is None:
+                        t = time.perf_counter()
+                        values = extract(method, split, cfg.batch_size)
+                        summary.feature_seconds += time.perf_counter() - t
+                        summary.images_featurised += len(split)
+                        cache.save(key, {"features": values})
+                    else:
+                        values = cached["features"]
+                        summary.cache_hits += 1
+                    features[split_name] = Features(split_name, values, split.labels, split.generator_ids)
+                head_info = method.fit_head(features["known_train"], features["known_val"], seed)
+                fit_seconds = time.perf_counter() - method_start
+                for protocol in todo:
+                    progress.update(task, description=f"{method_name} seed {seed}: {protocol.name}")
+                    t = time.perf_counter()
+                    results = protocol.evaluate(method, features, seed)
+                    eval_seconds = time.perf_counter() - t
+                    for result in results:
+                        details = {
+                            "weights": method.weights_note or "n/a",
+                            "extractor": extractor_info,
+                            "head": head_info,
+                            **result.details,
+                        }
+                        record = run_record(
+                            method=method_name,
+                            protocol=protocol.name,
+                            dataset=cfg.dataset,
+                            split=result.split,
+                            seed=seed,
+                            config=config_for(method_name, protocol),
+                            data_hash=data_hash,
+                            wall_time_s=fit_seconds + eval_seconds,
+                            details=details,
+                        )
+                        summary.run_ids.append(store.write_run(record, result.figures))
+                    summary.ran += 1
+                    progress.advance(task)
+    summary.wall_time_s = time.perf_counter() - start
+    return summary

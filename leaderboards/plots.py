@@ -1,0 +1,79 @@
+"""Plots from the results store: ROC and OSCR curves per open-set split, confusion matrices.
+
+The curves are the ones each run stored in its details (down-sampled), so the plots, like
+the tables, come from the store alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from leaderboards.store import ResultsStore
+
+
+def _latest_runs(store: ResultsStore, protocol: str) -> dict[tuple[str, str], dict]:
+    """The newest run per (split, method) of a protocol, details decoded."""
+    latest: dict[tuple[str, str], dict] = {}
+    for run in store.runs(protocol=protocol):
+        key = (run["split"], run["method"])
+        if key not in latest or run["created_at"] >= latest[key]["created_at"]:
+            latest[key] = {**run, "details": json.loads(run["details_json"])}
+    return latest
+
+
+def plot_curves(store: ResultsStore, out: Path) -> list[Path]:
+    written = []
+    runs = _latest_runs(store, "open_set")
+    by_split: dict[str, list[dict]] = defaultdict(list)
+    for (split, _), run in sorted(runs.items()):
+        by_split[split].append(run)
+    for split, split_runs in by_split.items():
+        fig, (roc_ax, oscr_ax) = plt.subplots(1, 2, figsize=(9, 4))
+        for run in split_runs:
+            roc, curve = run["details"].get("roc"), run["details"].get("oscr_curve")
+            if roc:
+                roc_ax.plot(roc["x"], roc["y"], label=run["method"])
+            if curve:
+                oscr_ax.plot(curve["x"], curve["y"], label=run["method"])
+        roc_ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
+        roc_ax.set(
+            title=f"ROC known vs {split}",
+            xlabel="false positive rate (unknown accepted)",
+            ylabel="true positive rate (known accepted)",
+        )
+        oscr_ax.set(
+            title=f"OSCR vs {split}", xlabel="false positive rate", ylabel="correct classification rate"
+        )
+        roc_ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / f"open_set_{split}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def plot_confusions(store: ResultsStore, out: Path) -> list[Path]:
+    written = []
+    for (_, method), run in sorted(_latest_runs(store, "closed_set").items()):
+        matrix, names = run["details"].get("confusion_matrix"), run["details"].get("generators", [])
+        if not matrix:
+            continue
+        fig, ax = plt.subplots(figsize=(1 + 0.35 * len(names), 1 + 0.35 * len(names)))
+        ax.imshow(matrix, cmap="Blues")
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(names)), names, fontsize=6)
+        ax.set(title=f"{method}: closed-set confusion", xlabel="predicted", ylabel="true")
+        fig.tight_layout()
+        path = out / f"confusion_{method.replace(':', '_')}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written

@@ -1,0 +1,131 @@
+"""Leaderboard tables: views of the results store, never edited by hand.
+
+One table per (protocol, split); methods are rows, metrics columns. A cell is the mean over
+the seeds a method ran, with the mean of the per-seed bootstrap interval bounds; the seeds,
+data hash, git revision, config hash and weights note travel with each row. Which value is
+best in a column comes from the metric class's ``higher_is_better`` (torchmetrics style).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchmetrics.classification import BinaryAUROC, MulticlassAccuracy, MulticlassF1Score
+
+from benchmarks.metrics.attribution import (
+    IdentificationAccuracy,
+    OpenSetClassificationRate,
+    VerificationMetrics,
+)
+from benchmarks.metrics.synthetic_quality import FingerprintDiversity, FrechetFrequencyDistance
+from leaderboards.store import ResultsStore
+
+METRIC_CLASSES: dict[str, type] = {
+    "accuracy": MulticlassAccuracy,
+    "macro_f1": MulticlassF1Score,
+    "closed_accuracy": MulticlassAccuracy,
+    "auroc": BinaryAUROC,
+    "oscr": OpenSetClassificationRate,
+    "identification_accuracy": IdentificationAccuracy,
+    "ffd": FrechetFrequencyDistance,
+    "diversity": FingerprintDiversity,
+}
+
+
+def higher_is_better(metric: str) -> bool:
+    if metric.startswith("verification_"):
+        return bool(VerificationMetrics.higher_is_better)
+    cls = METRIC_CLASSES.get(metric)
+    return True if cls is None else bool(cls.higher_is_better)
+
+
+@dataclass
+class Cell:
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+
+
+@dataclass
+class Row:
+    method: str
+    cells: dict[str, Cell]
+    seeds: list[int]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    protocol: str
+    split: str
+    dataset: str
+    metrics: list[str]
+    rows: list[Row]
+
+    @property
+    def title(self) -> str:
+        return f"{self.protocol} / {self.split} ({self.dataset})"
+
+    def best(self, metric: str) -> str | None:
+        """The method with the best value in a column (None if the column is empty)."""
+        candidates = [(r.cells[metric].value, r.method) for r in self.rows if metric in r.cells]
+        if not candidates:
+            return None
+        pick = max if higher_is_better(metric) else min
+        return pick(candidates)[1]
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def build_tables(store: ResultsStore, protocols: list[str] | None = None) -> list[Table]:
+    """Every (protocol, split, data set) in the store as a table, seeds averaged."""
+    groups: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for row in store.figure_rows():
+        if protocols and row["protocol"] not in protocols:
+            continue
+        groups[(row["protocol"], row["split"], row["dataset"])][row["method"]].append(row)
+    tables = []
+    for (protocol, split, dataset), by_method in sorted(groups.items()):
+        metrics: list[str] = []
+        rows = []
+        for method, figures in sorted(by_method.items()):
+            by_metric: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for f in figures:
+                by_metric[f["metric"]].append(f)
+                if f["metric"] not in metrics:
+                    metrics.append(f["metric"])
+            cells = {
+                m: Cell(
+                    _mean([f["value"] for f in fs]),
+                    _mean([f["ci_low"] for f in fs]),
+                    _mean([f["ci_high"] for f in fs]),
+                )
+                for m, fs in by_metric.items()
+            }
+            latest = max(figures, key=lambda f: f["created_at"])
+            details = json.loads(latest["details_json"])
+            provenance = {
+                "git_sha": sorted({f["git_sha"] for f in figures}),
+                "data_hash": sorted({f["data_hash"] for f in figures}),
+                "config_hash": sorted({f["config_hash"] for f in figures}),
+                "run_ids": sorted({f["run_id"] for f in figures}),
+                "weights": details.get("weights", "n/a"),
+                "device": latest["device"],
+            }
+            rows.append(Row(method, cells, sorted({f["seed"] for f in figures}), provenance))
+        tables.append(Table(protocol, split, dataset, metrics, rows))
+    return tables
+
+
+def format_cell(cell: Cell) -> str:
+    if cell.ci_low is None or cell.ci_high is None:
+        return f"{cell.value:.3f}"
+    return f"{cell.value:.3f} ± {(cell.ci_high - cell.ci_low) / 2:.3f}"

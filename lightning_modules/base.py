@@ -1,0 +1,89 @@
+"""The one interface every attribution method honours (scikit-learn style: fit, then score).
+
+A method is a LightningModule whose ``predict_step`` maps images to *features*; the runner
+extracts them with ``Trainer.predict`` (devices and precision are the Trainer's business) and
+caches them per (method key, data hash, split). On top of the features:
+
+* ``fit_extractor(train, val)`` - optional training on the *known* generators' images
+  (a supervised CNN does; the spectral baseline has nothing to train);
+* ``fit_head(train_features, val_features)`` - the closed-set head, its hyper-parameters
+  chosen on the known generators' *validation* images only;
+* ``logits`` (closed set), ``open_set_score`` (higher = more likely a known generator) and
+  ``embed`` (zero shot) - all functions of features, so protocols never see images and one
+  protocol implementation serves every method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import lightning as L
+import torch
+
+from leaderboards.store import config_hash
+from lightning_modules.heads import LinearProbe
+
+CAPABILITIES = frozenset({"closed_set", "open_set", "zero_shot"})
+
+
+@dataclass(frozen=True)
+class Features:
+    """Features of one split's images, with their labels and the generators the labels index."""
+
+    split: str
+    values: torch.Tensor
+    labels: torch.Tensor
+    generator_ids: tuple[str, ...]
+
+
+class AttributionMethod(L.LightningModule):
+    """Base class: features by ``predict_step``; a linear probe head; max-softmax open-set score."""
+
+    capabilities: ClassVar[frozenset[str]] = CAPABILITIES
+    #: shown on the leaderboard, e.g. "random init (no pretrained weights found)"
+    weights_note: str = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head: LinearProbe | None = None
+
+    # -- features -------------------------------------------------------------------------
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] (N x 3 x H x W) -> features (N x D)."""
+        raise NotImplementedError
+
+    def predict_step(self, batch: Any, batch_idx: int = 0) -> torch.Tensor:
+        images = batch[0] if isinstance(batch, list | tuple) else batch
+        return self.features(images)
+
+    def method_key(self) -> str:
+        """Identifies the feature extractor (config and, for trained ones, weights) for caching."""
+        return config_hash({"class": type(self).__qualname__, "hparams": dict(self.hparams)})
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
+        """Train the feature extractor on known generators (default: nothing to train)."""
+        return {}
+
+    def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
+        """Fit the closed-set head on known-train features; select it on known-val features."""
+        self.head = LinearProbe(seed=seed)
+        return self.head.fit(train.values, train.labels, val.values, val.labels)
+
+    # -- outputs --------------------------------------------------------------------------
+    def _fitted_head(self) -> LinearProbe:
+        if self.head is None:
+            raise RuntimeError(f"{type(self).__name__}: fit_head must run before logits or scores")
+        return self.head
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self._fitted_head().logits(features)
+
+    def open_set_score(self, features: torch.Tensor) -> torch.Tensor:
+        """Maximum softmax probability (Hendrycks & Gimpel 2017): higher means 'known'."""
+        return self.logits(features).softmax(dim=1).max(dim=1).values
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        """Zero-shot embedding: features standardised with known-train statistics."""
+        return self._fitted_head().standardise(features)

@@ -91,9 +91,11 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     DATASETS.entry(cfg.dataset)
     if not cfg.seeds:
         raise PlanError("no seeds given")
-    unknown_args = set(cfg.protocol_args) - set(protocols)
+    unknown_args = set(cfg.protocol_args) - set(PROTOCOLS.names())
     if unknown_args:
-        raise PlanError(f"protocol_args for protocols not being run: {sorted(unknown_args)}")
+        raise PlanError(
+            f"protocol_args for unknown protocols {sorted(unknown_args)}; valid: {PROTOCOLS.names()}"
+        )
     built = [
         PROTOCOLS.create(name, bootstrap_samples=cfg.bootstrap_samples, **cfg.protocol_args.get(name, {}))
         for name in protocols

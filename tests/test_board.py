@@ -1,0 +1,104 @@
+"""Leaderboards render from the store only: averaging, best-by-direction, escaping, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
+from benchmarks.cli import main
+from benchmarks.feature_cache import FeatureCache
+from benchmarks.runner import BenchmarkConfig, run_benchmark
+from leaderboards.render import to_html, to_latex, to_markdown, write_all
+from leaderboards.store import Figure, ResultsStore, RunRecord
+from leaderboards.tables import build_tables, higher_is_better
+
+
+def record(
+    store: ResultsStore, method: str, seed: int, figures: list[Figure], protocol: str = "closed_set"
+) -> None:
+    run = RunRecord(
+        method,
+        protocol,
+        "zoo",
+        "known_test",
+        seed,
+        {"m": method},
+        "d0",
+        "abc123",
+        {},
+        "cpu",
+        1.0,
+        {"weights": "random init"},
+    )
+    store.write_run(run, figures)
+
+
+def test_seeds_are_averaged_and_best_follows_higher_is_better(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    record(store, "a", 0, [Figure("accuracy", 0.4, 0.3, 0.5), Figure("ffd", 10.0)])
+    record(store, "a", 1, [Figure("accuracy", 0.6, 0.5, 0.7), Figure("ffd", 12.0)])
+    record(store, "b", 0, [Figure("accuracy", 0.55, 0.5, 0.6), Figure("ffd", 5.0)])
+    (table,) = build_tables(store)
+    a = next(r for r in table.rows if r.method == "a")
+    assert a.cells["accuracy"].value == pytest.approx(0.5) and a.seeds == [0, 1]
+    assert a.cells["accuracy"].ci_low == pytest.approx(0.4)
+    assert higher_is_better("accuracy") and not higher_is_better("ffd")
+    assert table.best("accuracy") == "b" and table.best("ffd") == "b"
+    markdown = to_markdown([table])
+    assert "**0.550 ± 0.050**" in markdown and "| a | 0.500 ± 0.100 |" in markdown
+    assert "ffd ↓" in markdown and "accuracy ↑" in markdown
+
+
+def test_html_is_escaped_sortable_and_self_contained(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    record(store, "<script>alert(1)</script>", 0, [Figure("accuracy", 0.5)])
+    record(store, "b&c", 0, [Figure("accuracy", 0.7)])
+    page = to_html(build_tables(store))
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "b&amp;c" in page
+    assert "addEventListener('click'" in page and "data-value='0.700000'" in page
+    assert "http://" not in page and "https://" not in page and "<link" not in page
+
+
+def test_latex_escapes_special_characters(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    record(store, "clip_vit&probe", 0, [Figure("macro_f1", 0.5, 0.4, 0.6)])
+    tex = to_latex(build_tables(store))
+    assert r"clip\_vit\&probe" in tex and r"macro\_f1 $\uparrow$" in tex and r"0.500 $\pm$ 0.100" in tex
+
+
+def test_board_from_a_real_run_writes_every_format_and_the_plots(tmp_path: Path, monkeypatch) -> None:
+    store_path = tmp_path / "r.sqlite"
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(store_path))
+    cfg = BenchmarkConfig(
+        methods=["spectral"],
+        dataset="fabricated",
+        bootstrap_samples=10,
+        protocol_args={
+            "zero_shot": {
+                "gallery_per_model": 5,
+                "episodes": 2,
+                "pairs_per_episode": 50,
+                "validation_pairs": 50,
+            }
+        },
+    )
+    run_benchmark(cfg, ResultsStore(store_path), FeatureCache(tmp_path / "cache"))
+    out = tmp_path / "board"
+    assert main(["board", f"--out={out}"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"board.md", "board.csv", "board.json", "board.html", "board.tex"} <= names
+    assert {"open_set_unseen_all.png", "confusion_spectral.png"} <= names
+    rows = json.loads((out / "board.json").read_text())
+    assert {r["protocol"] for r in rows} == {"closed_set", "open_set", "zero_shot"}
+    assert all(r["git_sha"] and r["data_hash"] == ["fabricated-v1"] for r in rows)
+    assert write_all(build_tables(ResultsStore(store_path)), tmp_path / "again")
+
+
+def test_board_without_a_store_is_a_clear_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "none.sqlite"))
+    assert main(["board", f"--out={tmp_path / 'b'}"]) == 2
+    assert "no results store" in capsys.readouterr().err

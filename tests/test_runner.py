@@ -1,0 +1,121 @@
+"""The runner on a fabricated split: every cell recorded, resume, cache, model selection, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
+from benchmarks.cli import main
+from benchmarks.feature_cache import FeatureCache
+from benchmarks.registry import UnknownNameError
+from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from leaderboards.store import ResultsStore
+from lightning_modules import METHODS
+from lightning_modules.base import Features
+from lightning_modules.spectral import SpectralMethod
+
+FAST = {
+    "zero_shot": {"gallery_per_model": 5, "episodes": 4, "pairs_per_episode": 200, "validation_pairs": 200}
+}
+
+
+def config(**kwargs: Any) -> BenchmarkConfig:
+    return BenchmarkConfig(
+        **{
+            "methods": ["spectral"],
+            "dataset": "fabricated",
+            "bootstrap_samples": 20,
+            "protocol_args": FAST,
+            **kwargs,
+        }
+    )
+
+
+class SpyMethod(SpectralMethod):
+    """Spectral, recording which splits reach model selection."""
+
+    seen: ClassVar[list[str]] = []
+
+    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict:
+        self.seen.extend([train.name, val.name])
+        return {}
+
+    def fit_head(self, train: Features, val: Features, seed: int) -> dict:
+        self.seen.extend([train.split, val.split])
+        return super().fit_head(train, val, seed)
+
+
+class ZeroShotOnly(SpectralMethod):
+    capabilities: ClassVar[frozenset[str]] = frozenset({"zero_shot"})
+
+
+for name, cls in (("spy", SpyMethod), ("zero_shot_only", ZeroShotOnly)):
+    if name not in METHODS:
+        METHODS.register(name)(cls)
+
+
+def figures(store: ResultsStore) -> dict[tuple[str, str, str, str], float]:
+    return {(r["method"], r["protocol"], r["split"], r["metric"]): r["value"] for r in store.figure_rows()}
+
+
+def test_every_cell_lands_with_provenance_and_spectral_finds_the_traces(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    summary = run_benchmark(
+        config(protocols=["closed_set", "open_set", "zero_shot"]), store, FeatureCache(tmp_path / "cache")
+    )
+    assert summary.ran == 3 and summary.skipped == 0
+    values = figures(store)
+    assert values[("spectral", "closed_set", "known_test", "accuracy")] > 0.9
+    assert values[("spectral", "zero_shot", "unseen_all", "identification_accuracy")] > 0.5  # chance: 1/4
+    splits = {r["split"] for r in store.runs(protocol="open_set")}
+    assert splits == {"unseen_seed", "unseen_dataset", "unseen_architecture", "unseen_all"}
+    row = store.figure_rows(metric="accuracy")[0]
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    assert row["data_hash"] == "fabricated-v1" and row["git_sha"] and row["package_versions"]
+
+
+def test_a_second_run_skips_finished_cells_and_a_lost_cell_is_rerun(tmp_path: Path) -> None:
+    store, cache = ResultsStore(tmp_path / "r.sqlite"), FeatureCache(tmp_path / "cache")
+    run_benchmark(config(protocols=["closed_set", "zero_shot"]), store, cache)
+    again = run_benchmark(config(protocols=["closed_set", "zero_shot"]), store, cache)
+    assert (again.ran, again.skipped) == (0, 2)
+    import sqlite3
+
+    with sqlite3.connect(store.path) as conn:  # as if the run was killed before writing zero shot
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("DELETE FROM runs WHERE protocol='zero_shot'")
+    resumed = run_benchmark(config(protocols=["closed_set", "zero_shot"]), store, cache)
+    assert (resumed.ran, resumed.skipped) == (1, 1)
+    assert resumed.images_featurised == 0 and resumed.cache_hits > 0  # features came from the cache
+
+
+def test_model_selection_sees_known_train_and_val_only(tmp_path: Path) -> None:
+    SpyMethod.seen.clear()
+    run_benchmark(
+        config(methods=["spy"], protocols=["closed_set", "open_set", "zero_shot"]),
+        ResultsStore(tmp_path / "r.sqlite"),
+        FeatureCache(tmp_path / "cache"),
+    )
+    assert set(SpyMethod.seen) == {"known_train", "known_val"}
+
+
+def test_bad_configurations_fail_before_any_work(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    with pytest.raises(UnknownNameError, match="Did you mean 'spectral'"):
+        run_benchmark(config(methods=["spectrl"]), store)
+    with pytest.raises(UnknownNameError, match="unknown protocol 'open'"):
+        run_benchmark(config(protocols=["open"]), store)
+    with pytest.raises(PlanError, match="cannot serve protocol 'closed_set'"):
+        run_benchmark(config(methods=["zero_shot_only"], protocols=["closed_set"]), store)
+    with pytest.raises(PlanError, match="split 'unseen_seed' of data set 'fabricated' is empty"):
+        run_benchmark(config(protocols=["open_set"], dataset_args={"empty_splits": ("unseen_seed",)}), store)
+    assert store.runs() == []
+
+
+def test_cli_run_with_an_unknown_method_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--methods=[spectrl]", "--dataset=fabricated"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown method 'spectrl'" in err[0]

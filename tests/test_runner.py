@@ -119,3 +119,15 @@ def test_cli_run_with_an_unknown_method_is_one_line(capsys: pytest.CaptureFixtur
     assert main(["run", "--methods=[spectrl]", "--dataset=fabricated"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown method 'spectrl'" in err[0]
+
+
+def test_noise_residual_learns_the_fabricated_traces(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    run_benchmark(
+        config(methods=["noise_residual"], protocols=["closed_set", "open_set", "zero_shot"]),
+        store,
+        FeatureCache(tmp_path / "cache"),
+    )
+    values = figures(store)
+    assert values[("noise_residual", "closed_set", "known_test", "accuracy")] > 0.8  # chance: 1/4
+    assert values[("noise_residual", "zero_shot", "unseen_all", "identification_accuracy")] > 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
@@ -146,9 +147,9 @@ document.querySelectorAll('table.board th').forEach(function (th, col) {
 
 
 def to_html(
-    tables: list[Table], title: str = "modelprint leaderboard", images: list[str] | None = None
+    tables: list[Table], title: str = "modelprint leaderboard", images: list[Path] | None = None
 ) -> str:
-    """A self-contained page: every string escaped, columns sortable by a click."""
+    """A self-contained page: every string escaped, columns sortable by a click, plots inlined."""
     e = html.escape
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
@@ -178,15 +179,16 @@ def to_html(
                 f"<td>{e(', '.join(prov['data_hash']))}</td></tr>"
             )
         parts.append("</tbody></table>")
-    for image in images or []:
-        parts.append(
-            f"<figure><img src='{e(image)}' alt='{e(image)}'><figcaption>{e(image)}</figcaption></figure>"
-        )
+    for image in images or []:  # inlined, so the page is one self-contained file
+        data = base64.b64encode(Path(image).read_bytes()).decode()
+        name = e(Path(image).name)
+        parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{name}'>")
+        parts.append(f"<figcaption>{name}</figcaption></figure>")
     parts.append(f"<script>{_SORT_SCRIPT}</script></body></html>")  # static code, no data in it
     return "".join(parts)
 
 
-def write_all(tables: list[Table], out: Path, images: list[str] | None = None) -> list[Path]:
+def write_all(tables: list[Table], out: Path, images: list[Path] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "board.md": to_markdown(tables),

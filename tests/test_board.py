@@ -95,6 +95,8 @@ def test_board_from_a_real_run_writes_every_format_and_the_plots(tmp_path: Path,
     rows = json.loads((out / "board.json").read_text())
     assert {r["protocol"] for r in rows} == {"closed_set", "open_set", "zero_shot"}
     assert all(r["git_sha"] and r["data_hash"] == ["fabricated-v1"] for r in rows)
+    page = (out / "board.html").read_text()
+    assert page.count("data:image/png;base64,") == len([n for n in names if n.endswith(".png")])
     assert write_all(build_tables(ResultsStore(store_path)), tmp_path / "again")
 
 

@@ -34,7 +34,7 @@ def board(out: Path = Path("leaderboards/board"), protocols: list[str] | None = 
         )
     out.mkdir(parents=True, exist_ok=True)
     images = plot_curves(store, out) + plot_confusions(store, out)
-    files = write_all(tables, out, images=[p.name for p in images])
+    files = write_all(tables, out, images=images)
     console = Console()
     for table in tables:
         console.print(f"{table.title}: {len(table.rows)} methods")

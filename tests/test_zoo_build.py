@@ -208,3 +208,18 @@ def test_training_sets_are_deterministic_uint8_at_the_resolution(name: str) -> N
     a = build_training_set(name, 16)
     assert a.dtype == torch.uint8 and a.shape[1:] == (3, 16, 16) and len(a) >= 300
     assert torch.equal(a, build_training_set(name, 16))
+
+
+def test_recipe_overrides_are_checked_and_applied(tmp_path: Path) -> None:
+    recipe_path = tmp_path / "zoo.yaml"
+    recipe_path.write_text(
+        yaml.safe_dump({**TINY, "overrides": {"dcgan-digits-s0": {"lr": 1e-4, "steps": 3}}})
+    )
+    spec = next(s for s in ZooRecipe.load(recipe_path).generators() if s.generator_id == "dcgan-digits-s0")
+    assert dict(spec.overrides) == {"lr": 1e-4, "steps": 3}
+    recipe_path.write_text(yaml.safe_dump({**TINY, "overrides": {"dcgan-digits-s0": {"momentum": 1}}}))
+    with pytest.raises(ValueError, match="unknown setting"):
+        ZooRecipe.load(recipe_path).generators()
+    recipe_path.write_text(yaml.safe_dump({**TINY, "overrides": {"nope-s0": {"lr": 1}}}))
+    with pytest.raises(ValueError, match="not in the recipe"):
+        ZooRecipe.load(recipe_path).check_overrides()

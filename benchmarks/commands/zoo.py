@@ -42,6 +42,7 @@ def zoo_build(
     if threads:
         torch.set_num_threads(threads)
     zoo = ZooRecipe.load(recipe or RECIPE_PATH)
+    zoo.check_overrides()
     work = work or cache_dir() / "zoo-build" / zoo.hash
     work.mkdir(parents=True, exist_ok=True)
     specs = [s for s in zoo.generators() if not only or s.generator_id in only]

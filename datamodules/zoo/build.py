@@ -43,10 +43,12 @@ def train_one(spec: GeneratorSpec, recipe: ZooRecipe, training_images: torch.Ten
     loader = DataLoader(
         TensorDataset(data), batch_size=recipe.raw["batch_size"], shuffle=True, drop_last=True
     )
+    overrides = dict(spec.overrides)
+    settings = {"lr": overrides["lr"]} if "lr" in overrides else {}
     model = create_zoo_generator(
-        spec.family, architecture=spec.architecture, loss=spec.loss, resolution=recipe.resolution
+        spec.family, architecture=spec.architecture, loss=spec.loss, resolution=recipe.resolution, **settings
     )
-    steps = int(recipe.raw["steps"][spec.family])
+    steps = int(overrides.get("steps", recipe.raw["steps"][spec.family]))
     trainer = L.Trainer(
         max_steps=steps * model.optimizer_steps_per_iteration,
         accelerator="cpu",
@@ -75,6 +77,8 @@ def train_one(spec: GeneratorSpec, recipe: ZooRecipe, training_images: torch.Ten
         "training_steps": model.iterations,
         "optimizer_steps": trainer.global_step,
         "batch_size": recipe.raw["batch_size"],
+        "lr": model.hparams.lr,
+        "overrides": overrides,
         "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
         "train_seconds": round(train_s, 1),
         "sample_seconds": round(time.perf_counter() - start - train_s, 1),

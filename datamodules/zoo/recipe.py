@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ class GeneratorSpec:
     dataset: str
     seed: int
     role: str
+    overrides: tuple[tuple[str, Any], ...] = ()  # per-generator training settings (lr, steps)
 
     @property
     def generator_id(self) -> str:
@@ -66,10 +68,25 @@ class ZooRecipe:
                     raise ValueError(f"role {role!r} names unknown architecture {name!r}")
                 arch = self.raw["architectures"][name]
                 spec = GeneratorSpec(name, arch["family"], arch["loss"], dataset, int(seed), role)
+                extra = (self.raw.get("overrides") or {}).get(spec.generator_id, {})
+                unknown = set(extra) - {"lr", "steps"}
+                if unknown:
+                    raise ValueError(
+                        f"override for {spec.generator_id}: unknown setting(s) {sorted(unknown)}; "
+                        "valid: lr, steps"
+                    )
+                spec = GeneratorSpec(*dataclasses.astuple(spec)[:6], tuple(sorted(extra.items())))
                 if spec.generator_id in specs:
                     raise ValueError(f"generator {spec.generator_id} is in two roles")
                 specs[spec.generator_id] = spec
         return list(specs.values())
+
+    def check_overrides(self) -> None:
+        """Every override must name a generator of the recipe."""
+        ids = {s.generator_id for s in self.generators()}
+        stray = set(self.raw.get("overrides") or {}) - ids
+        if stray:
+            raise ValueError(f"overrides for generators not in the recipe: {sorted(stray)}")
 
     def training_datasets(self) -> list[str]:
         return sorted({spec.dataset for spec in self.generators()})

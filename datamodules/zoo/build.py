@@ -106,6 +106,7 @@ def assemble(recipe: ZooRecipe, work: Path, out: Path) -> str:
     manifest = []
     for spec in recipe.generators():
         record = json.loads((work / spec.generator_id / "record.json").read_text())
+        record.setdefault("overrides", {})  # records written before overrides existed had none
         manifest.append(record)
         for index, image in enumerate(np.load(work / spec.generator_id / "images.npy")):
             rows["image"].append({"bytes": png_bytes(image), "path": None})

@@ -291,7 +291,8 @@ class _MaskedConv(nn.Conv2d):
 
 
 class PixelCNN(nn.Module):
-    """PixelCNN over raster order; the three channels of a pixel are predicted together.
+    """PixelCNN over raster order; the three channels of a pixel are predicted together
+    (conditionally independent given the pixels before it).
 
     Each sub-pixel is a categorical over ``levels`` intensity levels (van den Oord et al.
     use 256; 16 here keeps sampling on a CPU in seconds).
@@ -300,7 +301,7 @@ class PixelCNN(nn.Module):
     def __init__(self, resolution: int = 32, width: int = 32, layers: int = 4, levels: int = 16) -> None:
         super().__init__()
         self.levels = levels
-        self.first = _MaskedConv(3, width, 7, "A")
+        self.first = _MaskedConv(4, width, 7, "A")  # RGB + a constant-ones channel (PixelCNN++)
         self.body = nn.ModuleList([_MaskedConv(width, width, 3, "B") for _ in range(layers)])
         self.out = nn.Sequential(
             nn.ReLU(), nn.Conv2d(width, width, 1), nn.ReLU(), nn.Conv2d(width, 3 * levels, 1)
@@ -311,7 +312,9 @@ class PixelCNN(nn.Module):
         return self.first.kernel_size[0] // 2 + len(self.body) * (self.body[0].kernel_size[0] // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.first(x)
+        # The ones channel is 1 on the image and 0 in the zero padding, so a pixel near the
+        # border knows it is there (Salimans et al. 2017) instead of reading padding as grey.
+        h = self.first(torch.cat([x, torch.ones_like(x[:, :1])], dim=1))
         for layer in self.body:
             h = h + layer(F.relu(h))
         logits = self.out(h)

@@ -8,8 +8,10 @@ One module per family, with the family's own objective:
   Scaled for CPU: one critic step per generator step also for WGAN-GP (the paper uses five).
 * ``VAEGenerator`` - a Gaussian VAE (Kingma & Welling 2014), fixed-variance decoder.
 * ``DiffusionGenerator`` - DDPM (Ho et al. 2020: 1,000 linear-beta steps, epsilon
-  prediction), sampled with 50 deterministic DDIM steps (Song et al. 2021).
-* ``AutoregressiveGenerator`` - PixelCNN with categorical sub-pixels (van den Oord et al. 2016).
+  prediction, sampling from an EMA of the weights), sampled with 50 deterministic DDIM
+  steps (Song et al. 2021). Scaled for CPU: EMA decay 0.995 instead of 0.9999.
+* ``AutoregressiveGenerator`` - PixelCNN with categorical sub-pixels (van den Oord et al. 2016),
+  with PixelCNN++'s constant-ones input channel so border pixels are not read as grey.
 
 Every family exposes ``sample(n, seed)`` returning uint8 images, deterministic in the seed.
 """
@@ -188,15 +190,21 @@ class DiffusionGenerator(ZooGenerator):
         lr: float = 2e-4,
         timesteps: int = 1000,
         sampling_steps: int = 50,
+        ema_decay: float = 0.995,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.unet = arch.UNet(resolution)
+        # Ho et al. sample from an exponential moving average of the weights (0.9999 over
+        # 800k steps); 0.995 suits the zoo's short CPU runs.
+        self.ema = torch.optim.swa_utils.AveragedModel(
+            self.unet, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema_decay)
+        )
         betas = torch.linspace(1e-4, 0.02, timesteps)
         self.register_buffer("alpha_bar", torch.cumprod(1 - betas, 0))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return torch.optim.Adam(self.unet.parameters(), lr=self.hparams.lr)
 
     def training_step(self, batch: tuple[torch.Tensor], _: int) -> torch.Tensor:
         (x,) = batch
@@ -207,6 +215,9 @@ class DiffusionGenerator(ZooGenerator):
         self.track(loss_epsilon=loss)
         return loss
 
+    def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
+        self.ema.update_parameters(self.unet)
+
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         res = self.hparams.resolution
         x = torch.randn(n, 3, res, res, generator=gen)
@@ -214,7 +225,7 @@ class DiffusionGenerator(ZooGenerator):
         for i, t in enumerate(steps):
             a = self.alpha_bar[t]
             a_prev = self.alpha_bar[steps[i + 1]] if i + 1 < len(steps) else torch.tensor(1.0)
-            eps = self.unet(x, t.repeat(n))
+            eps = self.ema.module(x, t.repeat(n))
             x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
             x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
         return x

@@ -74,3 +74,14 @@ def test_unknown_key_in_a_yaml_config_is_a_one_line_error(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "unknown key 'kindd'" in result.stderr and "Did you mean 'kind'" in result.stderr
+
+
+def test_list_shows_registered_entries_by_wildcard(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("spectral", "noise_residual", "zoo", "synthetic", "closed_set", "open_set", "zero_shot"):
+        assert name in out
+    assert main(["list", "spec*", "--kind=method"]) == 0
+    out = capsys.readouterr().out
+    assert "spectral" in out and "noise_residual" not in out
+    assert main(["list", "nothing*"]) == 1

@@ -25,9 +25,20 @@ CommandFunction = Callable[..., int | None]
 COMMANDS: Registry[CommandFunction] = Registry("command", home_package="benchmarks.commands")
 
 
-def command(name: str) -> Callable[[CommandFunction], CommandFunction]:
-    """Register a function as ``modelprint NAME``; a space nests (``"synth describe"``)."""
-    return COMMANDS.register(name)
+def command(
+    name: str, optional_positionals: tuple[str, ...] = ()
+) -> Callable[[CommandFunction], CommandFunction]:
+    """Register a function as ``modelprint NAME``; a space nests (``"synth describe"``).
+
+    Parameters without a default become positionals; those named in ``optional_positionals``
+    are positionals too, but may be left out (``modelprint list`` / ``modelprint list 'spec*'``).
+    """
+
+    def register(function: CommandFunction) -> CommandFunction:
+        function.optional_positionals = optional_positionals  # type: ignore[attr-defined]
+        return COMMANDS.register(name)(function)
+
+    return register
 
 
 class UsageError(Exception):
@@ -52,7 +63,12 @@ def build_parser() -> ArgumentParser:
                 sub = ArgumentParser(exit_on_error=False)
                 if prefix == path:
                     sub.add_argument("--config", action=ActionConfigFile, help="YAML config(s), stackable")
-                    sub.add_function_arguments(entry.factory, as_group=False, as_positional=True)
+                    optional = getattr(entry.factory, "optional_positionals", ())
+                    for key in optional:
+                        sub.add_argument(key, nargs="?", default=argparse.SUPPRESS, type=str)
+                    sub.add_function_arguments(
+                        entry.factory, as_group=False, as_positional=True, skip=set(optional)
+                    )
                 summary = entry.summary if prefix == path else f"{prefix[-1]} subcommands"
                 groups[parent].add_subcommand(prefix[-1], sub, help=summary)
                 parsers[prefix] = sub

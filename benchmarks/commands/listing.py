@@ -11,7 +11,7 @@ from benchmarks.cli import command
 from benchmarks.registries import REGISTRIES
 
 
-@command("list")
+@command("list", optional_positionals=("pattern",))
 def list_entries(pattern: str = "*", kind: Literal["all", "method", "dataset", "protocol"] = "all") -> int:
     """List registered methods, data sets and protocols whose name matches a wildcard.
 

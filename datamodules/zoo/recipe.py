@@ -26,7 +26,7 @@ class GeneratorSpec:
     dataset: str
     seed: int
     role: str
-    overrides: tuple[tuple[str, Any], ...] = ()  # per-generator training settings (lr, steps)
+    overrides: tuple[tuple[str, Any], ...] = ()  # per-generator training settings (lr, steps, loss)
 
     @property
     def generator_id(self) -> str:
@@ -69,13 +69,15 @@ class ZooRecipe:
                 arch = self.raw["architectures"][name]
                 spec = GeneratorSpec(name, arch["family"], arch["loss"], dataset, int(seed), role)
                 extra = (self.raw.get("overrides") or {}).get(spec.generator_id, {})
-                unknown = set(extra) - {"lr", "steps"}
+                unknown = set(extra) - {"lr", "steps", "loss"}
                 if unknown:
                     raise ValueError(
                         f"override for {spec.generator_id}: unknown setting(s) {sorted(unknown)}; "
-                        "valid: lr, steps"
+                        "valid: lr, steps, loss"
                     )
-                spec = GeneratorSpec(*dataclasses.astuple(spec)[:6], tuple(sorted(extra.items())))
+                spec = dataclasses.replace(
+                    spec, loss=extra.get("loss", spec.loss), overrides=tuple(sorted(extra.items()))
+                )
                 if spec.generator_id in specs:
                     raise ValueError(f"generator {spec.generator_id} is in two roles")
                 specs[spec.generator_id] = spec

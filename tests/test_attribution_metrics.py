@@ -9,6 +9,7 @@ from benchmarks.metrics.attribution import (
     IdentificationAccuracy,
     OpenSetClassificationRate,
     VerificationMetrics,
+    accuracy_at,
     best_accuracy_threshold,
     eer_threshold,
     nearest_centroid,
@@ -69,6 +70,14 @@ def test_verification_hand_computed() -> None:
     # ROC: thr .9 (FAR 0, FRR .5), .7 (FAR .5, FRR .5), .5 (FAR .5, FRR 0): equal at 0.7 -> accuracy 1/2
     assert float(eer_threshold(similarity, same)) == pytest.approx(0.7)
     assert float(out["accuracy_eer"]) == pytest.approx(0.5)
+
+
+def test_eer_threshold_is_on_the_similarity_scale_even_for_negative_similarities() -> None:
+    # cosine similarities in [-1, 1]: a perfectly separable set must be judged perfectly
+    similarity, same = T([-0.9, -0.5, -0.2, 0.3, 0.6, 0.8]), T([0, 0, 0, 1, 1, 1])
+    threshold = eer_threshold(similarity, same)
+    assert -0.2 < float(threshold) <= 0.3 + 1e-6
+    assert float(accuracy_at(similarity, same, threshold)) == pytest.approx(1.0)
 
 
 def test_verification_ties_and_degenerate_pairs() -> None:

@@ -125,11 +125,17 @@ def _check_pairs(same: torch.Tensor) -> None:
 
 
 def eer_threshold(similarity: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
-    """The threshold where the false-accept and false-reject rates are closest (equal error rate)."""
+    """The similarity threshold where the false-accept and false-reject rates are closest (EER).
+
+    Swept over the raw similarities themselves: torchmetrics' ROC applies a sigmoid to
+    scores outside [0, 1] (cosine similarities are), so its thresholds are not on this scale.
+    """
     _check_pairs(same)
-    fpr, tpr, thresholds = binary_roc(similarity.float(), same.long())
-    best = torch.argmin((fpr - (1 - tpr)).abs())
-    return thresholds[best].clamp(max=similarity.max())
+    candidates = similarity.unique()
+    positive, negative = similarity[same.bool()], similarity[~same.bool()]
+    false_accept = (negative[None, :] >= candidates[:, None]).float().mean(1)
+    false_reject = (positive[None, :] < candidates[:, None]).float().mean(1)
+    return candidates[torch.argmin((false_accept - false_reject).abs())]
 
 
 def accuracy_at(

@@ -28,12 +28,22 @@ from torchmetrics.utilities import dim_zero_cat
 def oscr_curve(
     known_scores: torch.Tensor, known_correct: torch.Tensor, unknown_scores: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(FPR on unknowns, CCR on knowns) for every threshold, from (0, 0) to the lowest score."""
+    """(FPR on unknowns, CCR on knowns) for every threshold, from (0, 0) to the lowest score.
+
+    One sort and two cumulative sums (O(N log N)); a threshold ``t`` accepts scores ``>= t``,
+    so each group of tied scores enters at once.
+    """
     if len(known_scores) == 0 or len(unknown_scores) == 0:
         raise ValueError("OSCR needs at least one known and one unknown sample")
-    thresholds = torch.cat([known_scores, unknown_scores]).unique(sorted=True).flip(0)
-    ccr = ((known_scores[None, :] >= thresholds[:, None]) & known_correct.bool()[None, :]).float().mean(1)
-    fpr = (unknown_scores[None, :] >= thresholds[:, None]).float().mean(1)
+    scores = torch.cat([known_scores, unknown_scores])
+    order = torch.argsort(scores, descending=True, stable=True)
+    ordered = scores[order]
+    is_unknown = torch.cat([torch.zeros_like(known_scores), torch.ones_like(unknown_scores)]).bool()[order]
+    correct = torch.cat([known_correct.bool(), torch.zeros_like(unknown_scores, dtype=torch.bool)])[order]
+    last_of_group = torch.ones_like(ordered, dtype=torch.bool)
+    last_of_group[:-1] = ordered[1:] != ordered[:-1]
+    ccr = correct.float().cumsum(0)[last_of_group] / len(known_scores)
+    fpr = is_unknown.float().cumsum(0)[last_of_group] / len(unknown_scores)
     zero = torch.zeros(1)
     return torch.cat([zero, fpr]), torch.cat([zero, ccr])
 

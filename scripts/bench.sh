@@ -13,4 +13,4 @@ export MODELPRINT_RESULTS="${MODELPRINT_RESULTS:-$root/leaderboards/results.sqli
 "$venv/bin/modelprint" env
 "$venv/bin/modelprint" check --wandb=false
 "$venv/bin/modelprint" run --config=benchmarks/configs/experiments/default.yaml "$@"
-"$venv/bin/modelprint" board --out=leaderboards/board
+"$venv/bin/modelprint" board --out=leaderboards/board --readme=README.md

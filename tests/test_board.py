@@ -104,3 +104,18 @@ def test_board_without_a_store_is_a_clear_error(tmp_path: Path, monkeypatch, cap
     monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "none.sqlite"))
     assert main(["board", f"--out={tmp_path / 'b'}"]) == 2
     assert "no results store" in capsys.readouterr().err
+
+
+def test_readme_splice_replaces_only_the_marked_section_and_refuses_without_markers(
+    tmp_path: Path,
+) -> None:
+    from benchmarks.cli import UsageError
+    from benchmarks.commands.board import README_END, README_START, splice_into_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\noutro\n")
+    splice_into_readme(readme, "| new | table |\n")
+    assert readme.read_text() == f"intro\n{README_START}\n\n| new | table |\n\n{README_END}\noutro\n"
+    readme.write_text("no markers here\n")
+    with pytest.raises(UsageError, match="board:start"):
+        splice_into_readme(readme, "| x |")

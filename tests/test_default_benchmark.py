@@ -1,0 +1,40 @@
+"""The default benchmark end to end on the shipped zoo (slow: about a minute and a half).
+
+It proves what the README promises: `scripts/bench.sh`'s run writes every protocol's
+figures for every registered method, the board renders them, and the README's leaderboard
+section is filled from that board.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.commands.board import README_END, README_START
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_the_default_benchmark_fills_the_store_board_and_readme(tmp_path: Path) -> None:
+    env = dict(os.environ, MODELPRINT_RESULTS=str(tmp_path / "results.sqlite"))
+    env["MODELPRINT_CACHE"] = str(tmp_path / "cache")
+    modelprint = [str(Path(sys.executable).parent / "modelprint")]
+    run = [*modelprint, "run", f"--config={ROOT / 'benchmarks/configs/experiments/default.yaml'}"]
+    subprocess.run([*run, "--bootstrap_samples=20"], env=env, check=True, cwd=tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{README_START}\nstale\n{README_END}\n\nafter\n")
+    board = [*modelprint, "board", f"--out={tmp_path / 'board'}", f"--readme={readme}"]
+    subprocess.run(board, env=env, check=True, cwd=tmp_path)
+
+    text = readme.read_text()
+    assert "stale" not in text and text.endswith("after\n")
+    for protocol in ("closed_set", "open_set / unseen_all", "zero_shot"):
+        assert protocol in text
+    for method in ("spectral", "noise_residual"):
+        assert f"| {method} |" in text
+    assert (tmp_path / "board" / "board.html").stat().st_size > 0

@@ -149,7 +149,7 @@ class SyntheticModelDataModule(L.LightningDataModule):
         images_per_group: K images of one model per item.
         models_per_batch: P models per batch (batch = P x K images).
         val_split: ``image`` (hold out image indices) or ``model`` (hold out whole models).
-        val_fraction: share of images (or models) held out for validation.
+        val_fraction: share of images (or models) held out for validation (0: none).
         input_sources: training sets whose photos the models take as input.
         fit_steps: reconstruction-fitting steps per model (0: calibrated random weights).
         num_workers: DataLoader workers generating images.
@@ -190,6 +190,8 @@ class SyntheticModelDataModule(L.LightningDataModule):
         h = self.hparams
         ids = list(range(h.first_model_id, h.first_model_id + h.num_models))
         indices = list(range(h.images_per_model))
+        if h.val_fraction <= 0:  # no validation (e.g. a scaling study at a fixed image budget)
+            return (ids, indices), ([], [])
         if h.val_split == "model":
             n_val = max(1, round(h.num_models * h.val_fraction)) if h.num_models > 1 else 0
             return (ids[: len(ids) - n_val], indices), (ids[len(ids) - n_val :], indices)

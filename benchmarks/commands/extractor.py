@@ -1,0 +1,62 @@
+"""``modelprint extractor train|scaling``: the flagship extractor's training and its scaling study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmarks.cli import UsageError, command
+from benchmarks.paths import results_store_path
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "extractor"
+
+
+@command("extractor train")
+def extractor_train(
+    training_config: Path = CONFIG_DIR / "cpu.yaml",
+    out: Path | None = None,
+    image_budget: int | None = None,
+    num_models: int | None = None,
+    space: str | None = None,
+    seed: int | None = None,
+) -> int:
+    """Train the fingerprint extractor on synthetic models only (resumable), record the run.
+
+    Args:
+        training_config: the training YAML (cpu.yaml: ~8 min on 2 cores; gpu.yaml: longer).
+        out: run directory (default: the cache, keyed by the configuration).
+        image_budget: override: training images in total.
+        num_models: override: synthetic models.
+        space: override: architecture space.
+        seed: override: training seed.
+    """
+    from benchmarks.extractor_training import ExtractorTrainingConfig, record_training, train_extractor
+    from benchmarks.paths import cache_dir
+
+    if not training_config.is_file():
+        raise UsageError(f"no training config at {training_config}")
+    try:
+        cfg = ExtractorTrainingConfig.from_yaml(training_config)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    data = {**cfg.data}
+    if num_models is not None:
+        data["num_models"] = num_models
+    if space is not None:
+        data["space"] = space
+    cfg.data = data
+    if image_budget is not None:
+        cfg.image_budget = image_budget
+    if seed is not None:
+        cfg.seed = seed
+    out = out or cache_dir() / "extractors" / cfg.key()
+    summary = train_extractor(cfg, out)
+    run_id = record_training(cfg, summary, results_store_path())
+    console = Console()
+    console.print(
+        f"trained on {summary['images_seen']:,} images of {summary['num_models']:,} synthetic models "
+        f"in {summary['wall_time_s']:.0f} s ({summary['images_per_s']:.0f} img/s) -> {out}"
+    )
+    console.print(f"recorded run {run_id} in {results_store_path()}")
+    return 0

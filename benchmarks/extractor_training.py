@@ -1,0 +1,201 @@
+"""Train the fingerprint extractor on synthetic models only, save it, load it back.
+
+A training run lives in one directory::
+
+    config.yaml            the full training configuration (what ``--retrain`` re-runs)
+    extractor.safetensors  the network's weights (no classifier: it only served training)
+    summary.json           images seen, steps, wall time, final losses and accuracies
+    log/                   Lightning's CSVLogger metrics (loss, accuracy per step)
+    lightning/last.ckpt    Lightning's resumable checkpoint (deleted when the run finishes)
+
+Training is resumable: a killed run continues from ``lightning/last.ckpt`` (Lightning's
+own ``ckpt_path``). Weights are stored as safetensors, so loading them never unpickles.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from benchmarks.seeding import seed_all
+from leaderboards.store import config_hash
+
+WEIGHTS_FILE = "extractor.safetensors"
+
+
+@dataclass
+class ExtractorTrainingConfig:
+    """What to train on (``data``: SyntheticModelDataModule arguments), with what network
+    (``net``: FingerprintNet arguments) and objective, for how many images."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    net: dict[str, Any] = field(default_factory=dict)
+    triplet_weight: float = 1.0
+    margin: float = 0.3
+    lr: float = 2e-3
+    weight_decay: float = 5e-4
+    warmup_fraction: float = 0.03
+    image_budget: int = 80_000
+    val_every_steps: int = 250
+    val_batches: int = 40
+    checkpoint_every_steps: int = 100
+    seed: int = 0
+    accelerator: str = "auto"
+    precision: str = "32-true"
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, **overrides: Any) -> ExtractorTrainingConfig:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(
+                f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}"
+            )
+        return cls(**{**raw, **overrides})
+
+    def key(self) -> str:
+        """Identifies the run (everything but where and on what hardware it ran)."""
+        return config_hash({k: v for k, v in asdict(self).items() if k not in ("accelerator",)})
+
+
+def _datamodule(cfg: ExtractorTrainingConfig) -> Any:
+    from datamodules.synthetic.datamodule import SyntheticModelDataModule
+
+    return SyntheticModelDataModule(**{**cfg.data, "seed": cfg.seed})
+
+
+def train_extractor(cfg: ExtractorTrainingConfig, out: Path, quiet: bool = False) -> dict[str, Any]:
+    """Train (or resume) into ``out``; returns the summary. A finished run is not retrained."""
+    from lightning_modules.fingerprint_training import FingerprintTraining
+
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "summary.json").exists() and (out / WEIGHTS_FILE).exists():
+        return json.loads((out / "summary.json").read_text())
+    (out / "config.yaml").write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
+    seed_all(cfg.seed)
+    dm = _datamodule(cfg)
+    dm.setup("fit")
+    batch_images = dm.hparams.images_per_group * min(dm.hparams.models_per_batch, len(dm.train_model_ids))
+    steps = max(1, cfg.image_budget // batch_images)
+    module = FingerprintTraining(
+        num_classes=dm.num_classes,
+        net=cfg.net,
+        triplet_weight=cfg.triplet_weight,
+        margin=cfg.margin,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        warmup_fraction=cfg.warmup_fraction,
+    )
+    has_val = dm.val_set is not None
+    resumable = ModelCheckpoint(
+        dirpath=out / "lightning",
+        save_last=True,
+        save_top_k=0,
+        every_n_train_steps=cfg.checkpoint_every_steps,
+    )
+    trainer = L.Trainer(
+        max_steps=steps,
+        max_epochs=-1,
+        accelerator=cfg.accelerator,
+        devices=1,
+        precision=cfg.precision,
+        logger=CSVLogger(out, name="log", version=0),
+        callbacks=[resumable],
+        check_val_every_n_epoch=None,
+        val_check_interval=min(cfg.val_every_steps, steps) if has_val else None,
+        limit_val_batches=cfg.val_batches if has_val else 0,
+        num_sanity_val_steps=0,
+        log_every_n_steps=10,
+        enable_progress_bar=not quiet,
+        enable_model_summary=not quiet,
+        deterministic=False,
+    )
+    last = out / "lightning" / "last.ckpt"
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=dm, ckpt_path=last if last.exists() else None)
+    wall = time.perf_counter() - start
+    if trainer.global_step < steps:  # interrupted (e.g. KeyboardInterrupt): keep last.ckpt, no summary
+        raise RuntimeError(f"training stopped at step {trainer.global_step} of {steps}; run again to resume")
+    save_weights(module.net, out / WEIGHTS_FILE)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    summary = {
+        "key": cfg.key(),
+        "steps": steps,
+        "batch_images": batch_images,
+        "images_seen": steps * batch_images,
+        "num_models": len(dm.train_model_ids),
+        "wall_time_s": wall,
+        "images_per_s": steps * batch_images / wall,
+        "metrics": metrics,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    shutil.rmtree(out / "lightning", ignore_errors=True)
+    return summary
+
+
+def save_weights(net: Any, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}, str(path))
+
+
+def load_extractor(directory: str | Path) -> Any:
+    """The trained :class:`FingerprintNet` of a run directory (config + safetensors)."""
+    from safetensors.torch import load_file
+
+    from lightning_modules.fingerprint_net import FingerprintNet
+
+    directory = Path(directory)
+    for name in ("config.yaml", WEIGHTS_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(
+                f"no trained extractor in {directory}: {name} is missing "
+                "(train one with `modelprint extractor train`, or run with --retrain)"
+            )
+    cfg = ExtractorTrainingConfig.from_yaml(directory / "config.yaml")
+    net = FingerprintNet(**cfg.net)
+    try:
+        state = load_file(str(directory / WEIGHTS_FILE))
+        net.load_state_dict(state)
+    except Exception as error:  # a truncated or foreign file: say which file, not a deep traceback
+        raise ValueError(
+            f"{directory / WEIGHTS_FILE} is not a valid extractor checkpoint: {error}"
+        ) from error
+    return net.eval()
+
+
+def record_training(cfg: ExtractorTrainingConfig, summary: dict[str, Any], store_path: Path) -> str:
+    """Record a finished training run (protocol ``training``) with its provenance."""
+    from benchmarks.provenance import run_record
+    from leaderboards.store import Figure, ResultsStore
+
+    metrics = summary["metrics"]
+    figures = [
+        Figure("images_seen", float(summary["images_seen"])),
+        Figure("images_per_s", float(summary["images_per_s"])),
+        Figure("train_loss", metrics["train/loss"]),
+    ]
+    if "val/accuracy" in metrics:
+        figures.append(Figure("val_accuracy", metrics["val/accuracy"]))
+    space = cfg.data.get("space", "paper")
+    record = run_record(
+        method="synthetic_fingerprint",
+        protocol="training",
+        dataset=f"synthetic:{space}",
+        split=f"{summary['num_models']}_models",
+        seed=cfg.seed,
+        config=asdict(cfg),
+        data_hash=config_hash({"synthetic_data": cfg.data, "seed": cfg.seed}),
+        wall_time_s=summary["wall_time_s"],
+        details={"summary": summary},
+    )
+    return ResultsStore(store_path).write_run(record, figures)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from benchmarks.seeding import seed_all
@@ -73,7 +74,9 @@ def _datamodule(cfg: ExtractorTrainingConfig) -> Any:
     return SyntheticModelDataModule(**{**cfg.data, "seed": cfg.seed})
 
 
-def train_extractor(cfg: ExtractorTrainingConfig, out: Path, quiet: bool = False) -> dict[str, Any]:
+def train_extractor(
+    cfg: ExtractorTrainingConfig, out: Path, quiet: bool = False, extra_callbacks: Sequence[Callback] = ()
+) -> dict[str, Any]:
     """Train (or resume) into ``out``; returns the summary. A finished run is not retrained."""
     from lightning_modules.fingerprint_training import FingerprintTraining
 
@@ -109,7 +112,7 @@ def train_extractor(cfg: ExtractorTrainingConfig, out: Path, quiet: bool = False
         devices=1,
         precision=cfg.precision,
         logger=CSVLogger(out, name="log", version=0),
-        callbacks=[resumable],
+        callbacks=[resumable, *extra_callbacks],
         check_val_every_n_epoch=None,
         val_check_interval=min(cfg.val_every_steps, steps) if has_val else None,
         limit_val_batches=cfg.val_batches if has_val else 0,

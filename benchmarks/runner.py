@@ -11,6 +11,7 @@ are fitted on ``known_train`` and selected on ``known_val`` only.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class BenchmarkConfig:
     protocol_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_size: int = 256
+    retrain: bool = False
 
 
 @dataclass
@@ -73,11 +75,15 @@ class RunSummary:
     run_ids: list[str] = field(default_factory=list)
 
 
-def method_args(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The method's YAML (``benchmarks/configs/methods/<name>.yaml``) with overrides on top."""
+def method_args(name: str, overrides: dict[str, Any] | None = None, retrain: bool = False) -> dict[str, Any]:
+    """The method's YAML (``benchmarks/configs/methods/<name>.yaml``) with overrides on top;
+    ``retrain`` sets ``retrain: true`` for methods that take it (those shipping a checkpoint)."""
     path = METHOD_CONFIG_DIR / f"{name}.yaml"
     base = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
-    return {**base, **(overrides or {})}
+    args = {**base, **(overrides or {})}
+    if retrain and "retrain" in inspect.signature(METHODS.entry(name).factory).parameters:
+        args["retrain"] = True
+    return args
 
 
 def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
@@ -162,7 +168,7 @@ def run_benchmark(
     def config_for(method: str, protocol: Protocol) -> dict[str, Any]:
         return {
             "method": method,
-            "method_args": method_args(method, cfg.method_args.get(method)),
+            "method_args": method_args(method, cfg.method_args.get(method), cfg.retrain),
             "protocol": protocol.name,
             "protocol_args": protocol.config(),
             "dataset": cfg.dataset,
@@ -191,7 +197,7 @@ def run_benchmark(
                 method_start = time.perf_counter()
                 seed_all(seed)
                 method: AttributionMethod = METHODS.create(
-                    method_name, **method_args(method_name, cfg.method_args.get(method_name))
+                    method_name, **method_args(method_name, cfg.method_args.get(method_name), cfg.retrain)
                 )
                 extractor_info = method.fit_extractor(splits["known_train"], splits["known_val"], seed)
                 needed = {*FIT_SPLITS, *(s for p in todo for s in p.feature_splits())}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -10,6 +12,12 @@ from benchmarks.runner import method_args
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
 
+TINY = str(Path(__file__).parent / "configs" / "tiny_extractor.yaml")
+#: keep the tests fast: controls build the tiny network; the flagship loads its shipped checkpoint
+TEST_ARGS = {
+    "fingerprint_random": {"training_config": TINY},
+    "fingerprint_real": {"training_config": TINY, "epochs": 2},
+}
 SHIPPED = [n for n in METHODS.names() if METHODS.entry(n).factory.__module__.startswith("lightning_modules.")]
 
 
@@ -19,9 +27,17 @@ def features_of(method: AttributionMethod, split: str) -> Features:
     return Features(split, values, data.labels, data.generator_ids)
 
 
+def fitted(name: str) -> AttributionMethod:
+    method = METHODS.create(name, **method_args(name, TEST_ARGS.get(name)))
+    splits = [tests.fabricated.fabricated_split(s) for s in ("known_train", "known_val")]
+    assert isinstance(method.fit_extractor(*splits, seed=0), dict)
+    return method
+
+
 @pytest.mark.parametrize("name", SHIPPED)
-def test_method_conforms(name: str) -> None:
-    method = METHODS.create(name, **method_args(name))
+def test_method_conforms(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path))
+    method = fitted(name)
     assert isinstance(method, AttributionMethod)
     assert method.capabilities <= {"closed_set", "open_set", "zero_shot"}
     assert METHODS.entry(name).summary, "the registry summary comes from the class docstring"
@@ -40,7 +56,7 @@ def test_method_conforms(name: str) -> None:
     assert logits.shape == (len(test.values), len(train.generator_ids))
     assert scores.shape == (len(test.values),) and torch.isfinite(scores).all()
     assert embeddings.shape[0] == len(test.values) and torch.isfinite(embeddings).all()
-    assert method.method_key() == METHODS.create(name, **method_args(name)).method_key()
+    assert method.method_key() == fitted(name).method_key(), "same config and weights, same cache key"
 
 
 def test_an_unfitted_head_is_a_clear_error() -> None:

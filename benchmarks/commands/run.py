@@ -24,6 +24,7 @@ def run(
     protocol_args: dict[str, dict[str, Any]] | None = None,
     method_args: dict[str, dict[str, Any]] | None = None,
     batch_size: int = 256,
+    retrain: bool = False,
 ) -> int:
     """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
 
@@ -40,6 +41,7 @@ def run(
         protocol_args: per-protocol arguments, e.g. ``{zero_shot: {gallery_per_model: 10}}``.
         method_args: per-method overrides of ``benchmarks/configs/methods/<name>.yaml``.
         batch_size: images per feature-extraction batch.
+        retrain: methods that ship a trained checkpoint train from scratch instead of loading it.
     """
     from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
     from datamodules.zoo.artifact import MissingArtifactError
@@ -56,6 +58,7 @@ def run(
         protocol_args=protocol_args or {},
         method_args=method_args or {},
         batch_size=batch_size,
+        retrain=retrain,
     )
     store = ResultsStore(results_store_path())
     console = Console()

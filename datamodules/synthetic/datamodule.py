@@ -102,11 +102,24 @@ def collate_groups(batch: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor,
 
 
 class ModelMajorBatchSampler(Sampler[list[int]]):
-    """Batches of P distinct models; all groups of a block of P models before the next block."""
+    """Batches of P distinct models; all groups of a block of P models before the next block.
+
+    ``interleave=True`` instead makes ``groups_per_model`` rounds, each visiting every model
+    once in a fresh order: consecutive batches then hold different models (what SGD on a
+    many-class objective needs), at the price of keeping every model built in the worker's
+    cache (``cache_models >= num_models``; otherwise models are rebuilt each round).
+    """
 
     def __init__(
-        self, num_models: int, groups_per_model: int, models_per_batch: int, shuffle: bool, seed: int = 0
+        self,
+        num_models: int,
+        groups_per_model: int,
+        models_per_batch: int,
+        shuffle: bool,
+        seed: int = 0,
+        interleave: bool = False,
     ) -> None:
+        self.interleave = interleave
         self.n, self.g, self.p, self.shuffle, self.seed, self.epoch = (
             num_models,
             groups_per_model,
@@ -128,11 +141,16 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
         order = list(range(self.n))
         if self.shuffle:
             rng.shuffle(order)
+        groups = {m: rng.sample(range(self.g), self.g) if self.shuffle else list(range(self.g)) for m in order}
+        if self.interleave:  # round j: every model's j-th group, models freshly permuted each round
+            for j in range(self.g):
+                if self.shuffle and j:
+                    rng.shuffle(order)
+                for start in range(0, self.n - self.p + 1, self.p):
+                    yield [m * self.g + groups[m][j] for m in order[start : start + self.p]]
+            return
         for start in range(0, self.n - self.p + 1, self.p):
             block = order[start : start + self.p]
-            groups = {
-                m: rng.sample(range(self.g), self.g) if self.shuffle else list(range(self.g)) for m in block
-            }
             for j in range(self.g):
                 yield [m * self.g + groups[m][j] for m in block]
 
@@ -154,6 +172,10 @@ class SyntheticModelDataModule(L.LightningDataModule):
         fit_steps: reconstruction-fitting steps per model (0: calibrated random weights).
         num_workers: DataLoader workers generating images.
         cache_models: models each worker keeps built.
+        first_model_id: the first model id (sets of models need not start at 0).
+        seed: shuffling seed.
+        interleave: training batches cycle through all models round by round instead of
+            block by block (see :class:`ModelMajorBatchSampler`).
     """
 
     def __init__(
@@ -172,6 +194,7 @@ class SyntheticModelDataModule(L.LightningDataModule):
         cache_models: int = 256,
         first_model_id: int = 0,
         seed: int = 0,
+        interleave: bool = False,
     ) -> None:
         super().__init__()
         if val_split not in ("image", "model"):
@@ -230,6 +253,7 @@ class SyntheticModelDataModule(L.LightningDataModule):
             self.hparams.models_per_batch,
             shuffle,
             self.hparams.seed,
+            interleave=self.hparams.interleave and shuffle,
         )
         return DataLoader(
             dataset,

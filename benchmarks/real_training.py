@@ -1,0 +1,122 @@
+"""Train a :class:`FingerprintNet` on labelled real images (the known generators' training split).
+
+Used by controls and supervised baselines: P x K batches (P distinct generators, K images
+each, so the triplet term has positives), one validation pass per epoch on the known
+generators' *validation* images, and the epoch with the best validation accuracy kept -
+model selection never sees test images or unseen generators. The result is a run directory
+that :func:`benchmarks.extractor_training.load_extractor` reads; a finished directory is
+reused, so a benchmark re-run does not retrain.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from torch.utils.data import DataLoader, Sampler, TensorDataset
+
+from benchmarks.extractor_training import WEIGHTS_FILE, ExtractorTrainingConfig, save_weights
+from benchmarks.seeding import seed_all
+
+
+class LabelBalancedBatchSampler(Sampler[list[int]]):
+    """Batches of ``p`` distinct labels x ``k`` items each, drawn at random; an epoch has
+    about as many items as the data set. Labels with fewer than ``k`` items are sampled
+    with replacement."""
+
+    def __init__(self, labels: torch.Tensor, p: int, k: int, seed: int = 0) -> None:
+        self.members = [(labels == c).nonzero().flatten() for c in labels.unique()]
+        self.p, self.k = min(p, len(self.members)), k
+        self.batches = max(1, len(labels) // (self.p * self.k))
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for _ in range(self.batches):
+            chosen = torch.randperm(len(self.members), generator=self.generator)[: self.p]
+            batch = []
+            for c in chosen.tolist():
+                pool = self.members[c]
+                if len(pool) >= self.k:
+                    picks = pool[torch.randperm(len(pool), generator=self.generator)[: self.k]]
+                else:
+                    picks = pool[torch.randint(len(pool), (self.k,), generator=self.generator)]
+                batch.extend(picks.tolist())
+            yield batch
+
+
+def _tensors(split: Any) -> TensorDataset:
+    return TensorDataset(split.images.float() / 127.5 - 1, split.labels.long())
+
+
+def train_on_labelled_images(
+    *,
+    net_args: dict[str, Any],
+    train: Any,
+    val: Any,
+    out: Path,
+    seed: int,
+    epochs: int,
+    models_per_batch: int,
+    images_per_model: int,
+    triplet_weight: float,
+    lr: float,
+) -> dict[str, Any]:
+    """Train into ``out`` (config.yaml + extractor.safetensors + summary.json); returns the summary."""
+    from lightning_modules.fingerprint_training import FingerprintTraining
+
+    if (out / "summary.json").exists() and (out / WEIGHTS_FILE).exists():
+        return json.loads((out / "summary.json").read_text())
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError("training on real images needs non-empty train and validation splits")
+    out.mkdir(parents=True, exist_ok=True)
+    seed_all(seed)
+    module = FingerprintTraining(
+        num_classes=len(train.generator_ids), net=net_args, triplet_weight=triplet_weight, lr=lr
+    )
+    sampler = LabelBalancedBatchSampler(train.labels, models_per_batch, images_per_model, seed)
+    best = ModelCheckpoint(dirpath=out / "lightning", monitor="val/accuracy", mode="max", save_top_k=1)
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="auto",
+        devices=1,
+        logger=False,
+        callbacks=[best],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    start = time.perf_counter()
+    trainer.fit(
+        module,
+        train_dataloaders=DataLoader(_tensors(train), batch_sampler=sampler),
+        val_dataloaders=DataLoader(_tensors(val), batch_size=256),
+    )
+    wall = time.perf_counter() - start
+    # our own checkpoint, written moments ago by this process: trusted
+    state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    save_weights(module.net, out / WEIGHTS_FILE)
+    (out / "config.yaml").write_text(
+        yaml.safe_dump(asdict(ExtractorTrainingConfig(net=net_args, seed=seed, lr=lr)), sort_keys=False)
+    )
+    summary = {
+        "epochs": epochs,
+        "best_val_accuracy": float(best.best_model_score),
+        "best_epoch_checkpoint": Path(best.best_model_path).name,
+        "wall_time_s": wall,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    shutil.rmtree(out / "lightning", ignore_errors=True)
+    return summary

@@ -1,0 +1,179 @@
+"""The flagship method and its two controls, all on the same :class:`FingerprintNet`.
+
+* ``synthetic_fingerprint`` (Yang et al., "Model Synthesis for Zero-Shot Model Attribution",
+  arXiv 2307.15977): the extractor trained on synthetic models only - it never sees a real
+  generator's image. By default it loads the checkpoint that ``modelprint extractor train``
+  produced and that ships in ``lightning_modules/checkpoints/synthetic_fingerprint/`` (with
+  its config, training log and summary); ``retrain=True`` (``modelprint run --retrain``)
+  trains from scratch with the same config. Scaled for CPU: a half-width ResNet-18 instead
+  of ResNet-50, 1,000 synthetic models x 64 images (one pass, ~8 min on 2 cores) instead of
+  the paper's thousands of models for many epochs, 32 x 32 images.
+* ``fingerprint_random`` (control): the same network with random weights - what the
+  architecture alone gives.
+* ``fingerprint_real`` (control): the same network and objective trained on the *known
+  real* generators' training images instead (the classic supervised attribution network,
+  cf. Yu, Davis & Fritz 2019, plus the triplet term), its epoch chosen on the known
+  generators' validation images. Weights are cached per (config, data hash, seed).
+
+Zero shot compares L2-normalised embeddings by cosine similarity (the paper's matching);
+closed and open set fit the base class's logistic-regression probe on the known
+generators' embeddings (model selection on their validation images only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.extractor_training import (
+    WEIGHTS_FILE,
+    ExtractorTrainingConfig,
+    load_extractor,
+    train_extractor,
+)
+from lightning_modules import register_method
+from lightning_modules.base import AttributionMethod
+from lightning_modules.fingerprint_net import FingerprintNet
+
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "synthetic_fingerprint"
+TRAINING_CONFIG = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "extractor" / "cpu.yaml"
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
+
+
+class FingerprintMethod(AttributionMethod):
+    """Features are the network's L2-normalised embeddings; zero shot uses them as they are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net: FingerprintNet | None = None
+        self.weights_digest = "untrained"
+
+    def _network(self) -> FingerprintNet:
+        if self.net is None:
+            raise RuntimeError(f"{type(self).__name__}: fit_extractor must run before features")
+        return self.net
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self._network().eval().fingerprint(images)
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+    def method_key(self) -> str:
+        return f"{super().method_key()}-{self.weights_digest}"
+
+
+@register_method("synthetic_fingerprint")
+class SyntheticFingerprintMethod(FingerprintMethod):
+    """Extractor trained on synthetic models only (Yang et al. 2023); see the module docstring.
+
+    Args:
+        checkpoint: a run directory of ``modelprint extractor train`` (default: the shipped one).
+        retrain: train from scratch with ``training_config`` instead of loading.
+        training_config: the training YAML used when retraining.
+    """
+
+    def __init__(
+        self, checkpoint: str | None = None, retrain: bool = False, training_config: str | None = None
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
+        """Never looks at ``train``/``val`` (real known generators): synthetic data only."""
+        from benchmarks.paths import cache_dir
+
+        if self.hparams.retrain:
+            cfg = ExtractorTrainingConfig.from_yaml(
+                self.hparams.training_config or TRAINING_CONFIG, seed=seed
+            )
+            directory = cache_dir() / "extractors" / cfg.key()
+            train_extractor(cfg, directory, quiet=True)
+            self.weights_note = f"retrained on synthetic models only (seed {seed})"
+        else:
+            directory = Path(self.hparams.checkpoint or SHIPPED_CHECKPOINT)
+            self.weights_note = "trained on synthetic models only (shipped checkpoint)"
+        self.net = load_extractor(directory)
+        self.weights_digest = file_digest(directory / WEIGHTS_FILE)
+        summary_file = directory / "summary.json"
+        summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}
+        return {"checkpoint": str(directory), "weights": self.weights_digest, "training": summary}
+
+
+@register_method("fingerprint_random")
+class RandomFingerprintMethod(FingerprintMethod):
+    """Control: the flagship's network with random weights (seeded), nothing trained."""
+
+    weights_note = "random init (control)"
+
+    def __init__(self, training_config: str | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
+        cfg = ExtractorTrainingConfig.from_yaml(self.hparams.training_config or TRAINING_CONFIG)
+        torch.manual_seed(seed)
+        self.net = FingerprintNet(**cfg.net)
+        self.weights_digest = f"random-seed{seed}"
+        return {"weights": self.weights_digest}
+
+
+@register_method("fingerprint_real")
+class RealFingerprintMethod(FingerprintMethod):
+    """Control: the flagship's network and objective trained on the known real generators.
+
+    Args:
+        training_config: the network comes from this YAML's ``net`` section.
+        epochs: passes over the known generators' training images.
+        models_per_batch, images_per_model: the P x K batch (P distinct generators).
+        triplet_weight: 0 turns the objective into plain cross-entropy (Yu et al. 2019).
+        lr: AdamW learning rate.
+    """
+
+    weights_note = "trained on the known real generators (control)"
+
+    def __init__(
+        self,
+        training_config: str | None = None,
+        epochs: int = 12,
+        models_per_batch: int = 8,
+        images_per_model: int = 8,
+        triplet_weight: float = 1.0,
+        lr: float = 2e-3,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
+        from benchmarks.paths import cache_dir
+        from benchmarks.real_training import train_on_labelled_images
+        from leaderboards.store import config_hash
+
+        cfg = ExtractorTrainingConfig.from_yaml(self.hparams.training_config or TRAINING_CONFIG)
+        key = config_hash(
+            {"net": cfg.net, "hparams": dict(self.hparams), "data": train.data_hash, "seed": seed}
+        )
+        directory = cache_dir() / "extractors-real" / key
+        info = train_on_labelled_images(
+            net_args=cfg.net,
+            train=train,
+            val=val,
+            out=directory,
+            seed=seed,
+            epochs=self.hparams.epochs,
+            models_per_batch=self.hparams.models_per_batch,
+            images_per_model=self.hparams.images_per_model,
+            triplet_weight=self.hparams.triplet_weight,
+            lr=self.hparams.lr,
+        )
+        self.net = load_extractor(directory)
+        self.weights_digest = file_digest(directory / WEIGHTS_FILE)
+        return {"weights": self.weights_digest, **info}

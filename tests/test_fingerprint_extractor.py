@@ -1,0 +1,142 @@
+"""The flagship extractor: its loss, its stem, its synthetic-only training, its checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+import tests.fabricated
+from benchmarks.extractor_training import (
+    WEIGHTS_FILE,
+    ExtractorTrainingConfig,
+    load_extractor,
+    record_training,
+    train_extractor,
+)
+from benchmarks.metrics.attribution import nearest_centroid
+from leaderboards.store import ResultsStore
+from lightning_modules.fingerprint_methods import RealFingerprintMethod, SyntheticFingerprintMethod
+from lightning_modules.fingerprint_net import FingerprintNet, batch_hard_triplet_loss
+
+TINY = Path(__file__).parent / "configs" / "tiny_extractor.yaml"
+
+
+def test_batch_hard_triplet_loss_matches_a_hand_computation() -> None:
+    # unit vectors at angles 0, 60 (model 0) and 90, 180 degrees (model 1); cosine distance = 1 - cos
+    angles = torch.tensor([0.0, 60.0, 90.0, 180.0]) * torch.pi / 180
+    e = torch.stack([angles.cos(), angles.sin()], dim=1)
+    labels = torch.tensor([0, 0, 1, 1])
+    # anchor 0: pos d=0.5, nearest neg d(0,90)=1 -> relu(0.5-1+m); anchor 1: pos 0.5, neg d(60,90)=1-cos30
+    # anchor 2: pos d(90,180)=1, neg d(90,60)=1-cos30; anchor 3: pos 1, neg d(180,60)=1.5
+    m = 0.3
+    c30 = torch.cos(torch.tensor(torch.pi / 6))
+    expected = torch.stack(
+        [
+            torch.relu(torch.tensor(0.5 - 1 + m)),
+            torch.relu(0.5 - (1 - c30) + m),
+            torch.relu(1 - (1 - c30) + m),
+            torch.relu(torch.tensor(1 - 1.5 + m)),
+        ]
+    ).mean()
+    assert torch.allclose(batch_hard_triplet_loss(e * 3, labels, m), expected, atol=1e-6)
+
+
+def test_triplet_loss_without_positives_is_zero_and_differentiable() -> None:
+    e = torch.randn(3, 4, requires_grad=True)
+    loss = batch_hard_triplet_loss(e, torch.tensor([0, 1, 2]), 0.3)
+    loss.backward()
+    assert loss.item() == 0 and e.grad is not None
+
+
+def test_the_stem_keeps_full_resolution_and_bad_names_are_clear_errors() -> None:
+    net = FingerprintNet(backbone_args={"channels": [8, 16, 16, 16]}, embedding_dim=16)
+    stem_out = net.backbone.act1(net.backbone.bn1(net.backbone.conv1(torch.zeros(1, 3, 32, 32))))
+    assert stem_out.shape[-1] == 32 and isinstance(net.backbone.maxpool, torch.nn.Identity)
+    assert net.fingerprint(torch.rand(2, 3, 32, 32)).norm(dim=1).allclose(torch.ones(2))
+    with pytest.raises(ValueError, match="input_transform"):
+        FingerprintNet(input_transform="fft")
+
+
+class SimulatedKill(Exception):
+    pass
+
+
+class StopAfter(L.Callback):
+    """Simulates a killed run: training dies after ``steps`` optimiser steps."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps = steps
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: object) -> None:
+        if trainer.global_step >= self.steps:
+            raise SimulatedKill
+
+
+def test_training_resumes_after_an_interruption_and_the_checkpoint_round_trips(tmp_path: Path) -> None:
+    cfg = ExtractorTrainingConfig.from_yaml(TINY)
+    with pytest.raises(SimulatedKill):
+        train_extractor(cfg, tmp_path, quiet=True, extra_callbacks=[StopAfter(3)])
+    assert (tmp_path / "lightning" / "last.ckpt").exists() and not (tmp_path / "summary.json").exists()
+    summary = train_extractor(cfg, tmp_path, quiet=True)
+    assert summary["images_seen"] == 96 and summary["steps"] == 8
+    metrics = (tmp_path / "log" / "version_0" / "metrics.csv").read_text().splitlines()
+    steps_logged = {int(line.split(",")[1]) for line in metrics[1:]}
+    assert max(steps_logged) == 7 and not (tmp_path / "lightning").exists()
+
+    net = load_extractor(tmp_path)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    assert torch.equal(net.fingerprint(x), load_extractor(tmp_path).fingerprint(x))
+    store = ResultsStore(tmp_path / "r.sqlite")
+    record_training(cfg, summary, store.path)
+    assert {f["metric"] for f in store.figure_rows(protocol="training")} >= {"images_seen", "train_loss"}
+
+
+def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no trained extractor"):
+        load_extractor(tmp_path)
+    (tmp_path / "config.yaml").write_text(TINY.read_text())
+    (tmp_path / WEIGHTS_FILE).write_bytes(b"\x00" * 20)
+    with pytest.raises(ValueError, match="not a valid extractor checkpoint"):
+        load_extractor(tmp_path)
+
+
+class Untouchable:
+    """Stands in for the real known splits: any use of them fails the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"the synthetic-only extractor read real data ({name})")
+
+    def __len__(self) -> int:
+        raise AssertionError("the synthetic-only extractor read real data (len)")
+
+
+def test_the_flagship_never_sees_a_real_image_even_when_retraining(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path))
+    method = SyntheticFingerprintMethod(retrain=True, training_config=str(TINY))
+    info = method.fit_extractor(Untouchable(), Untouchable(), seed=0)
+    assert info["training"]["images_seen"] == 96
+    assert "retrained" in method.weights_note
+    assert json.loads((Path(info["checkpoint"]) / "summary.json").read_text())["num_models"] == 6
+
+
+def test_the_real_data_control_learns_the_fabricated_traces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path))
+    train, val, test = (
+        tests.fabricated.fabricated_split(s) for s in ("known_train", "known_val", "known_test")
+    )
+    method = RealFingerprintMethod(training_config=str(TINY), epochs=6)
+    info = method.fit_extractor(train, val, seed=0)
+    assert 0 <= info["best_val_accuracy"] <= 1
+    gallery = method.features(train.images.float() / 127.5 - 1)
+    queries = method.features(test.images.float() / 127.5 - 1)
+    predicted = nearest_centroid(queries, gallery, train.labels)
+    accuracy = float((predicted == test.labels).float().mean())
+    assert accuracy > 0.5, f"4 generators, chance 0.25; nearest-centroid accuracy {accuracy:.2f}"

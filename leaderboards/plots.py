@@ -77,3 +77,34 @@ def plot_confusions(store: ResultsStore, out: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     return written
+
+
+def plot_scaling(store: ResultsStore, out: Path) -> list[Path]:
+    """Zero-shot identification and verification AUROC vs the number of synthetic models,
+    one line per architecture space (protocol ``zero_shot_scaling``)."""
+    runs = _latest_runs(store, "zero_shot_scaling")
+    if not runs:
+        return []
+    values = {(row["method"], row["metric"]): row for row in store.figure_rows(protocol="zero_shot_scaling")}
+    metrics = (
+        ("identification_accuracy", "identification accuracy"),
+        ("verification_auroc", "verification AUROC"),
+    )
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    by_space: dict[str, list[dict]] = defaultdict(list)
+    for run in runs.values():
+        by_space[run["details"]["space"]].append(run)
+    for space, space_runs in sorted(by_space.items()):
+        space_runs.sort(key=lambda run: run["details"]["num_models"])
+        x = [run["details"]["num_models"] for run in space_runs]
+        for ax, (metric, label) in zip(axes, metrics, strict=True):
+            rows = [values.get((run["method"], metric)) for run in space_runs]
+            y = [row["value"] if row else float("nan") for row in rows]
+            ax.plot(x, y, "o-" if len(x) > 1 else "s", label=space)
+            ax.set(xscale="log", xlabel="synthetic models (fixed image budget)", ylabel=label, title=label)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "zero_shot_scaling.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

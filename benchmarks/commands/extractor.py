@@ -60,3 +60,29 @@ def extractor_train(
     )
     console.print(f"recorded run {run_id} in {results_store_path()}")
     return 0
+
+
+@command("extractor scaling")
+def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
+    """Zero-shot attribution vs number of synthetic models and architecture diversity.
+
+    Trains each variant of the study (cached, resumable), evaluates it with the zero-shot
+    protocol on the zoo's unseen generators and records it (protocol ``zero_shot_scaling``);
+    `modelprint board` then renders the table and the scaling plot from the store.
+
+    Args:
+        study: the study YAML (variants, image budget, zero-shot protocol arguments).
+    """
+    from benchmarks.paths import cache_dir
+    from benchmarks.scaling import ScalingStudy, run_scaling
+    from leaderboards.store import ResultsStore
+
+    if not study.is_file():
+        raise UsageError(f"no scaling study at {study}")
+    try:
+        spec = ScalingStudy.from_yaml(study)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    written = run_scaling(spec, ResultsStore(results_store_path()), cache_dir(), Console())
+    Console().print(f"recorded {len(written)} runs in {results_store_path()}")
+    return 0

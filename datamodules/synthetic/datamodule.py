@@ -141,7 +141,9 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
         order = list(range(self.n))
         if self.shuffle:
             rng.shuffle(order)
-        groups = {m: rng.sample(range(self.g), self.g) if self.shuffle else list(range(self.g)) for m in order}
+        groups = {
+            m: rng.sample(range(self.g), self.g) if self.shuffle else list(range(self.g)) for m in order
+        }
         if self.interleave:  # round j: every model's j-th group, models freshly permuted each round
             for j in range(self.g):
                 if self.shuffle and j:

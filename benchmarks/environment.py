@@ -50,16 +50,21 @@ def device_description() -> str:
     return "cpu"
 
 
+#: outputs the suite itself writes into the tree (the published store, board and the README's
+#: board section): edits to them do not make the *code* dirty
+OUTPUT_PATHS = (":!leaderboards/results.sqlite", ":!leaderboards/board", ":!README.md")
+
+
 @functools.cache
 def git_revision(root: Path | None = None) -> str:
-    """The git commit of the code that produced a figure, ``+dirty`` when the tree has edits."""
+    """The git commit of the code that produced a figure, ``+dirty`` when code has edits."""
     cwd = root or Path(__file__).resolve().parent.parent
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *OUTPUT_PATHS],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -38,6 +38,8 @@ METRIC_CLASSES: dict[str, type] = {
 def higher_is_better(metric: str) -> bool:
     if metric.startswith("verification_"):
         return bool(VerificationMetrics.higher_is_better)
+    if metric.endswith("_loss"):  # training losses (protocol ``training``)
+        return False
     cls = METRIC_CLASSES.get(metric)
     return True if cls is None else bool(cls.higher_is_better)
 

@@ -45,7 +45,7 @@ def test_seeds_are_averaged_and_best_follows_higher_is_better(tmp_path: Path) ->
     a = next(r for r in table.rows if r.method == "a")
     assert a.cells["accuracy"].value == pytest.approx(0.5) and a.seeds == [0, 1]
     assert a.cells["accuracy"].ci_low == pytest.approx(0.4)
-    assert higher_is_better("accuracy") and not higher_is_better("ffd")
+    assert higher_is_better("accuracy") and not higher_is_better("ffd") and not higher_is_better("train_loss")
     assert table.best("accuracy") == "b" and table.best("ffd") == "b"
     markdown = to_markdown([table])
     assert "**0.550 ± 0.050**" in markdown and "| a | 0.500 ± 0.100 |" in markdown

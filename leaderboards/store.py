@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -155,7 +156,8 @@ class ResultsStore:
         self.busy_timeout_s = busy_timeout_s
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._enable_wal(conn)
+            conn.execute("BEGIN IMMEDIATE")  # two processes creating one store: one creates, one waits
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
                 raise RuntimeError(
@@ -163,11 +165,23 @@ class ResultsStore:
                     f"this modelprint reads version {SCHEMA_VERSION}"
                 )
             if version == 0:
-                conn.execute("BEGIN IMMEDIATE")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.execute("COMMIT")
+            conn.execute("COMMIT")
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL; SQLite answers 'locked' at once (no busy wait) while another process
+        switches the same fresh file, so retry until the timeout."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

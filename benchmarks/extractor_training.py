@@ -28,6 +28,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from benchmarks.seeding import seed_all
+from benchmarks.yaml_config import read_dataclass_yaml
 from leaderboards.store import config_hash
 
 WEIGHTS_FILE = "extractor.safetensors"
@@ -55,13 +56,7 @@ class ExtractorTrainingConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> ExtractorTrainingConfig:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(
-                f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}"
-            )
-        return cls(**{**raw, **overrides})
+        return cls(**{**read_dataclass_yaml(cls, path), **overrides})
 
     def key(self) -> str:
         """Identifies the run (everything but where and on what hardware it ran)."""

@@ -18,13 +18,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from benchmarks.extractor_training import WEIGHTS_FILE, ExtractorTrainingConfig, save_weights
+from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import seed_all
 
 
@@ -87,15 +87,8 @@ def train_on_labelled_images(
     )
     sampler = LabelBalancedBatchSampler(train.labels, models_per_batch, images_per_model, seed)
     best = ModelCheckpoint(dirpath=out / "lightning", monitor="val/accuracy", mode="max", save_top_k=1)
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator="auto",
-        devices=1,
-        logger=False,
-        callbacks=[best],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
+    trainer = quiet_trainer(
+        max_epochs=epochs, callbacks=[best], enable_checkpointing=True, num_sanity_val_steps=0
     )
     start = time.perf_counter()
     trainer.fit(

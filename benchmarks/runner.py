@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 import yaml
 from rich.console import Console
@@ -29,6 +28,7 @@ from benchmarks.feature_cache import FeatureCache, feature_key
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
 from benchmarks.provenance import run_record
+from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import seed_all
 from datamodules import DATASETS
 from leaderboards.store import ResultsStore, RunKey, config_hash
@@ -133,15 +133,7 @@ def load_splits(cfg: BenchmarkConfig, names: Iterable[str]) -> dict[str, Any]:
 def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Tensor:
     images = split.images.float() / 127.5 - 1
     loader = DataLoader(TensorDataset(images), batch_size=batch_size)
-    trainer = L.Trainer(
-        accelerator="auto",
-        devices=1,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-    )
-    return torch.cat(trainer.predict(method, loader)).cpu()
+    return torch.cat(quiet_trainer().predict(method, loader)).cpu()
 
 
 def run_benchmark(

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchmarks.extractor_training import ExtractorTrainingConfig, train_extractor
+from benchmarks.yaml_config import read_dataclass_yaml
 
 PROTOCOL = "zero_shot_scaling"
 
@@ -38,13 +37,7 @@ class ScalingStudy:
 
     @classmethod
     def from_yaml(cls, path: Path) -> ScalingStudy:
-        raw = yaml.safe_load(path.read_text()) or {}
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(
-                f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}"
-            )
-        study = cls(**raw)
+        study = cls(**read_dataclass_yaml(cls, path))
         study.base_config = str((path.parent / study.base_config).resolve())
         return study
 

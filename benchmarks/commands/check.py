@@ -38,6 +38,7 @@ def _check_lightning(workdir: Path) -> str:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
+    from benchmarks.quiet_trainer import quiet_trainer
     from benchmarks.seeding import seed_all
 
     class TinyClassifier(L.LightningModule):
@@ -56,16 +57,7 @@ def _check_lightning(workdir: Path) -> str:
     x = torch.randn(64, 8)
     y = (x[:, 0] > 0).long()
     model = TinyClassifier()
-    trainer = L.Trainer(
-        max_epochs=5,
-        accelerator="auto",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=workdir,
-    )
+    trainer = quiet_trainer(max_epochs=5, default_root_dir=workdir)
     trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=16))
     accuracy = (model.net(x).argmax(1) == y).float().mean().item()
     assert accuracy > 0.8, f"a linearly separable toy problem reached only {accuracy:.2f}"

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
+from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.torchvision_compat import ensure_torchvision_ops
 from datamodules.synthetic.datamodule import SyntheticModelDataModule, collate_groups
 
@@ -58,16 +59,7 @@ class Classifier(L.LightningModule):
 
 def timed_fit(module: L.LightningModule, loader: DataLoader, steps: int) -> float:
     timer = StepTimer()
-    trainer = L.Trainer(
-        max_steps=steps,
-        accelerator="auto",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
-    )
+    trainer = quiet_trainer(max_steps=steps, callbacks=[timer])
     trainer.fit(module, loader)
     return timer.mean_ms
 

@@ -16,10 +16,10 @@ import torch
 from benchmarks.paths import cache_dir
 
 
-def feature_key(
-    method_name: str, method_key: str, data_hash: str, split: str, transform: str = "none"
-) -> str:
-    text = "|".join((method_name, method_key, data_hash, split, transform))
+def feature_key(method_key: str, data_hash: str, split: str, transform: str = "none") -> str:
+    """``method_key`` names the feature extractor alone (class, backbone config, weights), not the
+    registry name or head: two methods on one backbone (a probe and a k-NN) share features."""
+    text = "|".join((method_key, data_hash, split, transform))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 

@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -56,8 +57,38 @@ class LabelBalancedBatchSampler(Sampler[list[int]]):
             yield batch
 
 
-def _tensors(split: Any) -> TensorDataset:
+def labelled_tensors(split: Any) -> TensorDataset:
+    """A split's (image in [-1, 1], label) pairs."""
     return TensorDataset(split.images.float() / 127.5 - 1, split.labels.long())
+
+
+def fit_keeping_best(
+    module: L.LightningModule,
+    train_loader: DataLoader,
+    val_loader: DataLoader,
+    epochs: int,
+    workdir: Path,
+    monitor: str = "val/accuracy",
+) -> dict[str, Any]:
+    """``Trainer.fit`` for ``epochs``, then load the epoch with the best ``monitor`` (higher is
+    better) back into ``module``; the Lightning checkpoints in ``workdir`` are removed after."""
+    best = ModelCheckpoint(dirpath=workdir, monitor=monitor, mode="max", save_top_k=1)
+    trainer = quiet_trainer(
+        max_epochs=epochs, callbacks=[best], enable_checkpointing=True, num_sanity_val_steps=0
+    )
+    start = time.perf_counter()
+    trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
+    wall = time.perf_counter() - start
+    # our own checkpoint, written moments ago by this process: trusted
+    state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "epochs": epochs,
+        f"best_{monitor.replace('/', '_')}": float(best.best_model_score),
+        "best_epoch_checkpoint": Path(best.best_model_path).name,
+        "wall_time_s": wall,
+    }
 
 
 def train_on_labelled_images(
@@ -86,30 +117,16 @@ def train_on_labelled_images(
         num_classes=len(train.generator_ids), net=net_args, triplet_weight=triplet_weight, lr=lr
     )
     sampler = LabelBalancedBatchSampler(train.labels, models_per_batch, images_per_model, seed)
-    best = ModelCheckpoint(dirpath=out / "lightning", monitor="val/accuracy", mode="max", save_top_k=1)
-    trainer = quiet_trainer(
-        max_epochs=epochs, callbacks=[best], enable_checkpointing=True, num_sanity_val_steps=0
-    )
-    start = time.perf_counter()
-    trainer.fit(
+    summary = fit_keeping_best(
         module,
-        train_dataloaders=DataLoader(_tensors(train), batch_sampler=sampler),
-        val_dataloaders=DataLoader(_tensors(val), batch_size=256),
+        DataLoader(labelled_tensors(train), batch_sampler=sampler),
+        DataLoader(labelled_tensors(val), batch_size=256),
+        epochs=epochs,
+        workdir=out / "lightning",
     )
-    wall = time.perf_counter() - start
-    # our own checkpoint, written moments ago by this process: trusted
-    state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state)
     save_weights(module.net, out / WEIGHTS_FILE)
     (out / "config.yaml").write_text(
         yaml.safe_dump(asdict(ExtractorTrainingConfig(net=net_args, seed=seed, lr=lr)), sort_keys=False)
     )
-    summary = {
-        "epochs": epochs,
-        "best_val_accuracy": float(best.best_model_score),
-        "best_epoch_checkpoint": Path(best.best_model_path).name,
-        "wall_time_s": wall,
-    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    shutil.rmtree(out / "lightning", ignore_errors=True)
     return summary

@@ -196,7 +196,7 @@ def run_benchmark(
                 features = {}
                 for split_name in sorted(needed):
                     split = splits[split_name]
-                    key = feature_key(method_name, method.method_key(), split.data_hash, split_name)
+                    key = feature_key(method.method_key(), split.data_hash, split_name)
                     cached = cache.load(key)
                     if cached is None:
                         t = time.perf_counter()

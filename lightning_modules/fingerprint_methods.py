@@ -22,7 +22,6 @@ generators' embeddings (model selection on their validation images only).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -36,15 +35,11 @@ from benchmarks.extractor_training import (
     train_extractor,
 )
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod
+from lightning_modules.base import AttributionMethod, file_digest
 from lightning_modules.fingerprint_net import FingerprintNet
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "synthetic_fingerprint"
 TRAINING_CONFIG = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "extractor" / "cpu.yaml"
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
 
 
 class FingerprintMethod(AttributionMethod):

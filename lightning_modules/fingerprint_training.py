@@ -11,7 +11,6 @@ over the run's steps (the paper's optimiser is not the point at this scale; conf
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import lightning as L
@@ -21,6 +20,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_modules.fingerprint_net import FingerprintNet, batch_hard_triplet_loss
+from lightning_modules.optim import adamw_warmup_cosine
 
 
 class FingerprintTraining(L.LightningModule):
@@ -86,16 +86,6 @@ class FingerprintTraining(L.LightningModule):
         )
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        return adamw_warmup_cosine(
+            self, self.hparams.lr, self.hparams.weight_decay, self.hparams.warmup_fraction
         )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = max(1, int(total * self.hparams.warmup_fraction))
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -52,3 +52,49 @@ class LinearProbe:
         if scores.ndim == 1:  # two classes: scikit-learn returns the logit of class 1 alone
             scores = torch.stack([torch.zeros_like(scores), scores], dim=1)
         return scores
+
+
+class CosineKNN:
+    """k-nearest neighbours by cosine similarity to the known generators' training features.
+
+    ``logits`` are, per generator, the sum of the similarities among the k nearest training
+    features that belong to it (a similarity-weighted vote); ``best_similarity`` - the
+    similarity of the single nearest training feature - is an open-set score (an image far
+    from every known image is likely unknown). k is chosen on validation accuracy.
+    """
+
+    def __init__(self, k_grid: Sequence[int] = (1, 5, 10, 20)) -> None:
+        self.k_grid = tuple(k_grid)
+        self.bank: torch.Tensor | None = None
+        self.bank_labels: torch.Tensor | None = None
+        self.classes = 0
+        self.k = self.k_grid[0]
+
+    def _similarities(self, features: torch.Tensor) -> torch.Tensor:
+        if self.bank is None:
+            raise RuntimeError("CosineKNN.fit must run first")
+        return torch.nn.functional.normalize(features.float(), dim=1) @ self.bank.T
+
+    def _votes(self, similarities: torch.Tensor, k: int) -> torch.Tensor:
+        assert self.bank_labels is not None
+        top = similarities.topk(min(k, similarities.shape[1]), dim=1)
+        votes = torch.zeros(len(similarities), self.classes)
+        return votes.scatter_add_(1, self.bank_labels[top.indices], top.values)
+
+    def fit(
+        self, train_x: torch.Tensor, train_y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor
+    ) -> dict[str, Any]:
+        self.bank = torch.nn.functional.normalize(train_x.float(), dim=1)
+        self.bank_labels, self.classes = train_y.long(), int(train_y.max()) + 1
+        similarities = self._similarities(val_x)
+        scores = {
+            k: float((self._votes(similarities, k).argmax(1) == val_y).float().mean()) for k in self.k_grid
+        }
+        self.k = max(scores, key=lambda k: (scores[k], -k))  # ties go to the smaller k
+        return {"knn_k": self.k, "knn_val_accuracy": scores[self.k]}
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self._votes(self._similarities(features), self.k)
+
+    def best_similarity(self, features: torch.Tensor) -> torch.Tensor:
+        return self._similarities(features).max(dim=1).values

@@ -11,13 +11,8 @@ import tests.fabricated
 from benchmarks.runner import method_args
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
+from tests.tiny_methods import TEST_ARGS  # tiny networks; the flagship loads its shipped checkpoint
 
-TINY = str(Path(__file__).parent / "configs" / "tiny_extractor.yaml")
-#: keep the tests fast: controls build the tiny network; the flagship loads its shipped checkpoint
-TEST_ARGS = {
-    "fingerprint_random": {"training_config": TINY},
-    "fingerprint_real": {"training_config": TINY, "epochs": 2},
-}
 SHIPPED = [n for n in METHODS.names() if METHODS.entry(n).factory.__module__.startswith("lightning_modules.")]
 
 

@@ -1,0 +1,162 @@
+"""The supervised attribution CNN (Yu, Davis & Fritz, "Attributing fake images to GANs:
+learning and analyzing GAN fingerprints", ICCV 2019).
+
+A convolutional classifier trained with cross-entropy to say which known generator made an
+image - the classic attribution network. Closed set: its own softmax; open set: the maximum
+softmax probability (Hendrycks & Gimpel 2017), as the issue and POSE's comparisons use it;
+zero shot: its penultimate (globally pooled) features compared by cosine similarity.
+
+Scaled for CPU: Yu et al. train their own multi-layer CNN on 128 x 128 images for many
+epochs; here a timm backbone (default: ResNet-18 at half width, stride-1 stem and no
+max-pool so 32 x 32 images keep their high frequencies - the same adaptation as the
+flagship's network) trained for ``epochs`` passes over the known generators' training
+images, with the epoch of best known-validation accuracy kept. Input: the image itself (the
+paper's image-based network). Weights are cached per (configuration, data hash, seed).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import timm
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torchmetrics.classification import MulticlassAccuracy
+
+from leaderboards.store import config_hash
+from lightning_modules import register_method
+from lightning_modules.base import AttributionMethod, Features, file_digest
+from lightning_modules.fingerprint_net import DEFAULT_BACKBONE_ARGS, adapt_stem
+from lightning_modules.optim import adamw_warmup_cosine
+
+WEIGHTS_FILE = "supervised_cnn.safetensors"
+
+
+@register_method("supervised_cnn")
+class SupervisedCNNMethod(AttributionMethod):
+    """timm CNN trained with cross-entropy on the known generators (Yu et al. 2019); max-softmax open set.
+
+    Args:
+        backbone: a timm model name; ``backbone_args`` go to ``timm.create_model``.
+        stem_stride: stride of the first convolution (1 keeps 32 x 32 detail); the stem max-pool is dropped.
+        epochs, batch_size, lr, weight_decay, warmup_fraction: training (AdamW, warm-up + cosine).
+    """
+
+    weights_note = "trained on the known real generators"
+
+    def __init__(
+        self,
+        backbone: str = "resnet18",
+        backbone_args: dict[str, Any] | None = None,
+        stem_stride: int = 1,
+        epochs: int = 10,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        weight_decay: float = 5e-4,
+        warmup_fraction: float = 0.05,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net: torch.nn.Module | None = None
+        self.weights_digest = "untrained"
+        self.train_accuracy: MulticlassAccuracy | None = None
+        self.val_accuracy: MulticlassAccuracy | None = None
+
+    def build(self, num_classes: int) -> None:
+        args = backbone_args = self.hparams.backbone_args
+        if backbone_args is None and self.hparams.backbone == "resnet18":
+            args = DEFAULT_BACKBONE_ARGS
+        body = timm.create_model(
+            self.hparams.backbone, pretrained=False, num_classes=num_classes, **(args or {})
+        )
+        self.net = adapt_stem(body, self.hparams.stem_stride, keep_stem_pool=False)
+        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+
+    def _network(self) -> torch.nn.Module:
+        if self.net is None:
+            raise RuntimeError("supervised_cnn: fit_extractor must run before features")
+        return self.net
+
+    # -- training (Lightning hooks) ----------------------------------------------------------
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self._network()(images)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        self.train_accuracy(logits, labels)
+        self.log_dict({"train/ce": loss, "train/accuracy": self.train_accuracy}, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        images, labels = batch
+        logits = self(images)
+        self.val_accuracy(logits, labels)
+        self.log_dict({"val/ce": F.cross_entropy(logits, labels), "val/accuracy": self.val_accuracy})
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        h = self.hparams
+        return adamw_warmup_cosine(
+            self, h.lr, h.weight_decay, h.warmup_fraction, self._network().parameters()
+        )
+
+    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
+        """Train on known-train, keep the best known-val epoch; reuse cached weights if present."""
+        from safetensors.torch import load_file, save_file
+
+        from benchmarks.paths import cache_dir
+        from benchmarks.real_training import fit_keeping_best, labelled_tensors
+        from benchmarks.seeding import seed_all
+
+        key = config_hash({"hparams": dict(self.hparams), "data": train.data_hash, "seed": seed})
+        directory = cache_dir() / "supervised-cnn" / key
+        seed_all(seed)
+        self.build(len(train.generator_ids))
+        if (directory / WEIGHTS_FILE).exists() and (directory / "summary.json").exists():
+            self._network().load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
+            summary = json.loads((directory / "summary.json").read_text())
+        else:
+            generator = torch.Generator().manual_seed(seed)
+            summary = fit_keeping_best(
+                self,
+                DataLoader(
+                    labelled_tensors(train),
+                    batch_size=self.hparams.batch_size,
+                    shuffle=True,
+                    generator=generator,
+                ),
+                DataLoader(labelled_tensors(val), batch_size=256),
+                epochs=self.hparams.epochs,
+                workdir=directory / "lightning",
+            )
+            directory.mkdir(parents=True, exist_ok=True)
+            state = {k: v.detach().contiguous() for k, v in self._network().state_dict().items()}
+            save_file(state, str(directory / WEIGHTS_FILE))
+            (directory / "summary.json").write_text(json.dumps(summary, indent=2))
+        self.weights_digest = file_digest(directory / WEIGHTS_FILE)
+        return {"weights": self.weights_digest, **summary}
+
+    # -- attribution --------------------------------------------------------------------------
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Penultimate features: the globally pooled output before the classifier."""
+        net = self._network().eval()
+        return net.forward_head(net.forward_features(images), pre_logits=True)
+
+    def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
+        """Nothing to fit: the classifier was trained with the network."""
+        return {"val_accuracy": float((self.logits(val.values).argmax(1) == val.labels).float().mean())}
+
+    @torch.no_grad()
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self._network().get_classifier()(features.float())
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        return features.float()
+
+    def method_key(self) -> str:
+        return f"{super().method_key()}-{self.weights_digest}"

@@ -1,0 +1,25 @@
+"""Tiny configurations of the methods, so tests build and train them in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TINY_EXTRACTOR = str(Path(__file__).parent / "configs" / "tiny_extractor.yaml")
+TINY_VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 48, "depth": 3, "num_heads": 3}
+TINY_CLIP = {"image_size": 32, "model_args": TINY_VIT}
+TINY_CNN = {
+    "backbone_args": {"channels": [8, 16, 32, 64]},
+    "stem_stride": 2,
+    "epochs": 8,
+    "batch_size": 20,
+    "lr": 3e-3,
+}
+
+#: constructor overrides per method (on top of its YAML)
+TEST_ARGS: dict[str, dict] = {
+    "fingerprint_random": {"training_config": TINY_EXTRACTOR},
+    "fingerprint_real": {"training_config": TINY_EXTRACTOR, "epochs": 2},
+    "clip_features": TINY_CLIP,
+    "clip_features_knn": TINY_CLIP,
+    "supervised_cnn": TINY_CNN,
+}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ from torch.utils.data import DataLoader, Sampler, TensorDataset
 from benchmarks.extractor_training import WEIGHTS_FILE, ExtractorTrainingConfig, save_weights
 from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import seed_all
+
+#: the weights file of :func:`train_or_load`'s run directories
+CACHED_WEIGHTS = "weights.safetensors"
 
 
 class LabelBalancedBatchSampler(Sampler[list[int]]):
@@ -89,6 +92,26 @@ def fit_keeping_best(
         "best_epoch_checkpoint": Path(best.best_model_path).name,
         "wall_time_s": wall,
     }
+
+
+def train_or_load(
+    module: torch.nn.Module, directory: Path, train: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Weights cached per run directory: load ``module``'s weights and summary from ``directory`` when
+    a finished run is there, else call ``train()`` and save both (safetensors + summary.json).
+    Metric states (torchmetrics) are not weights and are not saved."""
+    from safetensors.torch import load_file, save_file
+
+    weights, summary_file = directory / CACHED_WEIGHTS, directory / "summary.json"
+    if weights.exists() and summary_file.exists():
+        module.load_state_dict(load_file(str(weights)), strict=False)
+        return json.loads(summary_file.read_text())
+    summary = train()
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in module.state_dict().items() if "accuracy" not in k}
+    save_file(state, str(weights))
+    summary_file.write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def train_on_labelled_images(

@@ -75,12 +75,20 @@ class RunSummary:
     run_ids: list[str] = field(default_factory=list)
 
 
+def method_yaml(path: Path) -> dict[str, Any]:
+    """A method YAML's arguments; ``base_config: other.yaml`` (beside it) is read first and
+    overridden key by key - an ablation's YAML names only what it changes."""
+    if not path.exists():
+        return {}
+    args = yaml.safe_load(path.read_text()) or {}
+    base = args.pop("base_config", None)
+    return {**method_yaml(path.with_name(base)), **args} if base else args
+
+
 def method_args(name: str, overrides: dict[str, Any] | None = None, retrain: bool = False) -> dict[str, Any]:
     """The method's YAML (``benchmarks/configs/methods/<name>.yaml``) with overrides on top;
     ``retrain`` sets ``retrain: true`` for methods that take it (those shipping a checkpoint)."""
-    path = METHOD_CONFIG_DIR / f"{name}.yaml"
-    base = yaml.safe_load(path.read_text()) or {} if path.exists() else {}
-    args = {**base, **(overrides or {})}
+    args = {**method_yaml(METHOD_CONFIG_DIR / f"{name}.yaml"), **(overrides or {})}
     if retrain and "retrain" in inspect.signature(METHODS.entry(name).factory).parameters:
         args["retrain"] = True
     return args

@@ -16,7 +16,6 @@ paper's image-based network). Weights are cached per (configuration, data hash, 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import timm
@@ -30,8 +29,6 @@ from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features, file_digest
 from lightning_modules.fingerprint_net import DEFAULT_BACKBONE_ARGS, adapt_stem
 from lightning_modules.optim import adamw_warmup_cosine
-
-WEIGHTS_FILE = "supervised_cnn.safetensors"
 
 
 @register_method("supervised_cnn")
@@ -106,22 +103,18 @@ class SupervisedCNNMethod(AttributionMethod):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Train on known-train, keep the best known-val epoch; reuse cached weights if present."""
-        from safetensors.torch import load_file, save_file
-
         from benchmarks.paths import cache_dir
-        from benchmarks.real_training import fit_keeping_best, labelled_tensors
+        from benchmarks.real_training import CACHED_WEIGHTS, fit_keeping_best, labelled_tensors, train_or_load
         from benchmarks.seeding import seed_all
 
         key = config_hash({"hparams": dict(self.hparams), "data": train.data_hash, "seed": seed})
         directory = cache_dir() / "supervised-cnn" / key
         seed_all(seed)
         self.build(len(train.generator_ids))
-        if (directory / WEIGHTS_FILE).exists() and (directory / "summary.json").exists():
-            self._network().load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
-            summary = json.loads((directory / "summary.json").read_text())
-        else:
+
+        def fit() -> dict[str, Any]:
             generator = torch.Generator().manual_seed(seed)
-            summary = fit_keeping_best(
+            return fit_keeping_best(
                 self,
                 DataLoader(
                     labelled_tensors(train),
@@ -133,11 +126,9 @@ class SupervisedCNNMethod(AttributionMethod):
                 epochs=self.hparams.epochs,
                 workdir=directory / "lightning",
             )
-            directory.mkdir(parents=True, exist_ok=True)
-            state = {k: v.detach().contiguous() for k, v in self._network().state_dict().items()}
-            save_file(state, str(directory / WEIGHTS_FILE))
-            (directory / "summary.json").write_text(json.dumps(summary, indent=2))
-        self.weights_digest = file_digest(directory / WEIGHTS_FILE)
+
+        summary = train_or_load(self._network(), directory, fit)
+        self.weights_digest = file_digest(directory / CACHED_WEIGHTS)
         return {"weights": self.weights_digest, **summary}
 
     # -- attribution --------------------------------------------------------------------------

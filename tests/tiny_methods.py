@@ -14,6 +14,19 @@ TINY_CNN = {
     "batch_size": 20,
     "lr": 3e-3,
 }
+TINY_POSE_NET = {
+    "backbone_args": {"channels": [8, 16, 32, 64]},
+    "stem_stride": 2,
+    "input_transform": "image",
+    "embedding_dim": 32,
+}
+TINY_POSE = {
+    "net": TINY_POSE_NET,
+    "epochs": 2,
+    "warmup_epochs": 1,
+    "epochs_per_augmenter": 1,
+    "batch_size": 30,
+}
 
 #: constructor overrides per method (on top of its YAML)
 TEST_ARGS: dict[str, dict] = {
@@ -22,4 +35,7 @@ TEST_ARGS: dict[str, dict] = {
     "clip_features": TINY_CLIP,
     "clip_features_knn": TINY_CLIP,
     "supervised_cnn": TINY_CNN,
+    "pose": {**TINY_POSE, "num_augmenters": 1},
+    "pose_no_diversity": {**TINY_POSE, "num_augmenters": 1},
+    "pose_no_augmentation": TINY_POSE,
 }

@@ -1,0 +1,298 @@
+"""POSE: Progressive Open Space Expansion (Yang, Wang, Tang, Zhao, Cao & Tang, "Progressive Open
+Space Expansion for Open-Set Model Attribution", CVPR 2023).
+
+Open-set model attribution is hard because an unknown generator's images share the known
+ones' semantics and differ only by imperceptible traces. POSE therefore *simulates* the open
+space: lightweight augmentation models re-synthesise known images - same content, new
+traces - and the task model learns to keep those out of the known classes. As described in
+the paper:
+
+* **task model**: an attribution network (here :class:`FingerprintNet`, a timm backbone plus
+  an embedding) with a classifier over the K known generators *and* one open-space class;
+  known images are classified with cross-entropy plus a triplet term on the embedding;
+* **augmentation models**: tiny networks of two convolution layers, each randomly initialised,
+  trained with a *reconstruction* loss (their output stays the input image, so the semantics
+  are kept, but the reconstruction residual is a new trace);
+* **open-space expansion**: the augmented images are classified into the open-space class
+  (:func:`open_space_loss`), so the region around the known classes becomes "unknown";
+* **diversity constraint**: a newly added augmentation model is pushed away, in the task
+  model's embedding space, from what the earlier ones produce from the same image
+  (:func:`diversity_loss`: mean cosine similarity, which it minimises), so each one covers
+  a new part of the open space;
+* **progressive**: augmentation models are added one at a time (after ``warmup_epochs`` on
+  known images only, one more every ``epochs_per_augmenter``); only the newest one trains,
+  the earlier ones are frozen and keep supplying open-set samples;
+* **open-set score**: the maximum softmax probability over the known classes (the open-space
+  class takes its share of the probability mass); zero shot uses the L2-normalised embedding.
+
+Where the paper leaves details to its code, the choices here (documented and configurable):
+the diversity term is the cosine similarity of embeddings averaged over the earlier models,
+the reconstruction loss is L1, AdamW at a constant learning rate for both the task and the
+augmentation models, gradient clipping at 1.0, the final epoch is kept (selecting on
+known-validation accuracy would favour the epochs before any open space was simulated).
+Scaled for CPU: the paper's task model is a ResNet-50 on 128 x 128 images; here the
+half-width ResNet-18 of the flagship with a stride-2 stem on 32 x 32 images, 3 augmentation
+models instead of the paper's larger set, a few epochs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from torchmetrics.classification import MulticlassAccuracy
+
+from leaderboards.store import config_hash
+from lightning_modules import register_method
+from lightning_modules.base import AttributionMethod, Features, file_digest
+from lightning_modules.fingerprint_net import FingerprintNet, batch_hard_triplet_loss
+
+
+class AugmentationModel(nn.Module):
+    """POSE's lightweight augmentation model: two 3x3 convolutions with a LeakyReLU between."""
+
+    def __init__(self, width: int = 16, kernel_size: int = 3) -> None:
+        super().__init__()
+        padding = kernel_size // 2
+        self.layers = nn.Sequential(
+            nn.Conv2d(3, width, kernel_size, padding=padding),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 3, kernel_size, padding=padding),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.layers(images)
+
+
+def reconstruction_loss(augmented: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """L1 distance to the input: the augmented image keeps the known image's content."""
+    return F.l1_loss(augmented, images)
+
+
+def open_space_loss(augmented_logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy towards the open-space class (the last logit) for augmented images."""
+    target = torch.full((len(augmented_logits),), augmented_logits.shape[1] - 1, dtype=torch.long)
+    return F.cross_entropy(augmented_logits, target.to(augmented_logits.device))
+
+
+def diversity_loss(new: torch.Tensor, earlier: list[torch.Tensor]) -> torch.Tensor:
+    """Mean cosine similarity between the newest augmentation model's embeddings and each earlier
+    model's embeddings of the same images (0 when there is no earlier model). Minimised by the
+    newest model; 1 when it reproduces an earlier one exactly."""
+    if not earlier:
+        return new.sum() * 0
+    return torch.stack([F.cosine_similarity(new, e, dim=1).mean() for e in earlier]).mean()
+
+
+@register_method("pose")
+class POSEMethod(AttributionMethod):
+    """Classifier + progressively added augmentation models simulating the open space (Yang et al. 2023).
+
+    Args:
+        net: :class:`FingerprintNet` arguments (backbone, stem, input transform, embedding size).
+        num_augmenters: augmentation models added over training (0: the plain classifier).
+        augmenter_width: channels of an augmentation model's hidden layer.
+        epochs: training epochs in all (the same for every ablation).
+        warmup_epochs: epochs on known images before the first augmentation model.
+        epochs_per_augmenter: epochs each augmentation model is the one training.
+        triplet_weight, margin: the triplet term on known images.
+        open_space_weight: weight of the open-space classification of augmented images.
+        diversity_weight: weight of the diversity constraint (0: the ablation without it).
+        batch_size, lr, augmenter_lr, weight_decay: training.
+    """
+
+    weights_note = "trained on the known real generators + augmentation models"
+
+    def __init__(
+        self,
+        net: dict[str, Any] | None = None,
+        num_augmenters: int = 3,
+        augmenter_width: int = 16,
+        epochs: int = 8,
+        warmup_epochs: int = 2,
+        epochs_per_augmenter: int = 2,
+        triplet_weight: float = 1.0,
+        margin: float = 0.3,
+        open_space_weight: float = 1.0,
+        diversity_weight: float = 1.0,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        augmenter_lr: float = 1e-3,
+        weight_decay: float = 5e-4,
+    ) -> None:
+        super().__init__()
+        if warmup_epochs + num_augmenters * epochs_per_augmenter > epochs:
+            raise ValueError(
+                f"pose: {num_augmenters} augmentation models x {epochs_per_augmenter} epochs after "
+                f"{warmup_epochs} warm-up epochs do not fit in {epochs} epochs"
+            )
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.task_net: FingerprintNet | None = None
+        self.classifier: nn.Linear | None = None
+        self.augmenters = nn.ModuleList()
+        self.val_accuracy: MulticlassAccuracy | None = None
+        self.num_known = 0
+        self.weights_digest = "untrained"
+
+    def build(self, num_known: int, seed: int) -> None:
+        """Task model and every augmentation model, each with its own seeded random init."""
+        torch.manual_seed(seed)
+        self.num_known = num_known
+        self.task_net = FingerprintNet(**(self.hparams.net or {}))
+        self.classifier = nn.Linear(self.task_net.embedding.out_features, num_known + 1)
+        self.augmenters = nn.ModuleList()
+        for m in range(self.hparams.num_augmenters):
+            torch.manual_seed(seed * 1000 + m + 1)
+            self.augmenters.append(AugmentationModel(self.hparams.augmenter_width))
+        self.val_accuracy = MulticlassAccuracy(num_known, average="micro")
+
+    def _task(self) -> tuple[FingerprintNet, nn.Linear]:
+        if self.task_net is None or self.classifier is None:
+            raise RuntimeError("pose: fit_extractor must run before features")
+        return self.task_net, self.classifier
+
+    def active_augmenters(self, epoch: int) -> int:
+        """How many augmentation models have been added by ``epoch`` (the progressive schedule)."""
+        h = self.hparams
+        if h.num_augmenters == 0 or epoch < h.warmup_epochs:
+            return 0
+        return min(h.num_augmenters, 1 + (epoch - h.warmup_epochs) // h.epochs_per_augmenter)
+
+    # -- training (Lightning hooks, manual optimisation: task model and newest augmenter) ----------
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        h = self.hparams
+        net, classifier = self._task()
+        task = torch.optim.AdamW(
+            [*net.parameters(), *classifier.parameters()], lr=h.lr, weight_decay=h.weight_decay
+        )
+        return [task, *(torch.optim.Adam(a.parameters(), lr=h.augmenter_lr) for a in self.augmenters)]
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        images, labels = batch
+        h = self.hparams
+        net, classifier = self._task()
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        active = self.active_augmenters(self.current_epoch)
+
+        embeddings = net(images)
+        known_ce = F.cross_entropy(classifier(embeddings), labels)
+        triplet = batch_hard_triplet_loss(embeddings, labels, h.margin)
+        task_loss = known_ce + h.triplet_weight * triplet
+        logs = {"train/known_ce": known_ce, "train/triplet": triplet}
+        if active:
+            source = int(torch.randint(active, (1,)))  # any added model supplies open-set samples
+            with torch.no_grad():
+                augmented = self.augmenters[source](images)
+            open_space = open_space_loss(classifier(net(augmented)))
+            task_loss = task_loss + h.open_space_weight * open_space
+            logs["train/open_space"] = open_space
+        task_optimizer = optimizers[0]
+        task_optimizer.zero_grad()
+        self.manual_backward(task_loss)
+        self.clip_gradients(task_optimizer, gradient_clip_val=1.0, gradient_clip_algorithm="norm")
+        task_optimizer.step()
+
+        if active:  # the newest augmentation model: reconstruct, and differ from the earlier ones
+            newest = active - 1
+            augmented = self.augmenters[newest](images)
+            reconstruction = reconstruction_loss(augmented, images)
+            diversity = torch.zeros((), device=images.device)
+            if newest and h.diversity_weight:
+                new = net(augmented)
+                with torch.no_grad():
+                    earlier = [net(self.augmenters[j](images)) for j in range(newest)]
+                diversity = diversity_loss(new, earlier)
+            augmenter_optimizer = optimizers[1 + newest]
+            augmenter_optimizer.zero_grad()
+            self.manual_backward(reconstruction + h.diversity_weight * diversity)
+            augmenter_optimizer.step()
+            logs.update({"train/reconstruction": reconstruction, "train/diversity": diversity})
+        logs["train/augmenters"] = float(active)
+        self.log_dict(logs, prog_bar=True)
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        images, labels = batch
+        self.val_accuracy(self.logits(self.task_net(images)), labels)
+        self.log("val/accuracy", self.val_accuracy, prog_bar=True)
+
+    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
+        """Train on known-train (+ augmentation models); reuse cached weights when present."""
+        from benchmarks.paths import cache_dir
+        from benchmarks.quiet_trainer import quiet_trainer
+        from benchmarks.real_training import CACHED_WEIGHTS, labelled_tensors, train_or_load
+        from benchmarks.seeding import seed_all
+
+        key = config_hash({"hparams": dict(self.hparams), "data": train.data_hash, "seed": seed})
+        directory = cache_dir() / "pose" / key
+        seed_all(seed)
+        self.build(len(train.generator_ids), seed)
+
+        def fit() -> dict[str, Any]:
+            loader = DataLoader(
+                labelled_tensors(train),
+                batch_size=self.hparams.batch_size,
+                shuffle=True,
+                drop_last=True,
+                generator=torch.Generator().manual_seed(seed),
+            )
+            trainer = quiet_trainer(max_epochs=self.hparams.epochs, num_sanity_val_steps=0)
+            trainer.fit(self, loader, DataLoader(labelled_tensors(val), batch_size=256))
+            return {
+                "epochs": self.hparams.epochs,
+                "augmenters": self.active_augmenters(self.hparams.epochs - 1),
+                "final_val_accuracy": float(trainer.callback_metrics.get("val/accuracy", float("nan"))),
+            }
+
+        summary = train_or_load(self, directory, fit)
+        self.weights_digest = file_digest(directory / CACHED_WEIGHTS)
+        return {"weights": self.weights_digest, **summary}
+
+    # -- attribution -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """The task model's (un-normalised) embedding; logits and scores are functions of it."""
+        net, _ = self._task()
+        return net.eval()(images)
+
+    def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
+        """Nothing to fit: the classifier was trained with the task model."""
+        return {"val_accuracy": float((self.logits(val.values).argmax(1) == val.labels).float().mean())}
+
+    @torch.no_grad()
+    def full_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """K known classes and the open-space class."""
+        return self._task()[1](features.float())
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        return self.full_logits(features)[:, : self.num_known]
+
+    def open_set_score(self, features: torch.Tensor) -> torch.Tensor:
+        """Maximum softmax probability over the known classes of the (K+1)-way softmax."""
+        return self.full_logits(features).softmax(dim=1)[:, : self.num_known].max(dim=1).values
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        return F.normalize(features.float(), dim=1)
+
+    def method_key(self) -> str:
+        return f"{super().method_key()}-{self.weights_digest}"
+
+
+@register_method("pose_no_diversity")
+class POSENoDiversityMethod(POSEMethod):
+    """Ablation: POSE without the diversity constraint between augmentation models."""
+
+    def __init__(self, diversity_weight: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(diversity_weight=diversity_weight, **kwargs)
+
+
+@register_method("pose_no_augmentation")
+class POSENoAugmentationMethod(POSEMethod):
+    """Ablation: POSE's task model alone (no augmentation models, no open-space class samples)."""
+
+    def __init__(self, num_augmenters: int = 0, **kwargs: Any) -> None:
+        super().__init__(num_augmenters=num_augmenters, **kwargs)

@@ -108,3 +108,44 @@ def plot_scaling(store: ResultsStore, out: Path) -> list[Path]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return [path]
+
+
+def plot_open_set_by_subset(store: ResultsStore, out: Path) -> list[Path]:
+    """Open-set AUROC per unseen subset (seed / data set / architecture / all), one bar per method,
+    with its bootstrap interval: where each method's rejection of unknown generators breaks down
+    (and POSE against its ablations)."""
+    rows = [r for r in store.figure_rows(protocol="open_set", metric="auroc")]
+    if not rows:
+        return []
+    cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:  # several seeds: their mean, as the tables do
+        cells[(row["method"], row["split"])].append(row)
+    methods = sorted({m for m, _ in cells})
+    subsets = [
+        s
+        for s in ("unseen_seed", "unseen_dataset", "unseen_architecture", "unseen_all")
+        if any(split == s for _, split in cells)
+    ]
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(subsets) + 0.25 * len(methods)), 4))
+    for i, method in enumerate(methods):
+        means, errors = [], [[], []]
+        for subset in subsets:
+            group = cells.get((method, subset), [])
+            mean = sum(r["value"] for r in group) / len(group) if group else float("nan")
+            low = [r["ci_low"] for r in group if r["ci_low"] is not None]
+            high = [r["ci_high"] for r in group if r["ci_high"] is not None]
+            means.append(mean)
+            errors[0].append(mean - sum(low) / len(low) if low else 0.0)
+            errors[1].append(sum(high) / len(high) - mean if high else 0.0)
+        positions = [k + (i - (len(methods) - 1) / 2) * width for k in range(len(subsets))]
+        ax.bar(positions, means, width, yerr=errors, capsize=2, label=method)
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(range(len(subsets)), [s.removeprefix("unseen_") for s in subsets])
+    ax.set(ylabel="AUROC known vs unseen", title="open set: rejection per unseen subset", ylim=(0.3, 1.0))
+    ax.legend(fontsize=6, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    fig.tight_layout()
+    path = out / "open_set_by_subset.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

@@ -91,7 +91,7 @@ def test_board_from_a_real_run_writes_every_format_and_the_plots(tmp_path: Path,
     assert main(["board", f"--out={out}"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"board.md", "board.csv", "board.json", "board.html", "board.tex"} <= names
-    assert {"open_set_unseen_all.png", "confusion_spectral.png"} <= names
+    assert {"open_set_unseen_all.png", "confusion_spectral.png", "open_set_by_subset.png"} <= names
     rows = json.loads((out / "board.json").read_text())
     assert {r["protocol"] for r in rows} == {"closed_set", "open_set", "zero_shot"}
     assert all(r["git_sha"] and r["data_hash"] == ["fabricated-v1"] for r in rows)

@@ -37,7 +37,7 @@ def board(
         protocols: only these protocols (default: every protocol in the store).
         readme: also splice board.md into this README between its board markers.
     """
-    from leaderboards.plots import plot_confusions, plot_curves, plot_scaling
+    from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
     from leaderboards.render import write_all
     from leaderboards.store import ResultsStore
     from leaderboards.tables import build_tables
@@ -52,7 +52,12 @@ def board(
             f"the results store {path} holds no figures" + (f" for {protocols}" if protocols else "")
         )
     out.mkdir(parents=True, exist_ok=True)
-    images = plot_curves(store, out) + plot_confusions(store, out) + plot_scaling(store, out)
+    images = [
+        *plot_curves(store, out),
+        *plot_confusions(store, out),
+        *plot_scaling(store, out),
+        *plot_open_set_by_subset(store, out),
+    ]
     files = write_all(tables, out, images=images)
     if readme is not None:
         splice_into_readme(readme, (out / "board.md").read_text())

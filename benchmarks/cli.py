@@ -14,6 +14,7 @@ import argparse
 import difflib
 import re
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -120,9 +121,21 @@ def one_line_error(parser: ArgumentParser, argv: Sequence[str], error: Exception
     return f"{prog}: {message}"
 
 
+def bare_boolean_flags(args: list[str]) -> list[str]:
+    """``--local`` alone means ``--local=true`` for a boolean parameter of the chosen command
+    (jsonargparse wants a value; people and docs write the bare flag)."""
+    for entry in COMMANDS:
+        words = entry.name.split()
+        if args[: len(words)] == words:
+            hints = typing.get_type_hints(entry.factory)
+            booleans = {name for name, hint in hints.items() if hint is bool}
+            return [f"{a}=true" if a.startswith("--") and a[2:] in booleans else a for a in args]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``modelprint`` console script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = bare_boolean_flags(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:
         cfg = parser.parse_args(args)

@@ -144,6 +144,18 @@ def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Ten
     return torch.cat(quiet_trainer().predict(method, loader)).cpu()
 
 
+def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol) -> dict[str, Any]:
+    """The configuration recorded with (and hashed into the key of) one cell's runs."""
+    return {
+        "method": method,
+        "method_args": method_args(method, cfg.method_args.get(method), cfg.retrain),
+        "protocol": protocol.name,
+        "protocol_args": protocol.config(),
+        "dataset": cfg.dataset,
+        "dataset_args": {k: str(v) for k, v in cfg.dataset_args.items()},
+    }
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     store: ResultsStore,
@@ -166,14 +178,7 @@ def run_benchmark(
     ]
 
     def config_for(method: str, protocol: Protocol) -> dict[str, Any]:
-        return {
-            "method": method,
-            "method_args": method_args(method, cfg.method_args.get(method), cfg.retrain),
-            "protocol": protocol.name,
-            "protocol_args": protocol.config(),
-            "dataset": cfg.dataset,
-            "dataset_args": {k: str(v) for k, v in cfg.dataset_args.items()},
-        }
+        return cell_config(cfg, method, protocol)
 
     def done(method: str, protocol: Protocol, seed: int) -> bool:
         chash = config_hash(config_for(method, protocol))

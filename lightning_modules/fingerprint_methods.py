@@ -74,12 +74,20 @@ class SyntheticFingerprintMethod(FingerprintMethod):
         checkpoint: a run directory of ``modelprint extractor train`` (default: the shipped one).
         retrain: train from scratch with ``training_config`` instead of loading.
         training_config: the training YAML used when retraining.
+        num_models, backbone: overrides of that YAML when retraining (the sweep's knobs).
     """
 
     def __init__(
-        self, checkpoint: str | None = None, retrain: bool = False, training_config: str | None = None
+        self,
+        checkpoint: str | None = None,
+        retrain: bool = False,
+        training_config: str | None = None,
+        num_models: int | None = None,
+        backbone: str | None = None,
     ) -> None:
         super().__init__()
+        if not retrain and (num_models is not None or backbone is not None):
+            raise ValueError("synthetic_fingerprint: num_models / backbone apply only with retrain=true")
         self.save_hyperparameters()
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
@@ -90,6 +98,10 @@ class SyntheticFingerprintMethod(FingerprintMethod):
             cfg = ExtractorTrainingConfig.from_yaml(
                 self.hparams.training_config or TRAINING_CONFIG, seed=seed
             )
+            if self.hparams.num_models is not None:
+                cfg.data = {**cfg.data, "num_models": self.hparams.num_models}
+            if self.hparams.backbone is not None:
+                cfg.net = {**cfg.net, "backbone": self.hparams.backbone}
             directory = cache_dir() / "extractors" / cfg.key()
             train_extractor(cfg, directory, quiet=True)
             self.weights_note = f"retrained on synthetic models only (seed {seed})"

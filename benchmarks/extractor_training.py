@@ -28,6 +28,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from benchmarks.seeding import seed_all
+from benchmarks.tracking import wandb_logger
 from benchmarks.yaml_config import read_dataclass_yaml
 from leaderboards.store import config_hash
 
@@ -100,13 +101,14 @@ def train_extractor(
         save_top_k=0,
         every_n_train_steps=cfg.checkpoint_every_steps,
     )
+    tracked = wandb_logger(f"extractor-{cfg.key()}", asdict(cfg), group="extractor-training", save_dir=out)
     trainer = L.Trainer(
         max_steps=steps,
         max_epochs=-1,
         accelerator=cfg.accelerator,
         devices=1,
         precision=cfg.precision,
-        logger=CSVLogger(out, name="log", version=0),
+        logger=[CSVLogger(out, name="log", version=0), *([tracked] if tracked else [])],
         callbacks=[resumable, *extra_callbacks],
         check_val_every_n_epoch=None,
         val_check_interval=min(cfg.val_every_steps, steps) if has_val else None,
@@ -119,7 +121,11 @@ def train_extractor(
     )
     last = out / "lightning" / "last.ckpt"
     start = time.perf_counter()
-    trainer.fit(module, datamodule=dm, ckpt_path=last if last.exists() else None)
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=last if last.exists() else None)
+    finally:
+        if tracked is not None:  # one W&B run per training, closed even when training stops
+            tracked.experiment.finish()
     wall = time.perf_counter() - start
     if trainer.global_step < steps:  # interrupted (e.g. KeyboardInterrupt): keep last.ckpt, no summary
         raise RuntimeError(f"training stopped at step {trainer.global_step} of {steps}; run again to resume")

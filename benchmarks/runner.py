@@ -30,6 +30,7 @@ from benchmarks.protocols.base import Protocol
 from benchmarks.provenance import run_record
 from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import seed_all
+from benchmarks.tracking import log_evaluation, wandb_logger
 from datamodules import DATASETS
 from leaderboards.store import ResultsStore, RunKey, config_hash
 from lightning_modules import METHODS
@@ -223,6 +224,13 @@ def run_benchmark(
                     features[split_name] = Features(split_name, values, split.labels, split.generator_ids)
                 head_info = method.fit_head(features["known_train"], features["known_val"], seed)
                 fit_seconds = time.perf_counter() - method_start
+                tracked = wandb_logger(
+                    f"{method_name}-seed{seed}",
+                    {p.name: config_for(method_name, p) for p in todo},
+                    group=cfg.dataset,
+                )
+                tracked_figures: dict[str, float] = {}
+                tracked_runs: list[str] = []
                 for protocol in todo:
                     progress.update(task, description=f"{method_name} seed {seed}: {protocol.name}")
                     t = time.perf_counter()
@@ -246,8 +254,15 @@ def run_benchmark(
                             wall_time_s=fit_seconds + eval_seconds,
                             details=details,
                         )
-                        summary.run_ids.append(store.write_run(record, result.figures))
+                        figures = list(result.figures)
+                        run_id = store.write_run(record, figures)
+                        summary.run_ids.append(run_id)
+                        tracked_runs.append(run_id)
+                        tracked_figures.update(
+                            {f"{protocol.name}/{result.split}/{f.metric}": f.value for f in figures}
+                        )
                     summary.ran += 1
                     progress.advance(task)
+                log_evaluation(tracked, tracked_figures, tracked_runs)
     summary.wall_time_s = time.perf_counter() - start
     return summary

@@ -12,6 +12,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("MODELPRINT_WANDB", "off")  # tests/test_tracking.py turns it on where it is the subject
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,63 @@
+"""W&B tracking: offline runs with the figures and the store's run ids; never needed for the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
+from benchmarks.feature_cache import FeatureCache
+from benchmarks.runner import BenchmarkConfig, run_benchmark
+from benchmarks.tracking import wandb_mode
+from leaderboards.store import ResultsStore
+
+
+def spectral_closed_set(tmp_path: Path) -> tuple[ResultsStore, list[str]]:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    cfg = BenchmarkConfig(
+        methods=["spectral"], protocols=["closed_set"], dataset="fabricated", bootstrap_samples=0
+    )
+    return store, run_benchmark(cfg, store, FeatureCache(tmp_path / "cache")).run_ids
+
+
+def test_an_offline_run_holds_the_figures_and_the_store_run_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPRINT_WANDB", "auto")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.chdir(tmp_path)
+    assert wandb_mode() == "offline"
+    _, run_ids = spectral_closed_set(tmp_path)
+    records = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(records) == 1, "one offline W&B run per (method, seed), ready for `wandb sync`"
+    content = records[0].read_bytes()  # the run's protobuf records: summary keys and values as text
+    assert b"results_store_run_ids" in content and b"closed_set/known_test/accuracy" in content
+    assert all(run_id.encode() in content for run_id in run_ids)
+
+
+def test_without_wandb_the_figures_still_reach_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_wandb(name: str, *args: object, **kwargs: object) -> object:
+        if name == "wandb" or name.startswith("wandb.") or name == "lightning.pytorch.loggers":
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setenv("MODELPRINT_WANDB", "offline")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(builtins, "__import__", no_wandb)
+    with pytest.warns(UserWarning, match="W&B logging disabled"):
+        store, run_ids = spectral_closed_set(tmp_path)
+    assert run_ids and store.figure_rows(method="spectral")
+    assert not (tmp_path / "wandb").exists()
+
+
+def test_an_unknown_tracking_mode_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELPRINT_WANDB", "sometimes")
+    with pytest.raises(ValueError, match="valid: auto, offline, online, off"):
+        wandb_mode()

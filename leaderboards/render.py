@@ -7,6 +7,7 @@ import csv
 import html
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from leaderboards.tables import Table, format_cell, higher_is_better
@@ -147,9 +148,14 @@ document.querySelectorAll('table.board th').forEach(function (th, col) {
 
 
 def to_html(
-    tables: list[Table], title: str = "modelprint leaderboard", images: list[Path] | None = None
+    tables: list[Table],
+    title: str = "modelprint leaderboard",
+    images: list[Path] | None = None,
+    method_href: Callable[[str], str] | None = None,
+    image_src: Callable[[Path], str] | None = None,
 ) -> str:
-    """A self-contained page: every string escaped, columns sortable by a click, plots inlined."""
+    """A page: every string escaped, columns sortable by a click, plots inlined (self-contained)
+    unless ``image_src`` names where they are; ``method_href`` links each method's name."""
     e = html.escape
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
@@ -164,7 +170,9 @@ def to_html(
         parts += [f"<th>{e(m)} {_arrow(m)}</th>" for m in table.metrics]
         parts.append("<th>seeds</th><th>weights</th><th>git</th><th>data hash</th></tr></thead><tbody>")
         for row in table.rows:
-            parts.append(f"<tr><td>{e(row.method)}</td>")
+            name = e(row.method)
+            link = f"<a href='{e(method_href(row.method))}'>{name}</a>" if method_href else name
+            parts.append(f"<tr><td data-value='{name}'>{link}</td>")
             for metric in table.metrics:
                 cell = row.cells.get(metric)
                 if cell is None:
@@ -180,9 +188,11 @@ def to_html(
             )
         parts.append("</tbody></table>")
     for image in images or []:  # inlined, so the page is one self-contained file
-        data = base64.b64encode(Path(image).read_bytes()).decode()
+        source = image_src(Path(image)) if image_src else None
+        if source is None:
+            source = "data:image/png;base64," + base64.b64encode(Path(image).read_bytes()).decode()
         name = e(Path(image).name)
-        parts.append(f"<figure><img src='data:image/png;base64,{data}' alt='{name}'>")
+        parts.append(f"<figure><img src='{e(source)}' alt='{name}'>")
         parts.append(f"<figcaption>{name}</figcaption></figure>")
     parts.append(f"<script>{_SORT_SCRIPT}</script></body></html>")  # static code, no data in it
     return "".join(parts)

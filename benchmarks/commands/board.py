@@ -29,6 +29,7 @@ def board(
     out: Path = Path("leaderboards/board"),
     protocols: list[str] | None = None,
     readme: Path | None = None,
+    site: Path | None = None,
 ) -> int:
     """Write board.{md,csv,json,html,tex} and PNG plots (ROC, OSCR, confusion) from the store.
 
@@ -36,6 +37,7 @@ def board(
         out: output directory.
         protocols: only these protocols (default: every protocol in the store).
         readme: also splice board.md into this README between its board markers.
+        site: also write the static site (index, a page per method, plots) into this directory.
     """
     from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
     from leaderboards.render import write_all
@@ -62,6 +64,11 @@ def board(
     if readme is not None:
         splice_into_readme(readme, (out / "board.md").read_text())
     console = Console()
+    if site is not None:
+        from leaderboards.site import write_site
+
+        pages = write_site(tables, store, site, images)
+        console.print(f"site: {len(pages)} pages in {site}")
     for table in tables:
         console.print(f"{table.title}: {len(table.rows)} methods")
     console.print(f"wrote {len(files)} tables and {len(images)} plots to {out}")

@@ -139,6 +139,14 @@ def load_splits(cfg: BenchmarkConfig, names: Iterable[str]) -> dict[str, Any]:
     return splits
 
 
+def skipped_images(splits: dict[str, Any]) -> dict[str, Any]:
+    """Files a data set skipped (where the user asked to skip bad files), for the run's record."""
+    skipped = {name: list(split.skipped) for name, split in splits.items() if getattr(split, "skipped", ())}
+    if not skipped:
+        return {}
+    return {"skipped_images": {n: len(v) for n, v in skipped.items()}, "skipped_files": skipped}
+
+
 def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Tensor:
     images = split.images.float() / 127.5 - 1
     loader = DataLoader(TensorDataset(images), batch_size=batch_size)
@@ -238,6 +246,7 @@ def run_benchmark(
                     eval_seconds = time.perf_counter() - t
                     for result in results:
                         details = {
+                            **skipped_images(splits),
                             "weights": method.weights_note or "n/a",
                             "extractor": extractor_info,
                             "head": head_info,

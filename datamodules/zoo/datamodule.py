@@ -46,6 +46,8 @@ class GeneratorSplit:
     manifest: tuple[dict[str, Any], ...]
     image_indices: torch.Tensor
     data_hash: str
+    #: files left out because they could not be used ("path: reason"), where skipping was asked for
+    skipped: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -1,0 +1,80 @@
+"""The DataModule every public layout shares: zoo split names, decoding rule, bad-file policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from datamodules.public.images import SIZE_POLICIES
+from datamodules.public.splits import PUBLIC_SPLITS, Entry, build_split
+from datamodules.zoo.datamodule import RealGeneratorDataModule, UnknownSplitError
+
+UNSEEN_GROUPS = ("unseen_seed", "unseen_architecture", "unseen_dataset")
+
+
+class PublicDataModule(RealGeneratorDataModule):
+    """Serves one split of a public layout, with the zoo's split names and loaders.
+
+    Subclasses say which files make a split (:meth:`entries`) and, optionally, the known
+    generators (:meth:`known_generators`, default: those of ``known_train``).
+
+    Args:
+        split: one of ``known_train|val|test``, ``unseen_seed|architecture|dataset|all``.
+        resolution: side of the square images the methods get (see ``images.py``).
+        size_policy: ``center_crop`` (default, no resampling) or ``resize``.
+        skip_bad: skip unreadable images (listed in the split and the run's record) instead of failing.
+        batch_size, num_workers, transform: as for the zoo.
+    """
+
+    def __init__(
+        self,
+        split: str = "known_test",
+        resolution: int = 32,
+        size_policy: str = "center_crop",
+        skip_bad: bool = False,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        if split not in PUBLIC_SPLITS:
+            raise UnknownSplitError(f"unknown split {split!r}; valid: {', '.join(PUBLIC_SPLITS)}")
+        if size_policy not in SIZE_POLICIES:
+            raise ValueError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
+        super().__init__(
+            split="known_test", batch_size=batch_size, num_workers=num_workers, transform=transform
+        )
+        self.split_name, self.resolution, self.size_policy, self.skip_bad = (
+            split,
+            resolution,
+            size_policy,
+            skip_bad,
+        )
+
+    def entries(self, split: str) -> list[Entry]:
+        raise NotImplementedError
+
+    def known_generators(self) -> tuple[str, ...]:
+        return tuple(sorted({e.generator for e in self.entries("known_train")}))
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.split is not None:
+            return
+        name = self.split_name
+        if name == "unseen_all":
+            entries = [e for group in UNSEEN_GROUPS for e in self._optional(group)]
+        else:
+            entries = self.entries(name)
+        ids = self.known_generators() if name.startswith("known_") else None
+        self.split = build_split(name, entries, self.resolution, self.size_policy, self.skip_bad, ids)
+
+    def _optional(self, group: str) -> list[Entry]:
+        """An unseen group may be absent from a layout (e.g. no unknown-seed models)."""
+        try:
+            return self.entries(group)
+        except (FileNotFoundError, KeyError):
+            return []
+
+    def hparams_for_record(self) -> dict[str, Any]:
+        return {"resolution": self.resolution, "size_policy": self.size_policy, "skip_bad": self.skip_bad}

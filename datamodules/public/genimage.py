@@ -1,0 +1,93 @@
+"""GenImage-style folders (Zhu et al., NeurIPS 2023): ``root/<generator>/{train,val}/{ai,nature}/``.
+
+Attribution uses the ``ai`` images; the folder name is the generator. Known generators
+(``known``, default: every folder not named as unseen) give ``known_train`` and ``known_val``
+from their ``train/ai`` images (every ``1/val_fraction``-th file by name goes to val) and
+``known_test`` from ``val/ai``; the unseen generators, grouped as ``unseen_seed`` /
+``unseen_architecture`` / ``unseen_dataset`` by the user, give those splits from ``val/ai``
+(``unseen_all``: all of them). An empty ``ai`` folder is an error naming it.
+
+    modelprint run --dataset=genimage \\
+        --dataset_args='{root: /data/GenImage, unseen_architecture: [VQDM, wukong]}'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from datamodules import register_dataset
+from datamodules.public.datamodule import PublicDataModule
+from datamodules.public.splits import Entry
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+def ai_images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder (expected <generator>/train|val/ai)")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"{folder}: no images in this generator folder")
+    return files
+
+
+@register_dataset("genimage")
+class GenImageDataModule(PublicDataModule):
+    """GenImage-style folders, one per generator; see the module docstring.
+
+    Args:
+        root: the folder holding one folder per generator.
+        known: known generators (default: every folder not listed as unseen).
+        unseen_seed, unseen_architecture, unseen_dataset: unseen generators, grouped.
+        val_fraction: share of the known generators' ``train/ai`` images kept for validation.
+        (and the :class:`PublicDataModule` arguments)
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        known: list[str] | None = None,
+        unseen_seed: list[str] | None = None,
+        unseen_architecture: list[str] | None = None,
+        unseen_dataset: list[str] | None = None,
+        val_fraction: float = 0.2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.image_root = Path(root)
+        if not self.image_root.is_dir():
+            raise FileNotFoundError(f"{root}: GenImage root folder not found")
+        self.groups = {
+            "unseen_seed": list(unseen_seed or []),
+            "unseen_architecture": list(unseen_architecture or []),
+            "unseen_dataset": list(unseen_dataset or []),
+        }
+        unseen = {g for group in self.groups.values() for g in group}
+        folders = sorted(p.name for p in self.image_root.iterdir() if p.is_dir())
+        missing = sorted((set(known or []) | unseen) - set(folders))
+        if missing:
+            raise FileNotFoundError(f"{root}: no generator folder for {missing}; found {folders}")
+        self.known = sorted(known) if known else [f for f in folders if f not in unseen]
+        self.every = max(2, round(1 / val_fraction)) if val_fraction > 0 else 0
+
+    def known_generators(self) -> tuple[str, ...]:
+        return tuple(self.known)
+
+    def entries(self, split: str) -> list[Entry]:
+        if split.startswith("known_"):
+            part = "val" if split == "known_test" else "train"
+            entries = []
+            for generator in self.known:
+                files = ai_images(self.image_root / generator / part / "ai")
+                if split != "known_test" and self.every:
+                    files = [
+                        f for i, f in enumerate(files) if (i % self.every == 0) == (split == "known_val")
+                    ]
+                entries += [Entry(f, generator, str(f)) for f in files]
+            return entries
+        return [
+            Entry(f, generator, str(f))
+            for generator in self.groups[split]
+            for f in ai_images(self.image_root / generator / "val" / "ai")
+        ]

@@ -1,0 +1,75 @@
+"""POSE/OSMA annotation files (Yang et al., CVPR 2023): ``path<TAB>label`` per line.
+
+A directory holds one file per split - by default ``train.txt``, ``val.txt``,
+``test_known.txt``, ``test_unknown_seed.txt``, ``test_unknown_architecture.txt``,
+``test_unknown_dataset.txt`` (``files`` renames them) - whose paths are relative to ``root``
+(default: the annotation directory). A label is the generator's id (an integer or a name);
+``unseen_all`` is the three unknown files together. Blank lines and ``#`` comments are
+ignored; any other line without exactly one tab between a non-empty path and label is an
+error naming the file and line.
+
+    modelprint run --dataset=osma --dataset_args='{annotations: /data/osma/split1, root: /data/osma}'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from datamodules import register_dataset
+from datamodules.public.datamodule import PublicDataModule
+from datamodules.public.splits import Entry
+
+DEFAULT_FILES = {
+    "known_train": "train.txt",
+    "known_val": "val.txt",
+    "known_test": "test_known.txt",
+    "unseen_seed": "test_unknown_seed.txt",
+    "unseen_architecture": "test_unknown_architecture.txt",
+    "unseen_dataset": "test_unknown_dataset.txt",
+}
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation line or a missing annotation file; the message says where."""
+
+
+def read_annotations(file: Path, root: Path) -> list[Entry]:
+    if not file.is_file():
+        raise AnnotationError(f"{file}: annotation file not found")
+    entries = []
+    for number, line in enumerate(file.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.rstrip("\r").split("\t")
+        if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+            raise AnnotationError(f"{file}:{number}: expected 'path<TAB>label', got {line!r}")
+        entries.append(Entry(root / fields[0].strip(), fields[1].strip(), f"{file}:{number}"))
+    return entries
+
+
+@register_dataset("osma")
+class OSMADataModule(PublicDataModule):
+    """POSE/OSMA annotation files (``path<TAB>label``), one per split; see the module docstring.
+
+    Args:
+        annotations: the directory of annotation files.
+        root: the directory the paths are relative to (default: ``annotations``).
+        files: split -> file name overrides.
+        (and the :class:`PublicDataModule` arguments: split, resolution, size_policy, skip_bad, ...)
+    """
+
+    def __init__(
+        self,
+        annotations: str | Path,
+        root: str | Path | None = None,
+        files: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.annotations = Path(annotations)
+        self.image_root = Path(root) if root is not None else self.annotations
+        self.files = {**DEFAULT_FILES, **(files or {})}
+
+    def entries(self, split: str) -> list[Entry]:
+        return read_annotations(self.annotations / self.files[split], self.image_root)

@@ -1,0 +1,80 @@
+"""Building a :class:`GeneratorSplit` from (file, generator) entries of any public layout."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datamodules.public.images import BadImageError, read_image
+from datamodules.zoo.datamodule import GeneratorSplit
+
+#: the splits every public layout serves (the zoo's names, so the runner and protocols need no change)
+PUBLIC_SPLITS = (
+    "known_train",
+    "known_val",
+    "known_test",
+    "unseen_seed",
+    "unseen_dataset",
+    "unseen_architecture",
+    "unseen_all",
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One image of a layout: its file, its generator, and where the layout named it (for errors)."""
+
+    path: Path
+    generator: str
+    origin: str
+
+
+def build_split(
+    name: str,
+    entries: list[Entry],
+    resolution: int,
+    size_policy: str,
+    skip_bad: bool,
+    generator_ids: tuple[str, ...] | None = None,
+) -> GeneratorSplit:
+    """Decode every entry (by :mod:`datamodules.public.images`' rule) into one split.
+
+    ``generator_ids`` fixes the label order (the known splits share it, so label k means the
+    same generator in train, val and test); by default the split's own sorted generators.
+    The data hash covers every file's bytes, its generator and the decoding rule.
+    """
+    ids = generator_ids or tuple(sorted({e.generator for e in entries}))
+    lookup = {g: i for i, g in enumerate(ids)}
+    digest = hashlib.blake2b(f"{name}|{resolution}|{size_policy}".encode(), digest_size=8)
+    images, labels, skipped = [], [], []
+    for entry in entries:
+        if entry.generator not in lookup:
+            raise ValueError(f"{entry.origin}: generator {entry.generator!r} is not one of {list(ids)}")
+        try:
+            images.append(read_image(str(entry.path), resolution, size_policy))
+        except BadImageError as error:
+            if not skip_bad:
+                raise BadImageError(f"{entry.origin}: {error}") from None
+            skipped.append(f"{entry.origin}: {error}")
+            continue
+        labels.append(lookup[entry.generator])
+        digest.update(f"{entry.path.name}|{entry.generator}|".encode())
+        digest.update(hashlib.blake2b(entry.path.read_bytes(), digest_size=8).digest())
+    if not images:
+        raise ValueError(
+            f"split {name!r} has no usable image" + (f" ({len(skipped)} skipped)" if skipped else "")
+        )
+    return GeneratorSplit(
+        name=name,
+        images=torch.from_numpy(np.stack(images)),
+        labels=torch.tensor(labels),
+        generator_ids=ids,
+        manifest=tuple({"generator_id": g} for g in ids),
+        image_indices=torch.arange(len(labels)),
+        data_hash=digest.hexdigest(),
+        skipped=tuple(skipped),
+    )

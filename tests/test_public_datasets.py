@@ -156,3 +156,52 @@ def test_every_mode_becomes_rgb_by_the_documented_rule(tmp_path: Path) -> None:
     with pytest.raises(BadImageError, match="20x20 is smaller than the 32x32 crop"):
         read_image(str(small), 32)
     assert read_image(str(small), 32, "resize").shape == (3, 32, 32)
+
+
+def hf_fixture(root: Path) -> dict:
+    """Tiny-GenImage-like parquet files: image (encoded PNG) and generator (a ClassLabel)."""
+    import datasets
+
+    names = ["ADM", "BigGAN", "VQDM", "wukong"]
+    features = datasets.Features({"image": datasets.Image(), "generator": datasets.ClassLabel(names=names)})
+    files = {}
+    for part, count in (("train", 10), ("test", 4)):
+        rows = {"image": [], "generator": []}
+        for label in range(len(names)):
+            for i in range(count):
+                rows["image"].append(
+                    {"bytes": png(root / "src" / f"{part}{label}{i}.png").read_bytes(), "path": None}
+                )
+                rows["generator"].append(label)
+        path = root / f"{part}.parquet"
+        datasets.Dataset.from_dict(rows, features=features).to_parquet(str(path))
+        files[part] = str(path)
+    return files
+
+
+def test_hugging_face_parquet_with_a_class_label_generator_column(tmp_path: Path) -> None:
+    files = hf_fixture(tmp_path)
+    groups = {"unseen_architecture": ["VQDM"], "unseen_dataset": ["wukong"]}
+    args = {"path": "parquet", "data_files": files, **groups}
+
+    def split(name: str, **extra: object):
+        dm = DATASETS.create("hf", split=name, **args, **extra)
+        dm.setup()
+        return dm.split
+
+    train, val, test = split("known_train"), split("known_val"), split("known_test")
+    assert train.generator_ids == val.generator_ids == test.generator_ids == ("ADM", "BigGAN")
+    assert (len(train), len(val), len(test)) == (16, 4, 8)
+    assert split("unseen_all").generator_ids == ("VQDM", "wukong")
+    with pytest.raises(KeyError, match="no column 'model'"):
+        split("known_test", generator_column="model")
+
+    import datasets  # the same data saved with save_to_disk: a local directory
+
+    saved = tmp_path / "saved"
+    datasets.DatasetDict({k: datasets.Dataset.from_parquet(v) for k, v in files.items()}).save_to_disk(
+        str(saved)
+    )
+    dm = DATASETS.create("hf", split="known_test", path=str(saved), **groups)
+    dm.setup()
+    assert dm.split.generator_ids == ("ADM", "BigGAN") and len(dm.split) == 8

@@ -25,6 +25,8 @@ and listed (path and reason) in the split's record.
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 import numpy as np
 from PIL import Image
 
@@ -54,8 +56,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def read_image(path: str, resolution: int, size_policy: str = "center_crop") -> np.ndarray:
-    """One file -> uint8 array 3 x resolution x resolution, by the module's rule."""
+def read_image(path: str | BinaryIO, resolution: int, size_policy: str = "center_crop") -> np.ndarray:
+    """One file (a path, or an open binary stream) -> uint8 array 3 x resolution x resolution."""
     if size_policy not in SIZE_POLICIES:
         raise ValueError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
     try:
@@ -64,6 +66,8 @@ def read_image(path: str, resolution: int, size_policy: str = "center_crop") -> 
             image = to_rgb(opened)
     except FileNotFoundError:
         raise BadImageError(f"{path}: no such file") from None
+    except Image.DecompressionBombError as error:
+        raise BadImageError(f"{path}: refused, too large ({error})") from None
     except (OSError, ValueError, SyntaxError) as error:  # Pillow's corrupt/truncated/unknown format
         raise BadImageError(f"{path}: cannot decode image ({error})") from None
     width, height = image.size

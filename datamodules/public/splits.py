@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,13 @@ class Entry:
     path: Path
     generator: str
     origin: str
+    #: the encoded file itself, when the layout holds bytes rather than files (parquet, Arrow)
+    data: bytes | None = None
+
+    def read(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        return self.path.read_bytes()
 
 
 def build_split(
@@ -55,7 +63,8 @@ def build_split(
         if entry.generator not in lookup:
             raise ValueError(f"{entry.origin}: generator {entry.generator!r} is not one of {list(ids)}")
         try:
-            images.append(read_image(str(entry.path), resolution, size_policy))
+            source = io.BytesIO(entry.data) if entry.data is not None else str(entry.path)
+            images.append(read_image(source, resolution, size_policy))
         except BadImageError as error:
             if not skip_bad:
                 raise BadImageError(f"{entry.origin}: {error}") from None
@@ -63,7 +72,7 @@ def build_split(
             continue
         labels.append(lookup[entry.generator])
         digest.update(f"{entry.path.name}|{entry.generator}|".encode())
-        digest.update(hashlib.blake2b(entry.path.read_bytes(), digest_size=8).digest())
+        digest.update(hashlib.blake2b(entry.read(), digest_size=8).digest())
     if not images:
         raise ValueError(
             f"split {name!r} has no usable image" + (f" ({len(skipped)} skipped)" if skipped else "")

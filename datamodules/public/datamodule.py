@@ -78,3 +78,45 @@ class PublicDataModule(RealGeneratorDataModule):
 
     def hparams_for_record(self) -> dict[str, Any]:
         return {"resolution": self.resolution, "size_policy": self.size_policy, "skip_bad": self.skip_bad}
+
+
+class GroupedDataModule(PublicDataModule):
+    """A layout whose generators the user groups: known ones, and unseen ones by how they differ
+    (seed / architecture / data set). Known generators' training images are split into train
+    and validation (every ``1/val_fraction``-th image, in the layout's order, goes to validation).
+
+    Args:
+        known: known generators (default: every generator not listed as unseen).
+        unseen_seed, unseen_architecture, unseen_dataset: the unseen generators, grouped.
+        val_fraction: share of the known generators' training images kept for validation.
+        (and the :class:`PublicDataModule` arguments)
+    """
+
+    def __init__(
+        self,
+        known: list[str] | None = None,
+        unseen_seed: list[str] | None = None,
+        unseen_architecture: list[str] | None = None,
+        unseen_dataset: list[str] | None = None,
+        val_fraction: float = 0.2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.known = sorted(known) if known else None
+        self.groups = {
+            "unseen_seed": list(unseen_seed or []),
+            "unseen_architecture": list(unseen_architecture or []),
+            "unseen_dataset": list(unseen_dataset or []),
+        }
+        self.every = max(2, round(1 / val_fraction)) if val_fraction > 0 else 0
+
+    @property
+    def unseen(self) -> set[str]:
+        return {g for group in self.groups.values() for g in group}
+
+    def train_or_val(self, items: list[Any], split: str) -> list[Any]:
+        """The known_train or known_val share of one generator's (or one table's) training items."""
+        if not self.every:
+            return items
+        to_val = split == "known_val"
+        return [item for i, item in enumerate(items) if (i % self.every == 0) == to_val]

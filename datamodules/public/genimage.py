@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from datamodules import register_dataset
-from datamodules.public.datamodule import PublicDataModule
+from datamodules.public.datamodule import GroupedDataModule
 from datamodules.public.splits import Entry
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -33,43 +33,29 @@ def ai_images(folder: Path) -> list[Path]:
 
 
 @register_dataset("genimage")
-class GenImageDataModule(PublicDataModule):
+class GenImageDataModule(GroupedDataModule):
     """GenImage-style folders, one per generator; see the module docstring.
 
     Args:
         root: the folder holding one folder per generator.
-        known: known generators (default: every folder not listed as unseen).
-        unseen_seed, unseen_architecture, unseen_dataset: unseen generators, grouped.
-        val_fraction: share of the known generators' ``train/ai`` images kept for validation.
-        (and the :class:`PublicDataModule` arguments)
+        (and the :class:`GroupedDataModule` arguments: known, unseen groups, val_fraction)
     """
 
     def __init__(
         self,
         root: str | Path,
-        known: list[str] | None = None,
-        unseen_seed: list[str] | None = None,
-        unseen_architecture: list[str] | None = None,
-        unseen_dataset: list[str] | None = None,
-        val_fraction: float = 0.2,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.image_root = Path(root)
         if not self.image_root.is_dir():
             raise FileNotFoundError(f"{root}: GenImage root folder not found")
-        self.groups = {
-            "unseen_seed": list(unseen_seed or []),
-            "unseen_architecture": list(unseen_architecture or []),
-            "unseen_dataset": list(unseen_dataset or []),
-        }
-        unseen = {g for group in self.groups.values() for g in group}
+        unseen = self.unseen
         folders = sorted(p.name for p in self.image_root.iterdir() if p.is_dir())
-        missing = sorted((set(known or []) | unseen) - set(folders))
+        missing = sorted((set(self.known or []) | unseen) - set(folders))
         if missing:
             raise FileNotFoundError(f"{root}: no generator folder for {missing}; found {folders}")
-        self.known = sorted(known) if known else [f for f in folders if f not in unseen]
-        self.every = max(2, round(1 / val_fraction)) if val_fraction > 0 else 0
+        self.known = self.known or [f for f in folders if f not in unseen]
 
     def known_generators(self) -> tuple[str, ...]:
         return tuple(self.known)
@@ -80,10 +66,8 @@ class GenImageDataModule(PublicDataModule):
             entries = []
             for generator in self.known:
                 files = ai_images(self.image_root / generator / part / "ai")
-                if split != "known_test" and self.every:
-                    files = [
-                        f for i, f in enumerate(files) if (i % self.every == 0) == (split == "known_val")
-                    ]
+                if split != "known_test":
+                    files = self.train_or_val(files, split)
                 entries += [Entry(f, generator, str(f)) for f in files]
             return entries
         return [

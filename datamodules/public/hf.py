@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from datamodules import register_dataset
-from datamodules.public.datamodule import PublicDataModule
+from datamodules.public.datamodule import GroupedDataModule
 from datamodules.public.splits import Entry
 
 
 @register_dataset("hf")
-class HuggingFaceDataModule(PublicDataModule):
+class HuggingFaceDataModule(GroupedDataModule):
     """A Hugging Face data set with image and generator columns; see the module docstring.
 
     Args:
@@ -34,9 +34,7 @@ class HuggingFaceDataModule(PublicDataModule):
         data_files: ``load_dataset``'s data_files (e.g. ``{train: a.parquet, test: b.parquet}``).
         image_column, generator_column: column names.
         train_split, test_split: the data set's split names.
-        known, unseen_seed, unseen_architecture, unseen_dataset: generator groups (known default:
-            every generator not listed as unseen).
-        val_fraction: share of the known generators' training images kept for validation.
+        (and the :class:`GroupedDataModule` arguments: known, unseen groups, val_fraction)
     """
 
     def __init__(
@@ -47,24 +45,12 @@ class HuggingFaceDataModule(PublicDataModule):
         generator_column: str = "generator",
         train_split: str = "train",
         test_split: str = "test",
-        known: list[str] | None = None,
-        unseen_seed: list[str] | None = None,
-        unseen_architecture: list[str] | None = None,
-        unseen_dataset: list[str] | None = None,
-        val_fraction: float = 0.2,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.path, self.data_files = path, data_files
         self.image_column, self.generator_column = image_column, generator_column
         self.train_split, self.test_split = train_split, test_split
-        self.known = list(known) if known else None
-        self.groups = {
-            "unseen_seed": list(unseen_seed or []),
-            "unseen_architecture": list(unseen_architecture or []),
-            "unseen_dataset": list(unseen_dataset or []),
-        }
-        self.every = max(2, round(1 / val_fraction)) if val_fraction > 0 else 0
         self._rows: dict[str, list[tuple[bytes, str, int]]] = {}
 
     def _load(self, split: str) -> list[tuple[bytes, str, int]]:
@@ -100,9 +86,8 @@ class HuggingFaceDataModule(PublicDataModule):
         return rows
 
     def known_generators(self) -> tuple[str, ...]:
-        unseen = {g for group in self.groups.values() for g in group}
         present = sorted({g for _, g, _ in self._load(self.train_split)})
-        return tuple(sorted(self.known) if self.known else [g for g in present if g not in unseen])
+        return tuple(self.known or [g for g in present if g not in self.unseen])
 
     def entries(self, split: str) -> list[Entry]:
         def entry(data: bytes, generator: str, i: int, part: str) -> Entry:
@@ -112,8 +97,8 @@ class HuggingFaceDataModule(PublicDataModule):
             known = set(self.known_generators())
             part = self.test_split if split == "known_test" else self.train_split
             rows = [r for r in self._load(part) if r[1] in known]
-            if split != "known_test" and self.every:
-                rows = [r for k, r in enumerate(rows) if (k % self.every == 0) == (split == "known_val")]
+            if split != "known_test":
+                rows = self.train_or_val(rows, split)
             return [entry(*r, part) for r in rows]
         group = set(self.groups[split])
         return [entry(*r, self.test_split) for r in self._load(self.test_split) if r[1] in group]

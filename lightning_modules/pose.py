@@ -32,7 +32,8 @@ augmentation models, gradient clipping at 1.0, the final epoch is kept (selectin
 known-validation accuracy would favour the epochs before any open space was simulated).
 Scaled for CPU: the paper's task model is a ResNet-50 on 128 x 128 images; here the
 half-width ResNet-18 of the flagship with a stride-2 stem on 32 x 32 images, 3 augmentation
-models instead of the paper's larger set, a few epochs.
+models instead of the paper's larger set, 16 epochs (the number chosen on known-validation
+accuracy: 8 epochs left it at 0.65, 16 at 0.87).
 """
 
 from __future__ import annotations
@@ -111,9 +112,9 @@ class POSEMethod(AttributionMethod):
         net: dict[str, Any] | None = None,
         num_augmenters: int = 3,
         augmenter_width: int = 16,
-        epochs: int = 8,
-        warmup_epochs: int = 2,
-        epochs_per_augmenter: int = 2,
+        epochs: int = 16,
+        warmup_epochs: int = 4,
+        epochs_per_augmenter: int = 4,
         triplet_weight: float = 1.0,
         margin: float = 0.3,
         open_space_weight: float = 1.0,
@@ -130,6 +131,8 @@ class POSEMethod(AttributionMethod):
                 f"{warmup_epochs} warm-up epochs do not fit in {epochs} epochs"
             )
         self.save_hyperparameters()
+        if num_augmenters == 0:
+            self.weights_note = "trained on the known real generators (no augmentation models)"
         self.automatic_optimization = False
         self.task_net: FingerprintNet | None = None
         self.classifier: nn.Linear | None = None

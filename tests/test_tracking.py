@@ -61,3 +61,19 @@ def test_an_unknown_tracking_mode_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("MODELPRINT_WANDB", "sometimes")
     with pytest.raises(ValueError, match="valid: auto, offline, online, off"):
         wandb_mode()
+
+
+def test_the_board_goes_to_wandb_with_its_plots_and_run_ids(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks.cli import main
+
+    _, run_ids = spectral_closed_set(tmp_path)  # tracking off while the store fills
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "r.sqlite"))
+    monkeypatch.setenv("MODELPRINT_WANDB", "offline")
+    monkeypatch.chdir(tmp_path)
+    assert main(["board", f"--out={tmp_path / 'board'}"]) == 0
+    (record,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+    content = record.read_bytes()
+    assert b"closed_set / known_test" in content and all(r.encode() in content for r in run_ids)
+    assert list((tmp_path / "wandb").glob("offline-run-*/files/media/images/*.png")), "the plots are logged"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -22,6 +23,34 @@ def splice_into_readme(readme: Path, board_markdown: str) -> None:
         raise UsageError(f"{readme} has no '{README_START}' ... '{README_END}' section to fill")
     head, tail = text[: start + len(README_START)], text[end:]
     readme.write_text(f"{head}\n\n{board_markdown.strip()}\n\n{tail}")
+
+
+def log_board(tables: list, images: list[Path]) -> None:
+    """The board's plots and tables into one W&B run (offline unless logged in; off with
+    MODELPRINT_WANDB=off), with the run ids of every figure on it."""
+    from benchmarks.tracking import log_evaluation, wandb_logger
+
+    logger = wandb_logger("board", {"tables": [t.title for t in tables]}, group="board")
+    if logger is None:
+        return
+    try:
+        tables_to_wandb(logger, tables)
+    except Exception as error:  # W&B never stops the board
+        Console(stderr=True).print(f"W&B: tables not logged ({error})")
+    run_ids = sorted({i for t in tables for r in t.rows for i in r.provenance["run_ids"]})
+    log_evaluation(logger, {}, run_ids, images)
+
+
+def tables_to_wandb(logger: Any, tables: list) -> None:
+    from leaderboards.tables import format_cell
+
+    for table in tables:
+        columns = ["method", *table.metrics]
+        rows = [
+            [r.method, *(format_cell(r.cells[m]) if m in r.cells else "" for m in table.metrics)]
+            for r in table.rows
+        ]
+        logger.log_table(key=table.title, columns=columns, data=rows)
 
 
 @command("board")
@@ -64,6 +93,7 @@ def board(
     if readme is not None:
         splice_into_readme(readme, (out / "board.md").read_text())
     console = Console()
+    log_board(tables, images)
     if site is not None:
         from leaderboards.site import write_site
 

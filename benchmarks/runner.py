@@ -7,6 +7,10 @@ resumes where it stopped. Features are cached per (method key, data hash, split)
 
 Model selection never sees test images or unseen generators: the extractor and the head
 are fitted on ``known_train`` and selected on ``known_val`` only.
+
+Robustness track: each entry of ``perturbations`` (``jpeg:75``, ``blur:1``; ``none`` = clean)
+turns every protocol into a variant (``closed_set@jpeg:75``) evaluated on perturbed test
+splits, with the method fitted on clean images (see ``datamodules.perturbations``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import seed_all
 from benchmarks.tracking import log_evaluation, wandb_logger
 from datamodules import DATASETS
+from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
 from leaderboards.store import ResultsStore, RunKey, config_hash
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
@@ -56,13 +61,32 @@ class BenchmarkConfig:
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_size: int = 256
     retrain: bool = False
+    #: robustness track: perturbation specs (``kind:strength``; ``none`` = clean); empty = clean only
+    perturbations: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Cell:
-    method: str
+CLEAN = ("none", "clean")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A protocol as evaluated under one perturbation of its test splits (None: clean)."""
+
     protocol: Protocol
-    seed: int
+    perturbation: Perturbation | None = None
+
+    @property
+    def name(self) -> str:
+        """The protocol name the store records: ``open_set`` or ``open_set@jpeg:75``."""
+        return (
+            self.protocol.name
+            if self.perturbation is None
+            else f"{self.protocol.name}@{self.perturbation.spec}"
+        )
+
+    def split_variant(self, split_name: str) -> Perturbation | None:
+        """Fitting splits stay clean; only what the protocol tests on is perturbed."""
+        return None if split_name in FIT_SPLITS else self.perturbation
 
 
 @dataclass
@@ -95,6 +119,21 @@ def method_args(name: str, overrides: dict[str, Any] | None = None, retrain: boo
     return args
 
 
+def perturbations(cfg: BenchmarkConfig) -> list[Perturbation | None]:
+    """The perturbation levels to run (None = clean), parsed up front: a bad spec is a PlanError."""
+    if not cfg.perturbations:
+        return [None]
+    levels: list[Perturbation | None] = []
+    for spec in cfg.perturbations:
+        try:
+            level = None if str(spec).strip().lower() in CLEAN else parse_perturbation(spec)
+        except PerturbationError as error:
+            raise PlanError(str(error)) from None
+        if level not in levels:
+            levels.append(level)
+    return levels
+
+
 def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     """Validate names and compatibility; returns the methods and protocols to run."""
     methods = cfg.methods or METHODS.names()
@@ -104,6 +143,7 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     for name in protocols:
         PROTOCOLS.entry(name)
     DATASETS.entry(cfg.dataset)
+    perturbations(cfg)
     if not cfg.seeds:
         raise PlanError("no seeds given")
     unknown_args = set(cfg.protocol_args) - set(PROTOCOLS.names())
@@ -153,16 +193,21 @@ def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Ten
     return torch.cat(quiet_trainer().predict(method, loader)).cpu()
 
 
-def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol) -> dict[str, Any]:
-    """The configuration recorded with (and hashed into the key of) one cell's runs."""
-    return {
+def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol | Variant) -> dict[str, Any]:
+    """The configuration recorded with (and hashed into the key of) one cell's runs; a clean
+    cell's config has no perturbation key, so clean runs keep the keys they always had."""
+    variant = protocol if isinstance(protocol, Variant) else Variant(protocol)
+    config = {
         "method": method,
         "method_args": method_args(method, cfg.method_args.get(method), cfg.retrain),
-        "protocol": protocol.name,
-        "protocol_args": protocol.config(),
+        "protocol": variant.name,
+        "protocol_args": variant.protocol.config(),
         "dataset": cfg.dataset,
         "dataset_args": {k: str(v) for k, v in cfg.dataset_args.items()},
     }
+    if variant.perturbation is not None:
+        config["perturbation"] = variant.perturbation.spec
+    return config
 
 
 def run_benchmark(
@@ -174,26 +219,36 @@ def run_benchmark(
     console = console or Console()
     cache = cache or FeatureCache()
     methods, protocols = plan(cfg)
+    variants = [Variant(p, level) for level in perturbations(cfg) for p in protocols]
     splits = load_splits(cfg, [*FIT_SPLITS, *(s for p in protocols for s in p.feature_splits())])
     data_hash = splits["known_train"].data_hash
+    perturbed: dict[tuple[str, Perturbation], Any] = {}  # made once, shared by every method
+
+    def split_for(name: str, level: Perturbation | None) -> Any:
+        if level is None:
+            return splits[name]
+        if (name, level) not in perturbed:
+            perturbed[(name, level)] = perturbed_split(splits[name], level)
+        return perturbed[(name, level)]
+
     summary = RunSummary()
     start = time.perf_counter()
     cells = [
-        (m, p, s)
+        (m, v, s)
         for m in methods
         for s in cfg.seeds
-        for p in protocols
-        if p.requires in METHODS.entry(m).factory.capabilities
+        for v in variants
+        if v.protocol.requires in METHODS.entry(m).factory.capabilities
     ]
 
-    def config_for(method: str, protocol: Protocol) -> dict[str, Any]:
-        return cell_config(cfg, method, protocol)
+    def config_for(method: str, variant: Variant) -> dict[str, Any]:
+        return cell_config(cfg, method, variant)
 
-    def done(method: str, protocol: Protocol, seed: int) -> bool:
-        chash = config_hash(config_for(method, protocol))
+    def done(method: str, variant: Variant, seed: int) -> bool:
+        chash = config_hash(config_for(method, variant))
         return all(
-            store.has_run(RunKey(method, protocol.name, cfg.dataset, split, seed, chash))
-            for split in protocol.result_splits()
+            store.has_run(RunKey(method, variant.name, cfg.dataset, split, seed, chash))
+            for split in variant.protocol.result_splits()
         )
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -201,7 +256,7 @@ def run_benchmark(
         task = progress.add_task("benchmark", total=len(cells))
         for method_name in methods:
             for seed in cfg.seeds:
-                todo = [p for m, p, s in cells if m == method_name and s == seed and not done(m, p, s)]
+                todo = [v for m, v, s in cells if m == method_name and s == seed and not done(m, v, s)]
                 skipped = sum(1 for m, _, s in cells if m == method_name and s == seed) - len(todo)
                 summary.skipped += skipped
                 progress.advance(task, skipped)
@@ -214,10 +269,12 @@ def run_benchmark(
                     method_name, **method_args(method_name, cfg.method_args.get(method_name), cfg.retrain)
                 )
                 extractor_info = method.fit_extractor(splits["known_train"], splits["known_val"], seed)
-                needed = {*FIT_SPLITS, *(s for p in todo for s in p.feature_splits())}
-                features = {}
-                for split_name in sorted(needed):
-                    split = splits[split_name]
+                needed = {(name, None) for name in FIT_SPLITS} | {
+                    (name, v.split_variant(name)) for v in todo for name in v.protocol.feature_splits()
+                }
+                features: dict[tuple[str, Perturbation | None], Features] = {}
+                for split_name, level in sorted(needed, key=lambda item: (item[0], str(item[1]))):
+                    split = split_for(split_name, level)
                     key = feature_key(method.method_key(), split.data_hash, split_name)
                     cached = cache.load(key)
                     if cached is None:
@@ -229,20 +286,29 @@ def run_benchmark(
                     else:
                         values = cached["features"]
                         summary.cache_hits += 1
-                    features[split_name] = Features(split_name, values, split.labels, split.generator_ids)
-                head_info = method.fit_head(features["known_train"], features["known_val"], seed)
+                    features[(split_name, level)] = Features(
+                        split_name, values, split.labels, split.generator_ids
+                    )
+                head_info = method.fit_head(
+                    features[("known_train", None)], features[("known_val", None)], seed
+                )
                 fit_seconds = time.perf_counter() - method_start
                 tracked = wandb_logger(
                     f"{method_name}-seed{seed}",
-                    {p.name: config_for(method_name, p) for p in todo},
+                    {v.name: config_for(method_name, v) for v in todo},
                     group=cfg.dataset,
                 )
                 tracked_figures: dict[str, float] = {}
                 tracked_runs: list[str] = []
-                for protocol in todo:
-                    progress.update(task, description=f"{method_name} seed {seed}: {protocol.name}")
+                for variant in todo:
+                    progress.update(task, description=f"{method_name} seed {seed}: {variant.name}")
                     t = time.perf_counter()
-                    results = protocol.evaluate(method, features, seed)
+                    variant_features = {
+                        name: features[(name, level)]
+                        for name, level in needed
+                        if level == variant.split_variant(name)
+                    }
+                    results = variant.protocol.evaluate(method, variant_features, seed)
                     eval_seconds = time.perf_counter() - t
                     for result in results:
                         details = {
@@ -252,13 +318,20 @@ def run_benchmark(
                             "head": head_info,
                             **result.details,
                         }
+                        if variant.perturbation is not None:
+                            details["perturbation"] = {
+                                "kind": variant.perturbation.kind.name,
+                                "strength": variant.perturbation.strength,
+                                "clean_protocol": variant.protocol.name,
+                                "data_hash": split_for(result.split, variant.perturbation).data_hash,
+                            }
                         record = run_record(
                             method=method_name,
-                            protocol=protocol.name,
+                            protocol=variant.name,
                             dataset=cfg.dataset,
                             split=result.split,
                             seed=seed,
-                            config=config_for(method_name, protocol),
+                            config=config_for(method_name, variant),
                             data_hash=data_hash,
                             wall_time_s=fit_seconds + eval_seconds,
                             details=details,
@@ -268,7 +341,7 @@ def run_benchmark(
                         summary.run_ids.append(run_id)
                         tracked_runs.append(run_id)
                         tracked_figures.update(
-                            {f"{protocol.name}/{result.split}/{f.metric}": f.value for f in figures}
+                            {f"{variant.name}/{result.split}/{f.metric}": f.value for f in figures}
                         )
                     summary.ran += 1
                     progress.advance(task)

@@ -47,6 +47,9 @@ def wandb_logger(name: str, config: dict[str, Any], group: str, save_dir: Path |
             group=group,
             save_dir=str(save_dir or Path.cwd()),
             offline=mode == "offline",
+            # Lightning's offline flag sets WANDB_MODE=dryrun, which wandb 0.31 no longer reads
+            # as offline (it asks for a login); wandb.init's own mode is unambiguous
+            mode="offline" if mode == "offline" else "online",
             config=config,
         )
     except Exception as error:  # W&B must never stop a benchmark

@@ -18,6 +18,14 @@ import matplotlib.pyplot as plt
 from leaderboards.store import ResultsStore
 
 
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Every board plot is written the same way: tight layout, 110 dpi, figure closed."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _latest_runs(store: ResultsStore, protocol: str) -> dict[tuple[str, str], dict]:
     """The newest run per (split, method) of a protocol, details decoded."""
     latest: dict[tuple[str, str], dict] = {}
@@ -52,10 +60,7 @@ def plot_curves(store: ResultsStore, out: Path) -> list[Path]:
             title=f"OSCR vs {split}", xlabel="false positive rate", ylabel="correct classification rate"
         )
         roc_ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"open_set_{split}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        path = save_figure(fig, out / f"open_set_{split}.png")
         written.append(path)
     return written
 
@@ -71,10 +76,7 @@ def plot_confusions(store: ResultsStore, out: Path) -> list[Path]:
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
         ax.set_yticks(range(len(names)), names, fontsize=6)
         ax.set(title=f"{method}: closed-set confusion", xlabel="predicted", ylabel="true")
-        fig.tight_layout()
-        path = out / f"confusion_{method.replace(':', '_')}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        path = save_figure(fig, out / f"confusion_{method.replace(':', '_')}.png")
         written.append(path)
     return written
 
@@ -103,10 +105,7 @@ def plot_scaling(store: ResultsStore, out: Path) -> list[Path]:
             ax.plot(x, y, "o-" if len(x) > 1 else "s", label=space)
             ax.set(xscale="log", xlabel="synthetic models (fixed image budget)", ylabel=label, title=label)
     axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    path = out / "zero_shot_scaling.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out / "zero_shot_scaling.png")
     return [path]
 
 
@@ -144,8 +143,5 @@ def plot_open_set_by_subset(store: ResultsStore, out: Path) -> list[Path]:
     ax.set_xticks(range(len(subsets)), [s.removeprefix("unseen_") for s in subsets])
     ax.set(ylabel="AUROC known vs unseen", title="open set: rejection per unseen subset", ylim=(0.3, 1.0))
     ax.legend(fontsize=6, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))
-    fig.tight_layout()
-    path = out / "open_set_by_subset.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    path = save_figure(fig, out / "open_set_by_subset.png")
     return [path]

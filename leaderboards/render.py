@@ -21,7 +21,7 @@ def to_markdown(tables: list[Table]) -> str:
     out = []
     for table in tables:
         out.append(f"### {table.title}\n")
-        header = ["method", *[f"{m} {_arrow(m)}" for m in table.metrics], "seeds", "weights"]
+        header = ["method", *[f"{m} {_arrow(table.metric_of(m))}" for m in table.metrics], "seeds", "weights"]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for row in table.rows:
@@ -48,11 +48,12 @@ def to_rows(tables: list[Table]) -> list[dict[str, object]]:
                         "split": table.split,
                         "dataset": table.dataset,
                         "method": row.method,
-                        "metric": metric,
+                        "metric": table.metric_of(metric),
+                        "column": metric,  # a robustness table's column is its perturbation
                         "value": cell.value,
                         "ci_low": cell.ci_low,
                         "ci_high": cell.ci_high,
-                        "higher_is_better": higher_is_better(metric),
+                        "higher_is_better": higher_is_better(table.metric_of(metric)),
                         "seeds": row.seeds,
                         **row.provenance,
                     }
@@ -102,7 +103,8 @@ def to_latex(tables: list[Table]) -> str:
                 [
                     "method",
                     *[
-                        _tex(m) + (" $\\uparrow$" if higher_is_better(m) else " $\\downarrow$")
+                        _tex(m)
+                        + (" $\\uparrow$" if higher_is_better(table.metric_of(m)) else " $\\downarrow$")
                         for m in table.metrics
                     ],
                 ]
@@ -167,7 +169,7 @@ def to_html(
     ]
     for table in tables:
         parts.append(f"<h2>{e(table.title)}</h2><table class='board'><thead><tr><th>method</th>")
-        parts += [f"<th>{e(m)} {_arrow(m)}</th>" for m in table.metrics]
+        parts += [f"<th>{e(m)} {_arrow(table.metric_of(m))}</th>" for m in table.metrics]
         parts.append("<th>seeds</th><th>weights</th><th>git</th><th>data hash</th></tr></thead><tbody>")
         for row in table.rows:
             name = e(row.method)

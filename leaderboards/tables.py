@@ -66,17 +66,25 @@ class Table:
     dataset: str
     metrics: list[str]
     rows: list[Row]
+    #: robustness tables: every column is this one metric, under a different perturbation
+    value_metric: str | None = None
 
     @property
     def title(self) -> str:
+        if self.value_metric:
+            return f"robustness: {self.protocol} / {self.split} {self.value_metric} ({self.dataset})"
         return f"{self.protocol} / {self.split} ({self.dataset})"
+
+    def metric_of(self, column: str) -> str:
+        """The metric a column holds (its own name, except in robustness tables)."""
+        return self.value_metric or column
 
     def best(self, metric: str) -> str | None:
         """The method with the best value in a column (None if the column is empty)."""
         candidates = [(r.cells[metric].value, r.method) for r in self.rows if metric in r.cells]
         if not candidates:
             return None
-        pick = max if higher_is_better(metric) else min
+        pick = max if higher_is_better(self.metric_of(metric)) else min
         return pick(candidates)[1]
 
 
@@ -85,13 +93,21 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
+def is_perturbed(protocol: str) -> bool:
+    """Robustness-track runs (``open_set@jpeg:75``) have their own tables, not the main ones."""
+    return "@" in protocol
+
+
 def build_tables(store: ResultsStore, protocols: list[str] | None = None) -> list[Table]:
-    """Every (protocol, split, data set) in the store as a table, seeds averaged."""
+    """Every (protocol, split, data set) in the store as a table, seeds averaged; perturbed
+    protocol variants only where ``protocols`` names them (see ``leaderboards.robustness``)."""
     groups: dict[tuple[str, str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for row in store.figure_rows():
         if protocols and row["protocol"] not in protocols:
+            continue
+        if not protocols and is_perturbed(row["protocol"]):
             continue
         groups[(row["protocol"], row["split"], row["dataset"])][row["method"]].append(row)
     tables = []
@@ -104,27 +120,33 @@ def build_tables(store: ResultsStore, protocols: list[str] | None = None) -> lis
                 by_metric[f["metric"]].append(f)
                 if f["metric"] not in metrics:
                     metrics.append(f["metric"])
-            cells = {
-                m: Cell(
-                    _mean([f["value"] for f in fs]),
-                    _mean([f["ci_low"] for f in fs]),
-                    _mean([f["ci_high"] for f in fs]),
-                )
-                for m, fs in by_metric.items()
-            }
-            latest = max(figures, key=lambda f: f["created_at"])
-            details = json.loads(latest["details_json"])
-            provenance = {
-                "git_sha": sorted({f["git_sha"] for f in figures}),
-                "data_hash": sorted({f["data_hash"] for f in figures}),
-                "config_hash": sorted({f["config_hash"] for f in figures}),
-                "run_ids": sorted({f["run_id"] for f in figures}),
-                "weights": details.get("weights", "n/a"),
-                "device": latest["device"],
-            }
-            rows.append(Row(method, cells, sorted({f["seed"] for f in figures}), provenance))
+            cells = {m: mean_cell(fs) for m, fs in by_metric.items()}
+            rows.append(Row(method, cells, sorted({f["seed"] for f in figures}), provenance(figures)))
         tables.append(Table(protocol, split, dataset, metrics, rows))
     return tables
+
+
+def provenance(figures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where a row's figures came from: every git sha, data hash, config hash and run id."""
+    latest = max(figures, key=lambda f: f["created_at"])
+    details = json.loads(latest["details_json"])
+    return {
+        "git_sha": sorted({f["git_sha"] for f in figures}),
+        "data_hash": sorted({f["data_hash"] for f in figures}),
+        "config_hash": sorted({f["config_hash"] for f in figures}),
+        "run_ids": sorted({f["run_id"] for f in figures}),
+        "weights": details.get("weights", "n/a"),
+        "device": latest["device"],
+    }
+
+
+def mean_cell(figures: list[dict[str, Any]]) -> Cell:
+    """A cell from several seeds' figures: means of the values and of the interval bounds."""
+    return Cell(
+        _mean([f["value"] for f in figures]),
+        _mean([f["ci_low"] for f in figures]),
+        _mean([f["ci_high"] for f in figures]),
+    )
 
 
 def format_cell(cell: Cell) -> str:

@@ -36,6 +36,26 @@ def test_an_offline_run_holds_the_figures_and_the_store_run_ids(
     assert all(run_id.encode() in content for run_id in run_ids)
 
 
+def test_a_user_who_never_logged_in_gets_an_offline_run_not_a_login_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default for a fresh user: no WANDB_MODE, no API key -> offline, with no warning
+    (Lightning's own offline switch sets WANDB_MODE=dryrun, which wandb 0.31 asks a login for)."""
+    import warnings
+
+    monkeypatch.setenv("MODELPRINT_WANDB", "auto")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.chdir(tmp_path)
+    assert wandb_mode() == "offline"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="W&B")
+        spectral_closed_set(tmp_path)
+    assert len(list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))) == 1
+
+
 def test_without_wandb_the_figures_still_reach_the_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,7 +60,8 @@ def board(
     readme: Path | None = None,
     site: Path | None = None,
 ) -> int:
-    """Write board.{md,csv,json,html,tex} and PNG plots (ROC, OSCR, confusion) from the store.
+    """Write board.{md,csv,json,html,tex} and PNG plots (ROC, OSCR, confusion, scaling,
+    robustness) from the store.
 
     Args:
         out: output directory.
@@ -70,6 +71,7 @@ def board(
     """
     from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
     from leaderboards.render import write_all
+    from leaderboards.robustness import build_robustness_tables, plot_robustness
     from leaderboards.store import ResultsStore
     from leaderboards.tables import build_tables
 
@@ -78,6 +80,8 @@ def board(
         raise UsageError(f"no results store at {path}; run `modelprint run` first")
     store = ResultsStore(path)
     tables = build_tables(store, protocols)
+    if not protocols:  # the robustness track's tables follow the main ones
+        tables += build_robustness_tables(store)
     if not tables:
         raise UsageError(
             f"the results store {path} holds no figures" + (f" for {protocols}" if protocols else "")
@@ -88,6 +92,7 @@ def board(
         *plot_confusions(store, out),
         *plot_scaling(store, out),
         *plot_open_set_by_subset(store, out),
+        *plot_robustness(store, out),
     ]
     files = write_all(tables, out, images=images)
     if readme is not None:

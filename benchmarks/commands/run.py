@@ -25,6 +25,7 @@ def run(
     method_args: dict[str, dict[str, Any]] | None = None,
     batch_size: int = 256,
     retrain: bool = False,
+    perturbations: list[str] | None = None,
 ) -> int:
     """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
 
@@ -42,6 +43,9 @@ def run(
         method_args: per-method overrides of ``benchmarks/configs/methods/<name>.yaml``.
         batch_size: images per feature-extraction batch.
         retrain: methods that ship a trained checkpoint train from scratch instead of loading it.
+        perturbations: robustness track - test splits perturbed, one protocol variant per level
+            (``[jpeg:75,blur:1,none]``; kinds: jpeg, resize, blur, noise, crop; see
+            ``benchmarks/configs/experiments/robustness.yaml``).
     """
     from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
     from datamodules.zoo.artifact import MissingArtifactError
@@ -59,6 +63,7 @@ def run(
         method_args=method_args or {},
         batch_size=batch_size,
         retrain=retrain,
+        perturbations=perturbations or [],
     )
     store = ResultsStore(results_store_path())
     console = Console()

@@ -1,0 +1,122 @@
+"""The robustness track on the board: each method's headline figure vs perturbation strength.
+
+Robustness runs are stored under protocol variants (``closed_set@jpeg:75``; see
+``datamodules.perturbations``). Here they become one table per (protocol, split, headline
+metric) - methods as rows, ``clean`` then every perturbation level as columns - and one plot
+per protocol with a panel per perturbation kind. The clean column is the plain protocol's
+figure (the default benchmark's run), so both come from the store alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from datamodules.perturbations import PERTURBATIONS, parse_perturbation
+from leaderboards.plots import save_figure
+from leaderboards.store import ResultsStore
+from leaderboards.tables import Row, Table, is_perturbed, mean_cell, provenance
+
+#: the figure each protocol's robustness is read by
+HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
+    "closed_set": ("accuracy",),
+    "open_set": ("auroc",),
+    "zero_shot": ("identification_accuracy", "verification_auroc"),
+}
+CLEAN = "clean"
+
+
+def _level_order(spec: str) -> tuple[int, float]:
+    """Kinds in registry order; within a kind, from mild to strong."""
+    level = parse_perturbation(spec)
+    kinds = PERTURBATIONS.names()
+    direction = 1 if level.kind.increasing else -1
+    return kinds.index(level.kind.name), direction * level.strength
+
+
+def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[str, dict[str, list[dict]]]]:
+    """(protocol, split, dataset, metric) -> method -> column (``clean`` or a spec) -> figures,
+    for the protocols, splits and methods that have at least one perturbed run."""
+    grouped: dict[tuple[str, str, str, str], dict[str, dict[str, list[dict]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    rows = store.figure_rows()
+    perturbed_keys = set()
+    for row in rows:
+        if not is_perturbed(row["protocol"]):
+            continue
+        base, spec = row["protocol"].split("@", 1)
+        if row["metric"] in HEADLINE_METRICS.get(base, ()):
+            key = (base, row["split"], row["dataset"], row["metric"])
+            grouped[key][row["method"]][spec].append(row)
+            perturbed_keys.add((key, row["method"]))
+    for row in rows:  # the clean column, only beside methods that have perturbed runs
+        key = (row["protocol"], row["split"], row["dataset"], row["metric"])
+        if (key, row["method"]) in perturbed_keys:
+            grouped[key][row["method"]][CLEAN].append(row)
+    return grouped
+
+
+def build_robustness_tables(store: ResultsStore) -> list[Table]:
+    """One table per (protocol, split, data set, headline metric) with perturbed runs."""
+    tables = []
+    for (protocol, split, dataset, metric), by_method in sorted(_robust_rows(store).items()):
+        levels = sorted(
+            {c for columns in by_method.values() for c in columns if c != CLEAN}, key=_level_order
+        )
+        columns = [CLEAN, *levels]
+        rows = []
+        for method, by_column in sorted(by_method.items()):
+            figures = [f for fs in by_column.values() for f in fs]
+            cells = {c: mean_cell(fs) for c, fs in by_column.items()}
+            rows.append(Row(method, cells, sorted({f["seed"] for f in figures}), provenance(figures)))
+        tables.append(Table(protocol, split, dataset, columns, rows, value_metric=metric))
+    return tables
+
+
+def _strength_axis(tables: list[Table]) -> dict[str, list[str]]:
+    """Perturbation kind -> its level specs, mild to strong."""
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for table in tables:
+        for column in table.metrics:
+            if column != CLEAN:
+                name = column.split(":", 1)[0]
+                if column not in kinds[name]:
+                    kinds[name].append(column)
+    return {
+        k: sorted(v, key=_level_order)
+        for k, v in sorted(kinds.items(), key=lambda kv: _level_order(kv[1][0]))
+    }
+
+
+def plot_robustness(store: ResultsStore, out: Path) -> list[Path]:
+    """Per robustness table, one PNG: a panel per perturbation kind, the headline figure vs
+    strength (the clean figure at the kind's identity strength), one line per method."""
+    written = []
+    for table in build_robustness_tables(store):
+        kinds = _strength_axis([table])
+        if not kinds:
+            continue
+        fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3.4), squeeze=False, sharey=True)
+        for ax, (kind_name, specs) in zip(axes[0], kinds.items(), strict=True):
+            kind = PERTURBATIONS.create(kind_name)
+            for row in table.rows:
+                points = [(kind.identity, row.cells[CLEAN].value)] if CLEAN in row.cells else []
+                points += [
+                    (parse_perturbation(s).strength, row.cells[s].value) for s in specs if s in row.cells
+                ]
+                points.sort(key=lambda p: p[0], reverse=not kind.increasing)
+                ax.plot([p[0] for p in points], [p[1] for p in points], "o-", ms=3, label=row.method)
+            ax.set(title=kind_name, xlabel=kind.strength, ylabel=table.value_metric)
+            if not kind.increasing:
+                ax.invert_xaxis()  # left to right = stronger, in every panel
+        axes[0][0].legend(fontsize=6)
+        fig.suptitle(f"{table.protocol} / {table.split}: {table.value_metric} vs perturbation", fontsize=10)
+        path = save_figure(fig, out / f"robustness_{table.protocol}_{table.split}_{table.value_metric}.png")
+        written.append(path)
+    return written

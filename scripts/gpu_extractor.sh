@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The flagship extractor's GPU configuration (benchmarks/configs/extractor/gpu.yaml), trained
+# for a fixed wall-clock share on a GPU machine and evaluated on the zoo like the default
+# benchmark - into its own results store, since these figures come from another checkpoint.
+#
+# Usage: scripts/gpu_extractor.sh OUT_DIR [TRAIN_SECONDS]
+#   1. a speed probe (PROBE_IMAGES, default 25,600 = 100 steps, no validation) measures
+#      training images/s of the whole pipeline on this machine;
+#   2. the image budget is set so that training takes about TRAIN_SECONDS (default 270),
+#      capped at gpu.yaml's own budget (one pass over 5,760 models x 256 images);
+#   3. `modelprint run` evaluates synthetic_fingerprint with that checkpoint on every protocol.
+# Writes OUT_DIR/gpu_results.sqlite, OUT_DIR/summary.json, OUT_DIR/probe.json and logs; with
+# SPEED_SECONDS set, also the synthetic-data pipeline benchmark (OUT_DIR/speed.txt).
+# Needs torch with CUDA and the suite's dependencies (a directory of wheels in DEPS_WHEELS is
+# installed into a scratch target first, for a machine without the registry).
+set -euo pipefail
+out="$(mkdir -p "$1" && cd "$1" && pwd)"
+train_seconds="${2:-270}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py="${PYTHON:-python3}"
+if [ -n "${DEPS_WHEELS:-}" ]; then
+  "$py" -m pip install -q --no-deps --target=/tmp/modelprint-deps "$DEPS_WHEELS"/*.whl
+  export PYTHONPATH="/tmp/modelprint-deps:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$root:${PYTHONPATH:-}" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MODELPRINT_WANDB=off
+export MODELPRINT_RESULTS="$out/gpu_results.sqlite" MODELPRINT_CACHE="${MODELPRINT_CACHE:-/tmp/modelprint-cache}"
+config=benchmarks/configs/extractor/gpu.yaml
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+
+probe=/tmp/modelprint-probe
+rm -rf "$probe"
+# the probe measures training alone: the same config without validation
+"$py" -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); c['val_batches'] = 0; \
+yaml.safe_dump(c, open(sys.argv[2], 'w'))" "$config" /tmp/modelprint-probe.yaml
+MODELPRINT_RESULTS=/tmp/modelprint-probe.sqlite "$py" -m benchmarks extractor train --training_config=/tmp/modelprint-probe.yaml \
+  --image_budget="${PROBE_IMAGES:-25600}" --out="$probe" >"$out/probe.log" 2>&1 || { tail -40 "$out/probe.log"; exit 1; }
+cp "$probe/summary.json" "$out/probe.json"
+budget="$("$py" - "$out/probe.json" "$train_seconds" <<'EOF'
+import json, sys
+probe = json.load(open(sys.argv[1]))
+full = 1474560  # gpu.yaml's image_budget
+print(min(full, int(probe["images_per_s"] * float(sys.argv[2])) // 256 * 256))
+EOF
+)"
+echo "probe: $(cut -c1-300 "$out/probe.json" | tr -d '\n ')"
+echo "training budget: $budget images"
+
+run_dir=/tmp/modelprint-gpu-extractor
+"$py" -m benchmarks extractor train --training_config="$config" --image_budget="$budget" --out="$run_dir" \
+  >"$out/train.log" 2>&1 || { tail -40 "$out/train.log"; exit 1; }
+cp "$run_dir/summary.json" "$out/summary.json"
+tail -3 "$out/train.log"
+"$py" -m benchmarks run --config=benchmarks/configs/experiments/default.yaml --methods='[synthetic_fingerprint]' \
+  --method_args="{synthetic_fingerprint: {checkpoint: $run_dir}}" >"$out/run.log" 2>&1 \
+  || { tail -40 "$out/run.log"; exit 1; }
+tail -3 "$out/run.log"
+if [ -n "${SPEED_SECONDS:-}" ]; then  # issue 4's pipeline check on this machine's cores, if time allows
+  timeout "$SPEED_SECONDS" "$py" -m benchmarks.speed.synthetic_data --num_models=256 --images_per_model=64 \
+    --workers="${SPEED_WORKERS:-8}" --steps=60 2>&1 | grep -v "Tip\|pytree\|available" | tee "$out/speed.txt" || true
+fi

@@ -9,6 +9,9 @@
 #   2. the image budget is set so that training takes about TRAIN_SECONDS (default 270),
 #      capped at gpu.yaml's own budget (one pass over 5,760 models x 256 images);
 #   3. `modelprint run` evaluates synthetic_fingerprint with that checkpoint on every protocol.
+# IMAGE_BUDGET skips the probe and trains on that many images; NUM_WORKERS overrides the
+# data workers (gpu.yaml: 8). MODELPRINT_GIT_SHA names the commit where the machine's copy
+# of the tree has no git history of its own (the runs record it as their git sha).
 # Writes OUT_DIR/gpu_results.sqlite, OUT_DIR/summary.json, OUT_DIR/probe.json and logs; with
 # SPEED_SECONDS set, also the synthetic-data pipeline benchmark (OUT_DIR/speed.txt).
 # Needs torch with CUDA and the suite's dependencies (a directory of wheels in DEPS_WHEELS is
@@ -25,11 +28,16 @@ if [ -n "${DEPS_WHEELS:-}" ]; then
 fi
 export PYTHONPATH="$root:${PYTHONPATH:-}" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MODELPRINT_WANDB=off
 export MODELPRINT_RESULTS="$out/gpu_results.sqlite" MODELPRINT_CACHE="${MODELPRINT_CACHE:-/tmp/modelprint-cache}"
-config=benchmarks/configs/extractor/gpu.yaml
+if [ -n "${MODELPRINT_GIT_SHA:-}" ]; then export GIT_DIR=/nonexistent; fi  # git fails -> the given sha
+config=/tmp/modelprint-gpu.yaml
+"$py" -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); w = sys.argv[3]; \
+c['data']['num_workers'] = int(w) if w else c['data']['num_workers']; yaml.safe_dump(c, open(sys.argv[2], 'w'))" \
+  benchmarks/configs/extractor/gpu.yaml "$config" "${NUM_WORKERS:-}"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 
 probe=/tmp/modelprint-probe
 rm -rf "$probe"
+if [ -z "${IMAGE_BUDGET:-}" ]; then
 # the probe measures training alone: the same config without validation
 "$py" -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); c['val_batches'] = 0; \
 yaml.safe_dump(c, open(sys.argv[2], 'w'))" "$config" /tmp/modelprint-probe.yaml
@@ -44,6 +52,9 @@ print(min(full, int(probe["images_per_s"] * float(sys.argv[2])) // 256 * 256))
 EOF
 )"
 echo "probe: $(cut -c1-300 "$out/probe.json" | tr -d '\n ')"
+else
+budget="$IMAGE_BUDGET"
+fi
 echo "training budget: $budget images"
 
 run_dir=/tmp/modelprint-gpu-extractor

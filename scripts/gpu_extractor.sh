@@ -10,7 +10,7 @@
 #      capped at gpu.yaml's own budget (one pass over 5,760 models x 256 images);
 #   3. `modelprint run` evaluates synthetic_fingerprint with that checkpoint on every protocol.
 # IMAGE_BUDGET skips the probe and trains on that many images; NUM_WORKERS overrides the
-# data workers (gpu.yaml: 8). MODELPRINT_GIT_SHA names the commit where the machine's copy
+# data workers (gpu.yaml: 15). MODELPRINT_GIT_SHA names the commit where the machine's copy
 # of the tree has no git history of its own (the runs record it as their git sha).
 # Writes OUT_DIR/gpu_results.sqlite, OUT_DIR/summary.json, OUT_DIR/probe.json and logs; with
 # SPEED_SECONDS set, also the synthetic-data pipeline benchmark (OUT_DIR/speed.txt).

@@ -198,3 +198,23 @@ def test_the_board_gets_robustness_tables_and_plots_apart_from_the_main_tables(t
     images = plot_robustness(store, tmp_path)
     assert {p.name for p in images} >= {"robustness_closed_set_known_test_accuracy.png"}
     assert all(p.stat().st_size > 5000 for p in images)
+
+
+def test_cli_levels_run_and_a_bad_one_is_one_line(
+    capsys: pytest.CaptureFixture[str], private_paths: Path
+) -> None:
+    from benchmarks.cli import main
+
+    args = [
+        "run",
+        "--methods=[spectral]",
+        "--dataset=fabricated",
+        "--protocols=[closed_set]",
+        "--bootstrap_samples=0",
+    ]
+    assert main([*args, "--perturbations=[jpeg:blurry]"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a number" in err[0]
+    assert main([*args, "--perturbations=[none,crop:0.5]"]) == 0
+    store = ResultsStore(private_paths / "results.sqlite")
+    assert {r["protocol"] for r in store.runs()} == {"closed_set", "closed_set@crop:0.5"}

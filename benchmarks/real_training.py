@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
 from benchmarks.extractor_training import WEIGHTS_FILE, ExtractorTrainingConfig, save_weights
+from benchmarks.metrics.fingerprint import as_float_images
 from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import seed_all
 
@@ -62,7 +63,7 @@ class LabelBalancedBatchSampler(Sampler[list[int]]):
 
 def labelled_tensors(split: Any) -> TensorDataset:
     """A split's (image in [-1, 1], label) pairs."""
-    return TensorDataset(split.images.float() / 127.5 - 1, split.labels.long())
+    return TensorDataset(as_float_images(split.images), split.labels.long())
 
 
 def fit_keeping_best(

@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.feature_cache import FeatureCache, feature_key
+from benchmarks.metrics.fingerprint import as_float_images
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
 from benchmarks.provenance import run_record
@@ -188,7 +189,7 @@ def skipped_images(splits: dict[str, Any]) -> dict[str, Any]:
 
 
 def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Tensor:
-    images = split.images.float() / 127.5 - 1
+    images = as_float_images(split.images)
     loader = DataLoader(TensorDataset(images), batch_size=batch_size)
     return torch.cat(quiet_trainer().predict(method, loader)).cpu()
 

@@ -21,6 +21,7 @@ import yaml
 from rich.console import Console
 
 from benchmarks.feature_cache import FeatureCache
+from benchmarks.metrics.fingerprint import as_float_images
 from benchmarks.runner import BenchmarkConfig, load_splits, method_args, run_benchmark
 from leaderboards.store import ResultsStore
 from lightning_modules import METHODS
@@ -56,7 +57,7 @@ def main() -> None:
         f"({first.wall_time_s / second.wall_time_s:.1f}x faster; {second.cache_hits} cache hits)"
     )
     split = load_splits(cfg, ["known_test"])["known_test"]
-    images = split.images.float() / 127.5 - 1
+    images = as_float_images(split.images)
     for name in cfg.methods or METHODS.names():
         method = METHODS.create(name, **method_args(name))
         start = time.perf_counter()

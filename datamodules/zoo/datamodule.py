@@ -23,6 +23,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
+from benchmarks.metrics.fingerprint import as_float_images
 from datamodules import register_dataset
 from datamodules.zoo.artifact import ARTIFACT_DIR, load_manifest, recorded_data_hash, require_artifact
 
@@ -124,7 +125,7 @@ class SplitDataset(Dataset):
         return len(self.split)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.split.images[i].float() / 127.5 - 1
+        image = as_float_images(self.split.images[i])
         return (self.transform(image) if self.transform else image), self.split.labels[i]
 
 

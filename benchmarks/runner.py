@@ -305,9 +305,8 @@ def run_benchmark(
                     progress.update(task, description=f"{method_name} seed {seed}: {variant.name}")
                     t = time.perf_counter()
                     variant_features = {
-                        name: features[(name, level)]
-                        for name, level in needed
-                        if level == variant.split_variant(name)
+                        name: features[(name, variant.split_variant(name))]
+                        for name in (*FIT_SPLITS, *variant.protocol.feature_splits())
                     }
                     results = variant.protocol.evaluate(method, variant_features, seed)
                     eval_seconds = time.perf_counter() - t

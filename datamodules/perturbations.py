@@ -19,6 +19,7 @@ The rule, the same for every kind:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import math
@@ -190,8 +191,6 @@ def parse_perturbation(spec: str) -> Perturbation:
 def perturbed_split(split: Any, perturbation: Perturbation) -> Any:
     """A copy of a split (any frozen dataclass with ``name``, ``images``, ``data_hash``) whose images
     are perturbed; its data hash names the perturbation, so features are cached apart."""
-    import dataclasses
-
     images = perturbation.apply(split.images, split.name)
     digest = hashlib.sha256(f"{split.data_hash}|{perturbation.spec}".encode()).hexdigest()[:16]
     return dataclasses.replace(split, images=images, data_hash=digest)

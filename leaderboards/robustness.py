@@ -79,27 +79,23 @@ def build_robustness_tables(store: ResultsStore) -> list[Table]:
     return tables
 
 
-def _strength_axis(tables: list[Table]) -> dict[str, list[str]]:
-    """Perturbation kind -> its level specs, mild to strong."""
-    kinds: dict[str, list[str]] = defaultdict(list)
-    for table in tables:
-        for column in table.metrics:
-            if column != CLEAN:
-                name = column.split(":", 1)[0]
-                if column not in kinds[name]:
-                    kinds[name].append(column)
-    return {
-        k: sorted(v, key=_level_order)
-        for k, v in sorted(kinds.items(), key=lambda kv: _level_order(kv[1][0]))
-    }
+def _levels_by_kind(table: Table) -> dict[str, list[str]]:
+    """Perturbation kind -> its level specs; the table's columns are already in kind order,
+    mild to strong (``build_robustness_tables``)."""
+    kinds: dict[str, list[str]] = {}
+    for column in table.metrics:
+        if column != CLEAN:
+            kinds.setdefault(parse_perturbation(column).kind.name, []).append(column)
+    return kinds
 
 
-def plot_robustness(store: ResultsStore, out: Path) -> list[Path]:
-    """Per robustness table, one PNG: a panel per perturbation kind, the headline figure vs
-    strength (the clean figure at the kind's identity strength), one line per method."""
+def plot_robustness(tables: list[Table], out: Path) -> list[Path]:
+    """Per robustness table (``build_robustness_tables``), one PNG: a panel per perturbation
+    kind, the headline figure vs strength (the clean figure at the kind's identity strength),
+    one line per method."""
     written = []
-    for table in build_robustness_tables(store):
-        kinds = _strength_axis([table])
+    for table in tables:
+        kinds = _levels_by_kind(table)
         if not kinds:
             continue
         fig, axes = plt.subplots(1, len(kinds), figsize=(3.2 * len(kinds), 3.4), squeeze=False, sharey=True)

@@ -195,7 +195,7 @@ def test_the_board_gets_robustness_tables_and_plots_apart_from_the_main_tables(t
     row = closed.rows[0]
     assert row.cells[CLEAN].value == store.figure_rows(protocol="closed_set", metric="accuracy")[0]["value"]
     assert row.cells["noise:20"].value <= row.cells["noise:5"].value + 0.05
-    images = plot_robustness(store, tmp_path)
+    images = plot_robustness(build_robustness_tables(store), tmp_path)
     assert {p.name for p in images} >= {"robustness_closed_set_known_test_accuracy.png"}
     assert all(p.stat().st_size > 5000 for p in images)
 

@@ -80,8 +80,8 @@ def board(
         raise UsageError(f"no results store at {path}; run `modelprint run` first")
     store = ResultsStore(path)
     tables = build_tables(store, protocols)
-    if not protocols:  # the robustness track's tables follow the main ones
-        tables += build_robustness_tables(store)
+    robustness = [] if protocols else build_robustness_tables(store)  # they follow the main tables
+    tables += robustness
     if not tables:
         raise UsageError(
             f"the results store {path} holds no figures" + (f" for {protocols}" if protocols else "")
@@ -92,7 +92,7 @@ def board(
         *plot_confusions(store, out),
         *plot_scaling(store, out),
         *plot_open_set_by_subset(store, out),
-        *plot_robustness(store, out),
+        *plot_robustness(robustness, out),
     ]
     files = write_all(tables, out, images=images)
     if readme is not None:

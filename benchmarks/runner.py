@@ -248,7 +248,7 @@ def run_benchmark(
     def done(method: str, variant: Variant, seed: int) -> bool:
         chash = config_hash(config_for(method, variant))
         return all(
-            store.has_run(RunKey(method, variant.name, cfg.dataset, split, seed, chash))
+            store.has_run(RunKey(method, variant.name, cfg.dataset, split, seed, chash, data_hash))
             for split in variant.protocol.result_splits()
         )
 

@@ -87,7 +87,8 @@ def run_scaling(study: ScalingStudy, store: Any, cache: Path, console: Any) -> l
             "space": space,
             "protocol": protocol.config(),
         }
-        key = RunKey(name, PROTOCOL, "zoo", protocol.split, study.seed, config_hash(config))
+        data_hash = splits[protocol.split].data_hash
+        key = RunKey(name, PROTOCOL, "zoo", protocol.split, study.seed, config_hash(config), data_hash)
         if store.has_run(key):
             console.print(f"{name}: already in the store")
             continue
@@ -109,7 +110,7 @@ def run_scaling(study: ScalingStudy, store: Any, cache: Path, console: Any) -> l
                 split=result.split,
                 seed=study.seed,
                 config=config,
-                data_hash=splits[protocol.split].data_hash,
+                data_hash=data_hash,
                 wall_time_s=time.perf_counter() - start,
                 details={"num_models": num_models, "space": space, "training": summary, **result.details},
             )

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the data hash is part of a run's key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_time_s      REAL NOT NULL,
     details_json     TEXT NOT NULL,
     created_at       TEXT NOT NULL,
-    UNIQUE (method, protocol, dataset, split, seed, config_hash)
+    UNIQUE (method, protocol, dataset, split, seed, config_hash, data_hash)
 );
 CREATE TABLE IF NOT EXISTS figures (
     run_id  TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -59,8 +59,15 @@ CREATE VIEW IF NOT EXISTS figure_rows AS
            f.ci_low, f.ci_high, r.config_hash, r.data_hash, r.git_sha, r.package_versions,
            r.device, r.wall_time_s, r.created_at, r.details_json
     FROM figures AS f JOIN runs AS r USING (run_id);
+-- the figures of each data set's current version: the data hash that appeared last (a late
+-- run on an older version does not make that version current again)
+CREATE VIEW IF NOT EXISTS current_figure_rows AS
+    SELECT * FROM figure_rows AS fr
+    WHERE fr.data_hash = (
+        SELECT r.data_hash FROM runs AS r WHERE r.dataset = fr.dataset
+        GROUP BY r.data_hash ORDER BY MIN(r.created_at) DESC, MIN(r.rowid) DESC LIMIT 1
+    );
 """
-
 
 _RUN_COLUMNS = (
     "run_id",
@@ -111,6 +118,7 @@ class RunKey:
     split: str
     seed: int
     config_hash: str
+    data_hash: str
 
 
 @dataclass
@@ -134,7 +142,13 @@ class RunRecord:
     @property
     def key(self) -> RunKey:
         return RunKey(
-            self.method, self.protocol, self.dataset, self.split, self.seed, config_hash(self.config)
+            self.method,
+            self.protocol,
+            self.dataset,
+            self.split,
+            self.seed,
+            config_hash(self.config),
+            self.data_hash,
         )
 
 
@@ -159,15 +173,18 @@ class ResultsStore:
             self._enable_wal(conn)
             conn.execute("BEGIN IMMEDIATE")  # two processes creating one store: one creates, one waits
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+            if version not in (0, 1, SCHEMA_VERSION):
                 raise RuntimeError(
                     f"results store {self.path} has schema version {version}; "
                     f"this modelprint reads version {SCHEMA_VERSION}"
                 )
-            if version == 0:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version == 1:
+                conn.execute("ROLLBACK")
+                _migrate_1_to_2(conn)
+                conn.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
@@ -212,8 +229,7 @@ class ResultsStore:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 existing = conn.execute(
-                    "SELECT run_id FROM runs WHERE method=? AND protocol=? AND dataset=? "
-                    "AND split=? AND seed=? AND config_hash=?",
+                    f"SELECT run_id FROM runs WHERE {_KEY_WHERE}",
                     _key_tuple(key),
                 ).fetchone()
                 if existing is not None:
@@ -225,7 +241,7 @@ class ResultsStore:
                     f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
                     (
                         run.run_id,
-                        *_key_tuple(key),
+                        *_key_tuple(key)[:-1],
                         json.dumps(run.config, sort_keys=True, default=str),
                         run.data_hash,
                         run.git_sha,
@@ -255,8 +271,7 @@ class ResultsStore:
         """Whether a run with this key is recorded (the runner's resume check)."""
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT 1 FROM runs WHERE method=? AND protocol=? AND dataset=? AND split=? "
-                "AND seed=? AND config_hash=?",
+                f"SELECT 1 FROM runs WHERE {_KEY_WHERE}",
                 _key_tuple(key),
             ).fetchone()
         return row is not None
@@ -265,9 +280,13 @@ class ResultsStore:
         """Recorded runs, filtered by equality on any ``runs`` column."""
         return self._select("runs", filters)
 
-    def figure_rows(self, **filters: Any) -> list[dict[str, Any]]:
-        """One row per figure with its run's provenance, filtered by equality on any column."""
-        return self._select("figure_rows", filters)
+    def figure_rows(self, *, every_data_version: bool = False, **filters: Any) -> list[dict[str, Any]]:
+        """One row per figure with its run's provenance, filtered by equality on any column.
+
+        Only figures on each data set's current version (the data hash that appeared last), so
+        a leaderboard never averages runs on a rebuilt data set with runs on the old one; the
+        older runs stay in the store (``every_data_version=True`` reads them too)."""
+        return self._select("figure_rows" if every_data_version else "current_figure_rows", filters)
 
     def _select(self, table: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         with self._connect() as conn:
@@ -280,6 +299,36 @@ class ResultsStore:
                 f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, run_id", tuple(filters.values())
             ).fetchall()
         return [dict(row) for row in rows]
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    """Version 1 keyed a run without its data hash, so a rebuilt data set's runs replaced the
+    old version's (and, on resume, were skipped as done). Rebuild ``runs`` with the wider key,
+    keeping every row (SQLite's recipe for changing a constraint: foreign keys off, copy,
+    drop, rename; the views are recreated by the schema script)."""
+    create = _SCHEMA.split(";")[0].replace("CREATE TABLE IF NOT EXISTS runs (", "CREATE TABLE runs_v2 (")
+    conn.execute("PRAGMA foreign_keys=OFF")  # else dropping runs would cascade to figures
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have done it
+            conn.execute(create)
+            conn.execute("INSERT INTO runs_v2 SELECT * FROM runs")
+            for view in ("current_figure_rows", "figure_rows"):
+                conn.execute(f"DROP VIEW IF EXISTS {view}")
+            conn.execute("DROP TABLE runs")
+            conn.execute("ALTER TABLE runs_v2 RENAME TO runs")
+            if conn.execute("PRAGMA foreign_key_check").fetchall():
+                raise RuntimeError("results store migration left figures without their run")
+            conn.execute("PRAGMA user_version=2")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
+
+
+_KEY_WHERE = " AND ".join(f"{name}=?" for name in RunKey.__dataclass_fields__)
 
 
 def _key_tuple(key: RunKey) -> tuple[Any, ...]:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from leaderboards.store import Figure, ResultsStore, RunExistsError, RunRecord, config_hash
+from leaderboards.store import SCHEMA_VERSION, Figure, ResultsStore, RunExistsError, RunRecord, config_hash
 
 
-def make_run(seed: int = 0, method: str = "spectral", **config: object) -> RunRecord:
+def make_run(
+    seed: int = 0, method: str = "spectral", data_hash: str = "data123", **config: object
+) -> RunRecord:
     return RunRecord(
         method=method,
         protocol="closed_set",
@@ -22,7 +25,7 @@ def make_run(seed: int = 0, method: str = "spectral", **config: object) -> RunRe
         split="known",
         seed=seed,
         config=dict(config),
-        data_hash="data123",
+        data_hash=data_hash,
         git_sha="abc",
         package_versions={"torch": "2.13.0"},
         device="cpu",
@@ -154,3 +157,60 @@ def test_a_writer_killed_mid_run_leaves_no_partial_run(tmp_path: Path) -> None:
     assert len(store.figure_rows()) == 1
     store.write_run(make_run(seed=7), [Figure("accuracy", 0.3)])
     assert len(store.runs()) == 2
+
+
+def test_a_rebuilt_data_set_is_a_new_run_and_boards_read_only_its_current_version(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    old = store.write_run(make_run(data_hash="zoo-v1"), [Figure("accuracy", 0.9)])
+    assert not store.has_run(make_run(data_hash="zoo-v2").key)  # resume would rerun it
+    time.sleep(1.1)  # created_at has one-second resolution
+    new = store.write_run(make_run(data_hash="zoo-v2"), [Figure("accuracy", 0.6)])
+    store.write_run(make_run(method="other", data_hash="zoo-v1"), [Figure("accuracy", 0.3)])  # late, old data
+    synthetic = make_run(method="trainer", data_hash="synthetic-1")
+    synthetic.dataset = "synthetic:paper"
+    store.write_run(synthetic, [Figure("accuracy", 0.1)])
+    assert {r["run_id"] for r in store.runs()} >= {old, new}  # nothing replaced
+    current = [(r["method"], r["dataset"], r["value"]) for r in store.figure_rows()]
+    assert sorted(current) == [("spectral", "zoo", 0.6), ("trainer", "synthetic:paper", 0.1)]
+    assert len(store.figure_rows(every_data_version=True)) == 4
+
+
+def test_a_version_1_store_is_migrated_keeping_every_run(tmp_path: Path) -> None:
+    path = tmp_path / "v1.sqlite"
+    with sqlite3.connect(path) as conn:  # the version-1 layout: runs keyed without the data hash
+        conn.executescript(
+            """
+            CREATE TABLE runs (run_id TEXT PRIMARY KEY, method TEXT NOT NULL, protocol TEXT NOT NULL,
+                dataset TEXT NOT NULL, split TEXT NOT NULL, seed INTEGER NOT NULL,
+                config_hash TEXT NOT NULL, config_json TEXT NOT NULL, data_hash TEXT NOT NULL,
+                git_sha TEXT NOT NULL, package_versions TEXT NOT NULL, device TEXT NOT NULL,
+                wall_time_s REAL NOT NULL, details_json TEXT NOT NULL, created_at TEXT NOT NULL,
+                UNIQUE (method, protocol, dataset, split, seed, config_hash));
+            CREATE TABLE figures (run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+                metric TEXT NOT NULL, value REAL NOT NULL, ci_low REAL, ci_high REAL,
+                PRIMARY KEY (run_id, metric));
+            CREATE VIEW figure_rows AS SELECT r.run_id, r.method, r.protocol, r.dataset, r.split, r.seed,
+                f.metric, f.value, f.ci_low, f.ci_high, r.config_hash, r.data_hash, r.git_sha,
+                r.package_versions, r.device, r.wall_time_s, r.created_at, r.details_json
+                FROM figures AS f JOIN runs AS r USING (run_id);
+            INSERT INTO runs VALUES ('r1', 'spectral', 'closed_set', 'zoo', 'known', 0, 'c', '{}', 'zoo-v1',
+                'abc', '{}', 'cpu', 1.0, '{}', '2026-01-01T00:00:00+00:00');
+            INSERT INTO figures VALUES ('r1', 'accuracy', 0.9, 0.8, 1.0),
+                ('r1', 'macro_f1', 0.85, NULL, NULL);
+            PRAGMA user_version=1;
+            """
+        )
+    conn.close()
+    store = ResultsStore(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert "data_hash)" in conn.execute("SELECT sql FROM sqlite_master WHERE name='runs'").fetchone()[0]
+    conn.close()
+    figures = sorted((r["metric"], r["value"]) for r in store.figure_rows())
+    assert figures == [("accuracy", 0.9), ("macro_f1", 0.85)]
+    run = make_run(data_hash="zoo-v2")
+    run.config = {}
+    store.write_run(run, [Figure("accuracy", 0.5)])  # same key but the data hash: kept apart
+    assert len(store.runs()) == 2 and [r["value"] for r in store.figure_rows(metric="accuracy")] == [0.5]
+    ResultsStore(path)  # opening a migrated store again changes nothing
+    assert len(store.figure_rows(every_data_version=True)) == 3

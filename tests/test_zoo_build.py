@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -15,7 +16,12 @@ from datamodules import create_dataset
 from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
 from datamodules.zoo.datamodule import UnknownSplitError, load_split
 from datamodules.zoo.recipe import ZooRecipe
-from datamodules.zoo.training_sets import TRAINING_SETS, build_training_set
+from datamodules.zoo.training_sets import (
+    TRAINING_SETS,
+    build_training_set,
+    load_training_sets,
+    save_training_sets,
+)
 
 TINY = {
     "resolution": 32,
@@ -217,9 +223,41 @@ def test_recipe_overrides_are_checked_and_applied(tmp_path: Path) -> None:
     )
     spec = next(s for s in ZooRecipe.load(recipe_path).generators() if s.generator_id == "dcgan-digits-s0")
     assert dict(spec.overrides) == {"lr": 1e-4, "steps": 3}
+    recipe = ZooRecipe.load(recipe_path)
+    assert recipe.steps(spec) == 3 and recipe.steps(recipe.generators()[1]) == TINY["steps"]["gan"]
     recipe_path.write_text(yaml.safe_dump({**TINY, "overrides": {"dcgan-digits-s0": {"momentum": 1}}}))
     with pytest.raises(ValueError, match="unknown setting"):
         ZooRecipe.load(recipe_path).generators()
     recipe_path.write_text(yaml.safe_dump({**TINY, "overrides": {"nope-s0": {"lr": 1}}}))
     with pytest.raises(ValueError, match="not in the recipe"):
         ZooRecipe.load(recipe_path).check_overrides()
+
+
+def test_a_parallel_build_from_prebuilt_training_sets_trains_the_same_generators(
+    tiny_zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    """Two worker processes, training sets read from an .npz, a chosen order: the same bytes as
+    the serial build (each generator is seeded by its id, not by when or where it trains)."""
+    sets = tmp_path / "sets.npz"
+    save_training_sets(["digits", "faces", "shapes"], 32, sets)
+    work = tmp_path / "work"
+    ids = ["pixelcnn-digits-s0", "dcgan-digits-s1", "vae_deconv-faces-s0"]
+    args = [f"--recipe={tiny_zoo['recipe']}", f"--work={work}", "--threads=1", f"--training_sets={sets}"]
+    assert main(["zoo", "build", *args, "--workers=2", f"--only=[{','.join(ids)}]"]) == 0
+    assert sorted(p.name for p in work.iterdir()) == sorted(ids)  # only those, no assembly
+    for gen_id in ids:
+        assert np.array_equal(
+            np.load(work / gen_id / "images.npy"), np.load(tiny_zoo["work"] / gen_id / "images.npy")
+        )
+        assert json.loads((work / gen_id / "record.json").read_text())["trained_on"] == "cpu"
+    with pytest.raises(ValueError, match="not in the recipe: \\['nope-s0'\\]"):
+        main(["zoo", "build", *args, "--only=[nope-s0]"])
+
+
+def test_prebuilt_training_sets_are_checked(tmp_path: Path) -> None:
+    np.savez(tmp_path / "bad.npz", digits=np.zeros((4, 3, 16, 16), dtype=np.uint8))
+    with pytest.raises(KeyError, match="no training set\\(s\\) \\['faces'\\]"):
+        load_training_sets({"faces"}, 16, tmp_path / "bad.npz")
+    with pytest.raises(ValueError, match="expected N x 3 x 32 x 32 uint8"):
+        load_training_sets({"digits"}, 32, tmp_path / "bad.npz")
+    assert load_training_sets({"digits"}, 16, tmp_path / "bad.npz")["digits"].shape == (4, 3, 16, 16)

@@ -22,6 +22,9 @@ def zoo_build(
     work: Path | None = None,
     threads: int = 0,
     only: list[str] | None = None,
+    accelerator: str = "cpu",
+    workers: int = 1,
+    training_sets: Path | None = None,
 ) -> int:
     """Train every generator of the zoo (resumable) and assemble the shipped artifact.
 
@@ -29,15 +32,22 @@ def zoo_build(
         recipe: the zoo recipe YAML (default: the shipped ``datamodules/zoo/zoo.yaml``).
         out: where the artifact goes (default: ``datamodules/zoo/artifact``).
         work: per-generator results; a killed build resumes from here (default: under the cache).
-        threads: torch CPU threads (0: torch's default).
-        only: train just these generator ids (no assembly), e.g. to parallelise over machines.
+        threads: torch CPU threads per training process (0: torch's default).
+        only: train just these generator ids, in this order (no assembly), e.g. to share a
+            build between machines.
+        accelerator: Lightning accelerator the generators train on (``cpu``, ``gpu``, ``auto``);
+            sampling is always on the CPU.
+        workers: generators trained at once, each in its own process (several share one GPU).
+        training_sets: an ``.npz`` of the training sets built elsewhere (one uint8 array per
+            name), for a machine whose packages may ship other sample images; assembly
+            (the ``real`` images) still builds them here.
     """
     import torch
 
     from datamodules.zoo.artifact import ARTIFACT_DIR
     from datamodules.zoo.build import assemble, train_one
     from datamodules.zoo.recipe import RECIPE_PATH, ZooRecipe
-    from datamodules.zoo.training_sets import build_training_set
+    from datamodules.zoo.training_sets import load_training_sets
 
     if threads:
         torch.set_num_threads(threads)
@@ -45,18 +55,39 @@ def zoo_build(
     zoo.check_overrides()
     work = work or cache_dir() / "zoo-build" / zoo.hash
     work.mkdir(parents=True, exist_ok=True)
-    specs = [s for s in zoo.generators() if not only or s.generator_id in only]
+    specs = zoo.generators()
+    if only:  # in the order given
+        by_id = {s.generator_id: s for s in specs}
+        unknown = [g for g in only if g not in by_id]
+        if unknown:
+            raise ValueError(f"--only names generators not in the recipe: {unknown}")
+        specs = [by_id[g] for g in only]
     todo = [s for s in specs if not (work / s.generator_id / "record.json").exists()]
     console = Console()
     console.print(f"zoo: {len(specs)} generators, {len(specs) - len(todo)} already built in {work}")
-    training_sets = {name: build_training_set(name, zoo.resolution) for name in {s.dataset for s in todo}}
+    sets = load_training_sets({s.dataset for s in todo}, zoo.resolution, training_sets)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("training", total=len(specs), completed=len(specs) - len(todo))
-        for spec in todo:
-            progress.update(task, description=f"training {spec.generator_id}")
-            train_one(spec, zoo, training_sets[spec.dataset], work)
-            progress.advance(task)
+        if workers <= 1:
+            for spec in todo:
+                progress.update(task, description=f"training {spec.generator_id}")
+                train_one(spec, zoo, sets[spec.dataset], work, accelerator)
+                progress.advance(task)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            progress.update(task, description=f"training ({workers} at once)")
+            todo.sort(key=zoo.steps, reverse=True)  # the longest first, so the pool ends together
+            context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                jobs = [
+                    pool.submit(train_one, s, zoo, sets[s.dataset], work, accelerator, threads) for s in todo
+                ]
+                for job in as_completed(jobs):
+                    progress.update(task, description=f"finished {job.result()}")
+                    progress.advance(task)
     if only:
         return 0
     data_hash = assemble(zoo, work, out or ARTIFACT_DIR)

@@ -31,8 +31,21 @@ from datamodules.zoo.training_sets import build_training_set
 FLIPPABLE = {"faces", "photos", "shapes"}  # digits are not mirror-symmetric
 
 
-def train_one(spec: GeneratorSpec, recipe: ZooRecipe, training_images: torch.Tensor, work: Path) -> None:
-    """Train one generator and write its images, record and log into ``work/<id>``."""
+def train_one(
+    spec: GeneratorSpec,
+    recipe: ZooRecipe,
+    training_images: torch.Tensor,
+    work: Path,
+    accelerator: str = "cpu",
+    threads: int = 0,
+) -> str:
+    """Train one generator and write its images, record and log into ``work/<id>``.
+
+    Sampling runs on the device that trained the model (a GPU samples a DDPM in seconds where
+    the CPU took minutes), from seeded noise drawn on the CPU.
+    Returns the generator id (so a process pool can report which one finished)."""
+    if threads:
+        torch.set_num_threads(threads)
     final, staging = work / spec.generator_id, work / f"{spec.generator_id}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -48,10 +61,10 @@ def train_one(spec: GeneratorSpec, recipe: ZooRecipe, training_images: torch.Ten
     model = create_zoo_generator(
         spec.family, architecture=spec.architecture, loss=spec.loss, resolution=recipe.resolution, **settings
     )
-    steps = int(overrides.get("steps", recipe.raw["steps"][spec.family]))
+    steps = recipe.steps(spec)
     trainer = L.Trainer(
         max_steps=steps * model.optimizer_steps_per_iteration,
-        accelerator="cpu",
+        accelerator=accelerator,
         devices=1,
         logger=CSVLogger(staging, name="", version=""),
         log_every_n_steps=25,
@@ -62,6 +75,9 @@ def train_one(spec: GeneratorSpec, recipe: ZooRecipe, training_images: torch.Ten
     start = time.perf_counter()
     trainer.fit(model, loader)
     train_s = time.perf_counter() - start
+    root = trainer.strategy.root_device
+    device = f"{root} ({torch.cuda.get_device_name(root)})" if root.type == "cuda" else str(root)
+    model.to(root)  # Lightning hands the model back on the CPU; sample where it trained
     images = model.sample(
         int(recipe.raw["images_per_generator"]), derive_seed("zoo-sample", spec.generator_id)
     )
@@ -81,11 +97,13 @@ def train_one(spec: GeneratorSpec, recipe: ZooRecipe, training_images: torch.Ten
         "overrides": overrides,
         "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
         "train_seconds": round(train_s, 1),
+        "trained_on": device,
         "sample_seconds": round(time.perf_counter() - start - train_s, 1),
     }
     (staging / "record.json").write_text(json.dumps(record, indent=1))
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
+    return spec.generator_id
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -5,7 +5,8 @@ One module per family, with the family's own objective:
 * ``GANGenerator`` - adversarial training (manual optimisation, one critic and one generator
   step per batch) with the non-saturating (Goodfellow et al. 2014), hinge (Miyato et al.
   2018), least-squares (Mao et al. 2017) or WGAN-GP (Gulrajani et al. 2017, lambda 10) loss.
-  Scaled for CPU: one critic step per generator step also for WGAN-GP (the paper uses five).
+  Scaled for CPU: one critic step per generator step also for WGAN-GP (the paper uses five;
+  ``critic_steps`` sets it).
 * ``VAEGenerator`` - a Gaussian VAE (Kingma & Welling 2014), fixed-variance decoder.
 * ``DiffusionGenerator`` - DDPM (Ho et al. 2020: 1,000 linear-beta steps, epsilon
   prediction, sampling from an EMA of the weights), sampled with 50 deterministic DDIM
@@ -40,7 +41,11 @@ class ZooGenerator(L.LightningModule):
     """Common parts: a running average of each loss (reported in the manifest) and sampling."""
 
     family: str = ""
-    optimizer_steps_per_iteration = 1  # Lightning's max_steps counts optimiser steps
+
+    @property
+    def optimizer_steps_per_iteration(self) -> int:
+        """Lightning's ``max_steps`` counts optimiser steps; an iteration may take several."""
+        return 1
 
     def __init__(self) -> None:
         super().__init__()
@@ -62,8 +67,12 @@ class ZooGenerator(L.LightningModule):
         self.eval()
         gen = torch.Generator().manual_seed(seed)
         return torch.cat(
-            [to_uint8(self._sample(min(batch_size, n - i), gen)) for i in range(0, n, batch_size)]
+            [to_uint8(self._sample(min(batch_size, n - i), gen)).cpu() for i in range(0, n, batch_size)]
         )
+
+    def noise(self, *shape: int, gen: torch.Generator) -> torch.Tensor:
+        """Seeded noise drawn on the CPU (the same numbers on any device), moved to the model's."""
+        return torch.randn(*shape, generator=gen).to(self.device)
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
@@ -81,9 +90,15 @@ GAN_ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
 
 class GANGenerator(ZooGenerator):
     family = "gan"
-    optimizer_steps_per_iteration = 2  # one critic and one generator step
 
-    def __init__(self, architecture: str, loss: str, resolution: int = 32, lr: float = 2e-4) -> None:
+    def __init__(
+        self,
+        architecture: str,
+        loss: str,
+        resolution: int = 32,
+        lr: float = 2e-4,
+        critic_steps: int = 1,
+    ) -> None:
         super().__init__()
         if loss not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; valid: {GAN_LOSSES}")
@@ -91,6 +106,10 @@ class GANGenerator(ZooGenerator):
         self.automatic_optimization = False
         self.generator = GAN_ARCHITECTURES[architecture](resolution)
         self.critic = arch.ConvDiscriminator(resolution, spectral_norm=loss != "wgan_gp")
+
+    @property
+    def optimizer_steps_per_iteration(self) -> int:
+        return self.hparams.critic_steps + 1
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         betas = (0.0, 0.9) if self.hparams.loss == "wgan_gp" else (0.5, 0.999)
@@ -126,11 +145,12 @@ class GANGenerator(ZooGenerator):
     def training_step(self, batch: tuple[torch.Tensor], _: int) -> None:
         (real,) = batch
         opt_g, opt_d = self.optimizers()
-        z = torch.randn(real.shape[0], arch.Z_DIM, device=real.device)
-        d_loss = self._critic_loss(real, self.generator(z).detach())
-        opt_d.zero_grad()
-        self.manual_backward(d_loss)
-        opt_d.step()
+        for _ in range(self.hparams.critic_steps):
+            z = torch.randn(real.shape[0], arch.Z_DIM, device=real.device)
+            d_loss = self._critic_loss(real, self.generator(z).detach())
+            opt_d.zero_grad()
+            self.manual_backward(d_loss)
+            opt_d.step()
         g_loss = self._generator_loss(self.generator(z))
         opt_g.zero_grad()
         self.manual_backward(g_loss)
@@ -138,7 +158,7 @@ class GANGenerator(ZooGenerator):
         self.track(loss_critic=d_loss, loss_generator=g_loss)
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return self.generator(torch.randn(n, arch.Z_DIM, generator=gen))
+        return self.generator(self.noise(n, arch.Z_DIM, gen=gen))
 
 
 VAE_DECODERS: dict[str, Callable[[int], nn.Module]] = {
@@ -176,7 +196,7 @@ class VAEGenerator(ZooGenerator):
         return recon + kl
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return self.decoder(torch.randn(n, arch.Z_DIM, generator=gen))
+        return self.decoder(self.noise(n, arch.Z_DIM, gen=gen))
 
 
 class DiffusionGenerator(ZooGenerator):
@@ -220,12 +240,12 @@ class DiffusionGenerator(ZooGenerator):
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         res = self.hparams.resolution
-        x = torch.randn(n, 3, res, res, generator=gen)
+        x = self.noise(n, 3, res, res, gen=gen)
         steps = torch.linspace(self.hparams.timesteps - 1, 0, self.hparams.sampling_steps).long()
         for i, t in enumerate(steps):
             a = self.alpha_bar[t]
-            a_prev = self.alpha_bar[steps[i + 1]] if i + 1 < len(steps) else torch.tensor(1.0)
-            eps = self.ema.module(x, t.repeat(n))
+            a_prev = self.alpha_bar[steps[i + 1]] if i + 1 < len(steps) else torch.ones_like(a)
+            eps = self.ema.module(x, t.repeat(n).to(self.device))
             x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
             x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
         return x
@@ -265,14 +285,14 @@ class AutoregressiveGenerator(ZooGenerator):
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
         res = self.hparams.resolution
-        x = torch.zeros(n, 3, res, res)
+        x = torch.zeros(n, 3, res, res, device=self.device)
         reach = self.net.rows_of_context()  # row i depends on rows i-reach .. i only: run on that slab
         for i in range(res):
             top = max(0, i - reach)
             for j in range(res):
                 probs = self.net(x[:, :, top : i + 1])[:, :, :, i - top, j].softmax(dim=2)
-                level = torch.multinomial(probs.reshape(-1, self.hparams.levels), 1, generator=gen)
-                x[:, :, i, j] = self._level_value(level.view(n, 3))
+                level = torch.multinomial(probs.reshape(-1, self.hparams.levels).cpu(), 1, generator=gen)
+                x[:, :, i, j] = self._level_value(level.view(n, 3)).to(self.device)
         return x
 
 

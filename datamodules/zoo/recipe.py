@@ -83,6 +83,10 @@ class ZooRecipe:
                 specs[spec.generator_id] = spec
         return list(specs.values())
 
+    def steps(self, spec: GeneratorSpec) -> int:
+        """Training iterations of one generator: its override, else its family's budget."""
+        return int(dict(spec.overrides).get("steps", self.raw["steps"][spec.family]))
+
     def check_overrides(self) -> None:
         """Every override must name a generator of the recipe."""
         ids = {s.generator_id for s in self.generators()}

@@ -12,6 +12,7 @@ Every set is a ``uint8`` tensor ``(N, 3, R, R)`` built deterministically from a 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -36,6 +37,32 @@ def build_training_set(name: str, resolution: int = 32) -> torch.Tensor:
     images = TRAINING_SETS[name](resolution, 0)
     assert images.dtype == torch.uint8 and images.shape[1:] == (3, resolution, resolution)
     return images
+
+
+def load_training_sets(
+    names: set[str] | list[str], resolution: int = 32, prebuilt: str | Path | None = None
+) -> dict[str, torch.Tensor]:
+    """The named training sets, built here, or read from ``prebuilt`` (an ``.npz`` written by
+    ``save_training_sets`` on a machine whose packages are the reference)."""
+    if prebuilt is None:
+        return {name: build_training_set(name, resolution) for name in sorted(names)}
+    with np.load(prebuilt) as arrays:
+        missing = set(names) - set(arrays.files)
+        if missing:
+            raise KeyError(f"{prebuilt}: no training set(s) {sorted(missing)}; it has {sorted(arrays.files)}")
+        sets = {name: torch.from_numpy(arrays[name]) for name in sorted(names)}
+    for name, images in sets.items():
+        if images.dtype != torch.uint8 or images.shape[1:] != (3, resolution, resolution):
+            raise ValueError(
+                f"{prebuilt}: training set {name!r} is {tuple(images.shape)} {images.dtype}, "
+                f"expected N x 3 x {resolution} x {resolution} uint8"
+            )
+    return sets
+
+
+def save_training_sets(names: list[str], resolution: int, out: str | Path) -> None:
+    """Write the named training sets to one ``.npz`` (for ``modelprint zoo build --training_sets``)."""
+    np.savez_compressed(out, **{name: build_training_set(name, resolution).numpy() for name in names})
 
 
 def _resize(images: torch.Tensor, resolution: int) -> torch.Tensor:

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Train the embedded zoo's generators on a GPU machine, several at once on the one GPU, and
+# pack the finished per-generator results for `modelprint zoo build --work=...` to assemble
+# where the artifact is kept (assembly builds the `real` images from that machine's packages).
+#
+# Usage: scripts/gpu_zoo.sh OUT_DIR [WORKERS] [SECONDS]
+#   WORKERS  generators trained at once (default 1: on an H100, 8 processes sharing the GPU
+#            ran each 4,000-iteration GAN in 260 s, far slower than one at a time);
+#   SECONDS  stop starting work after this long (default 420): every generator that finished
+#            is kept, and a later call (or `modelprint zoo build` anywhere) resumes the rest.
+# TRAINING_SETS: an .npz written by datamodules.zoo.training_sets.save_training_sets on the
+# reference machine (its package sample images), so both machines train on the same pixels.
+# DEPS_WHEELS: a directory of wheels installed into a scratch target first (no registry there).
+# Writes OUT_DIR/zoo-work.tgz.part-* (the work directory), OUT_DIR/build.log.
+set -uo pipefail
+out="$(mkdir -p "$1" && cd "$1" && pwd)"
+workers="${2:-1}"
+seconds="${3:-420}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+py="${PYTHON:-python3}"
+if [ -n "${DEPS_WHEELS:-}" ]; then
+  "$py" -m pip install -q --no-deps --target=/tmp/modelprint-deps "$DEPS_WHEELS"/*.whl
+  export PYTHONPATH="/tmp/modelprint-deps:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$root:${PYTHONPATH:-}" HF_HUB_OFFLINE=1 MODELPRINT_WANDB=off PYTHONUNBUFFERED=1
+work=/tmp/zoo-work
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+# ONLY: the generator ids to train, in order (default: the whole recipe)
+ids="${ONLY:-$("$py" -c "from datamodules.zoo.recipe import ZooRecipe; \
+print(','.join(s.generator_id for s in ZooRecipe.load().generators()))")}"
+sets=()
+if [ -n "${TRAINING_SETS:-}" ]; then sets=(--training_sets="$TRAINING_SETS"); fi
+start=$(date +%s)
+# --only names every generator: train them all, leave assembly to the artifact's machine
+timeout "$seconds" "$py" -m benchmarks zoo build --accelerator="${ACCELERATOR:-gpu}" --workers="$workers" --threads=2 \
+  --work="$work" --only="[$ids]" "${sets[@]}" >"$out/build.log" 2>&1
+echo "build exit $? after $(( $(date +%s) - start )) s; finished: $(ls "$work"/*/record.json 2>/dev/null | wc -l)"
+pkill -f "multiprocessing.spawn" || true  # pool workers outlive a timed-out parent
+sleep 2
+rm -rf "$work"/*.tmp
+tar czf - -C "$work" . | split -b 15M - "$out/zoo-work.tgz.part-"
+ls -la "$out"

@@ -79,7 +79,8 @@ def zoo_build(
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
             progress.update(task, description=f"training ({workers} at once)")
-            todo.sort(key=zoo.steps, reverse=True)  # the longest first, so the pool ends together
+            if not only:  # the longest first, so the pool ends together
+                todo.sort(key=zoo.steps, reverse=True)
             context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 jobs = [

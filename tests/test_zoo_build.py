@@ -261,3 +261,19 @@ def test_prebuilt_training_sets_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="expected N x 3 x 32 x 32 uint8"):
         load_training_sets({"digits"}, 32, tmp_path / "bad.npz")
     assert load_training_sets({"digits"}, 16, tmp_path / "bad.npz")["digits"].shape == (4, 3, 16, 16)
+
+
+def test_unseen_all_takes_its_features_from_the_unseen_subsets(tiny_zoo: dict[str, Path]) -> None:
+    """The runner featurises unseen_all by gathering its parts' rows: with the images themselves
+    as the 'features', the gathered rows must be unseen_all's own images, in its order."""
+    from benchmarks.runner import features_from_parts
+
+    out = tiny_zoo["out"]
+    union = load_split("unseen_all", out)
+    parts = [load_split(name, out) for name in ("unseen_architecture", "unseen_seed", "unseen_dataset")]
+    done = [(p, p.images.flatten(1).float()) for p in parts]
+    assert torch.equal(features_from_parts(union, done), union.images.flatten(1).float())
+    assert features_from_parts(union, done[:2]) is None  # unseen_dataset's images are missing
+    known = load_split("known_train", out)
+    assert features_from_parts(known, done) is None
+    assert features_from_parts(known, [(known, known.images.flatten(1).float())]) is not None

@@ -49,6 +49,9 @@ class GeneratorSplit:
     data_hash: str
     #: files left out because they could not be used ("path: reason"), where skipping was asked for
     skipped: tuple[str, ...] = ()
+    #: each image's row in its data set (the artifact), so a split that unites others (unseen_all)
+    #: can take their features instead of computing them again; None where rows are not known
+    source_rows: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -110,6 +113,7 @@ def load_split(split: str, root: str | Path = ARTIFACT_DIR) -> GeneratorSplit:
         manifest=tuple(manifest[name] for name in names),
         image_indices=torch.from_numpy(indices[keep]),
         data_hash=data_hash,
+        source_rows=torch.from_numpy(np.flatnonzero(keep)),
     )
 
 

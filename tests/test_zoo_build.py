@@ -277,3 +277,19 @@ def test_unseen_all_takes_its_features_from_the_unseen_subsets(tiny_zoo: dict[st
     known = load_split("known_train", out)
     assert features_from_parts(known, done) is None
     assert features_from_parts(known, [(known, known.images.flatten(1).float())]) is not None
+
+
+def test_a_recipe_edit_retrains_exactly_the_generators_it_changes(
+    tiny_zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    shutil.copytree(tiny_zoo["work"], work)
+    recipe = tmp_path / "zoo.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY, "overrides": {"pixelcnn-digits-s0": {"steps": 2}}}))
+    untouched = work / "dcgan-digits-s0" / "record.json"
+    before = untouched.stat().st_mtime_ns
+    ids = "[pixelcnn-digits-s0,dcgan-digits-s0]"
+    assert main(["zoo", "build", f"--recipe={recipe}", f"--work={work}", "--threads=1", f"--only={ids}"]) == 0
+    assert untouched.stat().st_mtime_ns == before
+    record = json.loads((work / "pixelcnn-digits-s0" / "record.json").read_text())
+    assert record["training_steps"] == 2 and record["overrides"] == {"steps": 2}

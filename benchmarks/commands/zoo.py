@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,18 @@ from benchmarks.paths import cache_dir
 
 if TYPE_CHECKING:
     import torch
+
+    from datamodules.zoo.recipe import GeneratorSpec, ZooRecipe
+
+
+def is_built(spec: GeneratorSpec, zoo: ZooRecipe, work: Path) -> bool:
+    """Whether ``work`` holds this generator trained as the recipe now says: a finished record
+    with the same steps and overrides (a recipe edit retrains exactly the generators it changes)."""
+    record_path = work / spec.generator_id / "record.json"
+    if not record_path.exists():
+        return False
+    record = json.loads(record_path.read_text())
+    return record["training_steps"] == zoo.steps(spec) and record.get("overrides", {}) == dict(spec.overrides)
 
 
 @command("zoo build")
@@ -62,7 +75,7 @@ def zoo_build(
         if unknown:
             raise ValueError(f"--only names generators not in the recipe: {unknown}")
         specs = [by_id[g] for g in only]
-    todo = [s for s in specs if not (work / s.generator_id / "record.json").exists()]
+    todo = [s for s in specs if not is_built(s, zoo, work)]
     console = Console()
     console.print(f"zoo: {len(specs)} generators, {len(specs) - len(todo)} already built in {work}")
     sets = load_training_sets({s.dataset for s in todo}, zoo.resolution, training_sets)

@@ -48,9 +48,10 @@ def zoo_build(
         threads: torch CPU threads per training process (0: torch's default).
         only: train just these generator ids, in this order (no assembly), e.g. to share a
             build between machines.
-        accelerator: Lightning accelerator the generators train on (``cpu``, ``gpu``, ``auto``);
-            sampling is always on the CPU.
-        workers: generators trained at once, each in its own process (several share one GPU).
+        accelerator: Lightning accelerator the generators train (and sample) on: ``cpu``,
+            ``gpu`` or ``auto``.
+        workers: generators trained at once, each in its own process: for CPU cores (on one
+            H100, eight processes sharing the GPU were slower than one at a time).
         training_sets: an ``.npz`` of the training sets built elsewhere (one uint8 array per
             name), for a machine whose packages may ship other sample images; assembly
             (the ``real`` images) still builds them here.

@@ -19,14 +19,7 @@
 set -euo pipefail
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
 train_seconds="${2:-270}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-py="${PYTHON:-python3}"
-if [ -n "${DEPS_WHEELS:-}" ]; then
-  "$py" -m pip install -q --no-deps --target=/tmp/modelprint-deps "$DEPS_WHEELS"/*.whl
-  export PYTHONPATH="/tmp/modelprint-deps:${PYTHONPATH:-}"
-fi
-export PYTHONPATH="$root:${PYTHONPATH:-}" HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 MODELPRINT_WANDB=off
+source "$(dirname "${BASH_SOURCE[0]}")/gpu_env.sh"  # root, py, DEPS_WHEELS, offline
 export MODELPRINT_RESULTS="$out/gpu_results.sqlite" MODELPRINT_CACHE="${MODELPRINT_CACHE:-/tmp/modelprint-cache}"
 if [ -n "${MODELPRINT_GIT_SHA:-}" ]; then export GIT_DIR=/nonexistent; fi  # git fails -> the given sha
 config=/tmp/modelprint-gpu.yaml

@@ -16,14 +16,7 @@ set -uo pipefail
 out="$(mkdir -p "$1" && cd "$1" && pwd)"
 workers="${2:-1}"
 seconds="${3:-420}"
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-py="${PYTHON:-python3}"
-if [ -n "${DEPS_WHEELS:-}" ]; then
-  "$py" -m pip install -q --no-deps --target=/tmp/modelprint-deps "$DEPS_WHEELS"/*.whl
-  export PYTHONPATH="/tmp/modelprint-deps:${PYTHONPATH:-}"
-fi
-export PYTHONPATH="$root:${PYTHONPATH:-}" HF_HUB_OFFLINE=1 MODELPRINT_WANDB=off PYTHONUNBUFFERED=1
+source "$(dirname "${BASH_SOURCE[0]}")/gpu_env.sh"  # root, py, DEPS_WHEELS, offline
 work=/tmp/zoo-work
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 # ONLY: the generator ids to train, in order (default: the whole recipe)

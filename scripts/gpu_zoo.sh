@@ -6,8 +6,7 @@
 # Usage: scripts/gpu_zoo.sh OUT_DIR [WORKERS] [SECONDS]
 #   WORKERS  generators trained at once (default 1: on an H100, 8 processes sharing the GPU
 #            ran each 4,000-iteration GAN in 260 s, far slower than one at a time);
-#   SECONDS  stop starting work after this long (default 420): every generator that finished
-#            is kept, and a later call (or `modelprint zoo build` anywhere) resumes the rest.
+#   SECONDS  stop after this long (default 420): every generator that finished is kept, and a later call (or `modelprint zoo build` anywhere) resumes the rest.
 # TRAINING_SETS: an .npz written by datamodules.zoo.training_sets.save_training_sets on the
 # reference machine (its package sample images), so both machines train on the same pixels.
 # DEPS_WHEELS: a directory of wheels installed into a scratch target first (no registry there).
@@ -25,11 +24,19 @@ print(','.join(s.generator_id for s in ZooRecipe.load().generators()))")}"
 sets=()
 if [ -n "${TRAINING_SETS:-}" ]; then sets=(--training_sets="$TRAINING_SETS"); fi
 start=$(date +%s)
-# --only names every generator: train them all, leave assembly to the artifact's machine
-timeout "$seconds" "$py" -m benchmarks zoo build --accelerator="${ACCELERATOR:-gpu}" --workers="$workers" --threads=2 \
-  --work="$work" --only="[$ids]" "${sets[@]}" >"$out/build.log" 2>&1
+# --only names every generator: train them all, leave assembly to the artifact's machine.
+# The build runs in its own process group (setsid: its pid is the group id), and at the
+# deadline the whole group gets SIGKILL: the pool's workers outlive a killed parent, and
+# Lightning catches SIGTERM; nothing else on the machine is touched.
+setsid "$py" -m benchmarks zoo build --accelerator="${ACCELERATOR:-gpu}" --workers="$workers" \
+  --threads=2 --work="$work" --only="[$ids]" "${sets[@]}" >"$out/build.log" 2>&1 &
+build=$!
+( sleep "$seconds"; kill -KILL -- -"$build" 2>/dev/null ) &
+timer=$!
+wait "$build"
 echo "build exit $? after $(( $(date +%s) - start )) s; finished: $(ls "$work"/*/record.json 2>/dev/null | wc -l)"
-pkill -f "multiprocessing.spawn" || true  # pool workers outlive a timed-out parent
+kill "$timer" 2>/dev/null
+kill -KILL -- -"$build" 2>/dev/null || true
 sleep 2
 rm -rf "$work"/*.tmp
 tar czf - -C "$work" . | split -b 15M - "$out/zoo-work.tgz.part-"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Train the embedded zoo's generators on a GPU machine, several at once on the one GPU, and
+# Train the embedded zoo's generators on a GPU machine (training and sampling there), and
 # pack the finished per-generator results for `modelprint zoo build --work=...` to assemble
 # where the artifact is kept (assembly builds the `real` images from that machine's packages).
 #
 # Usage: scripts/gpu_zoo.sh OUT_DIR [WORKERS] [SECONDS]
 #   WORKERS  generators trained at once (default 1: on an H100, 8 processes sharing the GPU
 #            ran each 4,000-iteration GAN in 260 s, far slower than one at a time);
-#   SECONDS  stop after this long (default 420): every generator that finished is kept, and a later call (or `modelprint zoo build` anywhere) resumes the rest.
+#   SECONDS  stop after this long (default 420): every generator that finished is kept, and
+#            a later call (or `modelprint zoo build` anywhere) resumes the rest.
+# ONLY: the generator ids to train, comma-separated, in order (default: the whole recipe).
+# ACCELERATOR: gpu (default), or cpu to try the script here.
 # TRAINING_SETS: an .npz written by datamodules.zoo.training_sets.save_training_sets on the
 # reference machine (its package sample images), so both machines train on the same pixels.
 # DEPS_WHEELS: a directory of wheels installed into a scratch target first (no registry there).

@@ -241,7 +241,7 @@ class ResultsStore:
                     f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
                     (
                         run.run_id,
-                        *_key_tuple(key)[:-1],
+                        *_key_tuple(key)[:-1],  # the key's columns but its last, the data hash
                         json.dumps(run.config, sort_keys=True, default=str),
                         run.data_hash,
                         run.git_sha,

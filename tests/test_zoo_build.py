@@ -293,3 +293,7 @@ def test_a_recipe_edit_retrains_exactly_the_generators_it_changes(
     assert untouched.stat().st_mtime_ns == before
     record = json.loads((work / "pixelcnn-digits-s0" / "record.json").read_text())
     assert record["training_steps"] == 2 and record["overrides"] == {"steps": 2}
+    recipe.write_text(yaml.safe_dump({**TINY, "batch_size": 4}))  # every generator trained anew
+    assert main(["zoo", "build", f"--recipe={recipe}", f"--work={work}", "--threads=1", f"--only={ids}"]) == 0
+    assert untouched.stat().st_mtime_ns != before
+    assert json.loads(untouched.read_text())["batch_size"] == 4

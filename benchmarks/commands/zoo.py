@@ -20,12 +20,17 @@ if TYPE_CHECKING:
 
 def is_built(spec: GeneratorSpec, zoo: ZooRecipe, work: Path) -> bool:
     """Whether ``work`` holds this generator trained as the recipe now says: a finished record
-    with the same steps and overrides (a recipe edit retrains exactly the generators it changes)."""
+    with the same steps, batch size and overrides (a recipe edit retrains exactly the generators
+    it changes; a code change needs a fresh ``--work``, as the default one per recipe hash is)."""
     record_path = work / spec.generator_id / "record.json"
     if not record_path.exists():
         return False
     record = json.loads(record_path.read_text())
-    return record["training_steps"] == zoo.steps(spec) and record.get("overrides", {}) == dict(spec.overrides)
+    return (
+        record["training_steps"] == zoo.steps(spec)
+        and record["batch_size"] == zoo.raw["batch_size"]
+        and record.get("overrides", {}) == dict(spec.overrides)
+    )
 
 
 @command("zoo build")

@@ -182,9 +182,10 @@ class ResultsStore:
                 conn.execute("ROLLBACK")
                 _migrate_1_to_2(conn)
                 conn.execute("BEGIN IMMEDIATE")
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:  # a new store, or one just migrated (its views dropped)
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,23 +13,6 @@ from benchmarks.paths import cache_dir
 
 if TYPE_CHECKING:
     import torch
-
-    from datamodules.zoo.recipe import GeneratorSpec, ZooRecipe
-
-
-def is_built(spec: GeneratorSpec, zoo: ZooRecipe, work: Path) -> bool:
-    """Whether ``work`` holds this generator trained as the recipe now says: a finished record
-    with the same steps, batch size and overrides (a recipe edit retrains exactly the generators
-    it changes; a code change needs a fresh ``--work``, as the default one per recipe hash is)."""
-    record_path = work / spec.generator_id / "record.json"
-    if not record_path.exists():
-        return False
-    record = json.loads(record_path.read_text())
-    return (
-        record["training_steps"] == zoo.steps(spec)
-        and record["batch_size"] == zoo.raw["batch_size"]
-        and record.get("overrides", {}) == dict(spec.overrides)
-    )
 
 
 @command("zoo build")
@@ -64,7 +46,7 @@ def zoo_build(
     import torch
 
     from datamodules.zoo.artifact import ARTIFACT_DIR
-    from datamodules.zoo.build import assemble, train_one
+    from datamodules.zoo.build import assemble, is_built, train_one
     from datamodules.zoo.recipe import RECIPE_PATH, ZooRecipe
     from datamodules.zoo.training_sets import load_training_sets
 

@@ -106,6 +106,21 @@ def train_one(
     return spec.generator_id
 
 
+def is_built(spec: GeneratorSpec, recipe: ZooRecipe, work: Path) -> bool:
+    """Whether ``work`` holds this generator trained as the recipe now says: a finished record
+    with the same steps, batch size and overrides (a recipe edit retrains exactly the generators
+    it changes; a code change needs a fresh ``--work``, as the default one per recipe hash is)."""
+    record_path = work / spec.generator_id / "record.json"
+    if not record_path.exists():
+        return False
+    record = json.loads(record_path.read_text())
+    return (
+        record["training_steps"] == recipe.steps(spec)
+        and record["batch_size"] == recipe.raw["batch_size"]
+        and record.get("overrides", {}) == dict(spec.overrides)
+    )
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     from PIL import Image
 

@@ -14,8 +14,10 @@ import yaml
 from benchmarks.cli import main
 from datamodules import create_dataset
 from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
+from datamodules.zoo.build import train_one
 from datamodules.zoo.datamodule import UnknownSplitError, load_split
 from datamodules.zoo.recipe import ZooRecipe
+from datamodules.zoo.resume import ResumePoint, join_logs, set_aside_log
 from datamodules.zoo.training_sets import (
     TRAINING_SETS,
     build_training_set,
@@ -297,3 +299,73 @@ def test_a_recipe_edit_retrains_exactly_the_generators_it_changes(
     assert main(["zoo", "build", f"--recipe={recipe}", f"--work={work}", "--threads=1", f"--only={ids}"]) == 0
     assert untouched.stat().st_mtime_ns != before
     assert json.loads(untouched.read_text())["batch_size"] == 4
+
+
+class _Killed(Exception):
+    """Stands for the end of a session in the middle of a generator's training."""
+
+
+@pytest.mark.parametrize("architecture", ["dcgan", "ddpm_unet"])
+def test_a_training_killed_mid_generator_resumes_from_its_checkpoint_to_the_same_images(
+    architecture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = tmp_path / "zoo.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY, "steps": {**TINY["steps"], "gan": 9, "diffusion": 9}}))
+    zoo = ZooRecipe.load(recipe)
+    spec = next(s for s in zoo.generators() if s.architecture == architecture and s.dataset == "digits")
+    images = build_training_set(spec.dataset, zoo.resolution)[:24]  # 3 batches of 8 per epoch
+    train_one(spec, zoo, images, tmp_path / "whole", threads=1, checkpoint_every_s=0)
+
+    save = ResumePoint.on_train_batch_end
+
+    def save_then_die_after_six_iterations(self, trainer, module, *args) -> None:
+        save(self, trainer, module, *args)
+        if module.iterations == 6:
+            raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ResumePoint, "on_train_batch_end", save_then_die_after_six_iterations)
+        with pytest.raises(_Killed):
+            train_one(spec, zoo, images, tmp_path / "killed", threads=1, checkpoint_every_s=0)
+    staging = tmp_path / "killed" / f"{spec.generator_id}.tmp"
+    assert (staging / "resume.ckpt").exists()
+    train_one(spec, zoo, images, tmp_path / "killed", threads=1, checkpoint_every_s=0)
+
+    whole, resumed = (tmp_path / run / spec.generator_id for run in ("whole", "killed"))
+    assert np.array_equal(np.load(resumed / "images.npy"), np.load(whole / "images.npy"))
+    record, uninterrupted = (json.loads((d / "record.json").read_text()) for d in (resumed, whole))
+    assert record["resumed_at_iterations"] == [6] and "resumed_at_iterations" not in uninterrupted
+    assert record["training_steps"] == uninterrupted["training_steps"] == 9
+    assert record["final_losses"] == uninterrupted["final_losses"]
+    assert not (resumed / "resume.ckpt").exists() and not staging.exists()
+
+
+def test_a_checkpoint_from_another_plan_is_not_resumed(tmp_path: Path) -> None:
+    recipe = tmp_path / "zoo.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY, "steps": {**TINY["steps"], "vae": 6}}))
+    zoo = ZooRecipe.load(recipe)
+    spec = next(s for s in zoo.generators() if s.generator_id == "vae_deconv-digits-s0")
+    staging = tmp_path / f"{spec.generator_id}.tmp"
+    staging.mkdir()
+    (staging / "resume.ckpt").write_bytes(b"a checkpoint of a 3-step plan")
+    (staging / "plan.json").write_text(json.dumps({"steps": 3}))
+    images = build_training_set(spec.dataset, zoo.resolution)[:16]
+    train_one(spec, zoo, images, tmp_path, threads=1)
+    record = json.loads((tmp_path / spec.generator_id / "record.json").read_text())
+    assert record["training_steps"] == 6 and "resumed_at_iterations" not in record
+
+
+def test_a_resumed_training_keeps_the_log_of_its_earlier_attempts(tmp_path: Path) -> None:
+    def write(rows: list[tuple[int, float]]) -> None:
+        lines = ["loss,step", *(f"{loss},{step}" for step, loss in rows)]
+        (tmp_path / "metrics.csv").write_text("\n".join(lines) + "\n")
+
+    write([(25, 1.0), (50, 0.9), (75, 0.8)])  # first attempt: killed at step 80, checkpoint at 60
+    set_aside_log(tmp_path, last_step=60)
+    write([(75, 0.7), (100, 0.6)])  # second attempt: killed at step 110, checkpoint at 100
+    set_aside_log(tmp_path, last_step=100)
+    write([(125, 0.5)])  # the last attempt finishes
+    join_logs(tmp_path)
+    lines = (tmp_path / "metrics.csv").read_text().split()
+    assert lines == ["loss,step", "1.0,25", "0.9,50", "0.7,75", "0.6,100", "0.5,125"]
+    assert not (tmp_path / "metrics.earlier.csv").exists()

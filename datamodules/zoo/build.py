@@ -2,10 +2,12 @@
 
 Resumable: each generator is trained in its own step whose result (images, manifest row,
 training log) is written to ``<work>/<generator id>.tmp`` and then renamed into place, so a
-build killed at any moment resumes from the last finished generator. The final assembly
-writes one parquet file of PNG images (lossless: a lossy format would overwrite the very
-traces being attributed), a manifest, the recipe and the logs, plus a data hash over images
-and manifest.
+build killed at any moment resumes from the last finished generator; within a generator, a
+checkpoint written after an epoch's last batch every few minutes (``resume.ckpt`` in its
+``.tmp`` folder, see :mod:`datamodules.zoo.resume`) lets a killed training go on from there to
+the same bytes. The final assembly writes one parquet file of PNG images (lossless: a lossy
+format would overwrite the very traces being attributed), a manifest, the recipe and the logs,
+plus a data hash over images and manifest.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from benchmarks.seeding import derive_seed, seed_all
 from datamodules.zoo.families import create_zoo_generator
 from datamodules.zoo.recipe import GeneratorSpec, ZooRecipe
+from datamodules.zoo.resume import ResumePoint, checkpoint_step, join_logs, set_aside_log
 from datamodules.zoo.training_sets import build_training_set
 
 FLIPPABLE = {"faces", "photos", "shapes"}  # digits are not mirror-symmetric
@@ -38,17 +41,35 @@ def train_one(
     work: Path,
     accelerator: str = "cpu",
     threads: int = 0,
+    checkpoint_every_s: float = 300.0,
 ) -> str:
     """Train one generator and write its images, record and log into ``work/<id>``.
 
     Sampling runs on the device that trained the model (a GPU samples a DDPM in seconds where
     the CPU took minutes), from seeded noise drawn on the CPU.
+    A ``resume.ckpt`` left in the staging folder by a killed attempt with the same plan (steps,
+    batch size, overrides, precision, accelerator) is trained on from; any other is discarded.
     Returns the generator id (so a process pool can report which one finished)."""
     if threads:
         torch.set_num_threads(threads)
     final, staging = work / spec.generator_id, work / f"{spec.generator_id}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    overrides = dict(spec.overrides)
+    steps, precision = recipe.steps(spec), recipe.precision(spec)
+    plan = {
+        "steps": steps,
+        "batch_size": recipe.raw["batch_size"],
+        "overrides": overrides,
+        "precision": precision,
+        "accelerator": accelerator,
+    }
+    resume, plan_path = staging / "resume.ckpt", staging / "plan.json"
+    resuming = resume.exists() and plan_path.exists() and json.loads(plan_path.read_text()) == plan
+    if resuming:
+        set_aside_log(staging, checkpoint_step(resume))
+    else:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        plan_path.write_text(json.dumps(plan))
     seed_all(derive_seed("zoo-train", spec.generator_id))
     data = training_images.float() / 127.5 - 1
     if spec.dataset in FLIPPABLE:
@@ -56,25 +77,27 @@ def train_one(
     loader = DataLoader(
         TensorDataset(data), batch_size=recipe.raw["batch_size"], shuffle=True, drop_last=True
     )
-    overrides = dict(spec.overrides)
     settings = {"lr": overrides["lr"]} if "lr" in overrides else {}
     model = create_zoo_generator(
         spec.family, architecture=spec.architecture, loss=spec.loss, resolution=recipe.resolution, **settings
     )
-    steps = recipe.steps(spec)
+    resume_point = ResumePoint(resume, every_s=checkpoint_every_s)
     trainer = L.Trainer(
         max_steps=steps * model.optimizer_steps_per_iteration,
         accelerator=accelerator,
         devices=1,
+        precision=precision,
         logger=CSVLogger(staging, name="", version=""),
         log_every_n_steps=25,
+        callbacks=[resume_point],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
     )
+    trainer.fit(model, loader, ckpt_path=resume if resuming else None, weights_only=True)
+    train_s = resume_point.train_seconds()
+    join_logs(staging)
     start = time.perf_counter()
-    trainer.fit(model, loader)
-    train_s = time.perf_counter() - start
     root = trainer.strategy.root_device
     device = f"{root} ({torch.cuda.get_device_name(root)})" if root.type == "cuda" else str(root)
     model.to(root)  # Lightning hands the model back on the CPU; sample where it trained
@@ -95,12 +118,16 @@ def train_one(
         "batch_size": recipe.raw["batch_size"],
         "lr": model.hparams.lr,
         "overrides": overrides,
+        "precision": precision,
         "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
         "train_seconds": round(train_s, 1),
         "trained_on": device,
-        "sample_seconds": round(time.perf_counter() - start - train_s, 1),
+        "sample_seconds": round(time.perf_counter() - start, 1),
     }
+    if resume_point.resumed_at:
+        record["resumed_at_iterations"] = resume_point.resumed_at
     (staging / "record.json").write_text(json.dumps(record, indent=1))
+    resume.unlink(missing_ok=True)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     return spec.generator_id
@@ -108,7 +135,7 @@ def train_one(
 
 def is_built(spec: GeneratorSpec, recipe: ZooRecipe, work: Path) -> bool:
     """Whether ``work`` holds this generator trained as the recipe now says: a finished record
-    with the same steps, batch size and overrides (a recipe edit retrains exactly the generators
+    with the same steps, batch size, overrides and precision (a recipe edit retrains exactly the generators
     it changes; a code change needs a fresh ``--work``, as the default one per recipe hash is)."""
     record_path = work / spec.generator_id / "record.json"
     if not record_path.exists():
@@ -118,6 +145,7 @@ def is_built(spec: GeneratorSpec, recipe: ZooRecipe, work: Path) -> bool:
         record["training_steps"] == recipe.steps(spec)
         and record["batch_size"] == recipe.raw["batch_size"]
         and record.get("overrides", {}) == dict(spec.overrides)
+        and record.get("precision", "32-true") == recipe.precision(spec)
     )
 
 

@@ -62,6 +62,15 @@ class ZooGenerator(L.LightningModule):
             )
             self.log(name, v, on_step=True, prog_bar=False)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Lightning restores weights, optimisers and the step count; the iteration count and
+        # the running losses (the manifest's final_losses) are this module's own progress.
+        checkpoint["zoo_progress"] = {"iterations": self.iterations, "final_losses": dict(self.final_losses)}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        progress = checkpoint["zoo_progress"]
+        self.iterations, self.final_losses = progress["iterations"], dict(progress["final_losses"])
+
     @torch.no_grad()
     def sample(self, n: int, seed: int, batch_size: int = 100) -> torch.Tensor:
         self.eval()
@@ -235,7 +244,11 @@ class DiffusionGenerator(ZooGenerator):
         self.track(loss_epsilon=loss)
         return loss
 
-    def on_train_batch_end(self, outputs: object, batch: object, batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        # The EMA follows each optimiser step here rather than in on_train_batch_end, which runs
+        # after the callbacks' hook of the same name: a resume checkpoint taken there would
+        # miss the batch's EMA update.
+        super().optimizer_step(*args, **kwargs)
         self.ema.update_parameters(self.unet)
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -25,6 +25,7 @@ def zoo_build(
     accelerator: str = "cpu",
     workers: int = 1,
     training_sets: Path | None = None,
+    reuse: Path | None = None,
 ) -> int:
     """Train every generator of the zoo (resumable) and assemble the shipped artifact.
 
@@ -42,11 +43,14 @@ def zoo_build(
         training_sets: an ``.npz`` of the training sets built elsewhere (one uint8 array per
             name), for a machine whose packages may ship other sample images; assembly
             (the ``real`` images) still builds them here.
+        reuse: an artifact (e.g. the shipped ``datamodules/zoo/artifact``) whose generators
+            trained as the recipe now says (same steps, settings, architecture revision and
+            training set) are copied into ``work`` instead of trained again.
     """
     import torch
 
     from datamodules.zoo.artifact import ARTIFACT_DIR
-    from datamodules.zoo.build import assemble, is_built, train_one
+    from datamodules.zoo.build import assemble, is_built, train_one, training_set_hash
     from datamodules.zoo.recipe import RECIPE_PATH, ZooRecipe
     from datamodules.zoo.training_sets import load_training_sets
 
@@ -63,10 +67,17 @@ def zoo_build(
         if unknown:
             raise ValueError(f"--only names generators not in the recipe: {unknown}")
         specs = [by_id[g] for g in only]
-    todo = [s for s in specs if not is_built(s, zoo, work)]
     console = Console()
+    sets = load_training_sets({s.dataset for s in specs}, zoo.resolution, training_sets)
+    set_hashes = {name: training_set_hash(images) for name, images in sets.items()}
+    todo = [s for s in specs if not is_built(s, zoo, work, set_hashes[s.dataset])]
+    if reuse and todo:
+        from datamodules.zoo.reuse import reuse_from_artifact
+
+        reused = set(reuse_from_artifact(zoo, reuse, work, sets, todo))
+        console.print(f"zoo: {len(reused)} generators taken from {reuse}")
+        todo = [s for s in todo if s.generator_id not in reused]
     console.print(f"zoo: {len(specs)} generators, {len(specs) - len(todo)} already built in {work}")
-    sets = load_training_sets({s.dataset for s in todo}, zoo.resolution, training_sets)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("training", total=len(specs), completed=len(specs) - len(todo))

@@ -13,6 +13,7 @@ plus a data hash over images and manifest.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import shutil
@@ -119,6 +120,8 @@ def train_one(
         "lr": model.hparams.lr,
         "overrides": overrides,
         "precision": precision,
+        "architecture_revision": recipe.revision(spec),
+        "training_set_hash": training_set_hash(training_images),
         "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
         "train_seconds": round(train_s, 1),
         "trained_on": device,
@@ -133,20 +136,39 @@ def train_one(
     return spec.generator_id
 
 
-def is_built(spec: GeneratorSpec, recipe: ZooRecipe, work: Path) -> bool:
-    """Whether ``work`` holds this generator trained as the recipe now says: a finished record
-    with the same steps, batch size, overrides and precision (a recipe edit retrains exactly the generators
-    it changes; a code change needs a fresh ``--work``, as the default one per recipe hash is)."""
-    record_path = work / spec.generator_id / "record.json"
-    if not record_path.exists():
-        return False
-    record = json.loads(record_path.read_text())
+def training_set_hash(images: torch.Tensor) -> str:
+    """A short content hash of a training set (uint8 N x 3 x R x R), kept in each generator's
+    record: a generator trained on other data is not built, whatever its name says."""
+    return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def trained_as_planned(record: dict, spec: GeneratorSpec, recipe: ZooRecipe, set_hash: str) -> bool:
+    """Whether a generator's record says it was trained as the recipe now says: same steps,
+    batch size, overrides, precision and architecture revision, on the same training set."""
     return (
         record["training_steps"] == recipe.steps(spec)
         and record["batch_size"] == recipe.raw["batch_size"]
         and record.get("overrides", {}) == dict(spec.overrides)
         and record.get("precision", "32-true") == recipe.precision(spec)
+        and record.get("architecture_revision", 1) == recipe.revision(spec)
+        and record.get("training_set_hash") == set_hash
     )
+
+
+def is_built(spec: GeneratorSpec, recipe: ZooRecipe, work: Path, set_hash: str) -> bool:
+    """Whether ``work`` holds this generator trained as the recipe now says (a recipe edit, a
+    changed training set or a bumped architecture revision retrains exactly the generators it
+    changes; other code changes need a fresh ``--work``, as the default one per recipe hash is)."""
+    record_path = work / spec.generator_id / "record.json"
+    if not record_path.exists():
+        return False
+    return trained_as_planned(json.loads(record_path.read_text()), spec, recipe, set_hash)
+
+
+def real_picks(name: str, size: int, count: int) -> list[int]:
+    """Which images of a training set of ``size`` the artifact ships as its ``real`` source."""
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(derive_seed("real", name)))
+    return order[:count].tolist()
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -176,9 +198,6 @@ def assemble(recipe: ZooRecipe, work: Path, out: Path) -> str:
     count = int(recipe.raw["real_images_per_dataset"])
     for name in recipe.training_datasets():
         images = build_training_set(name, recipe.resolution)
-        picks = torch.randperm(
-            len(images), generator=torch.Generator().manual_seed(derive_seed("real", name))
-        )
         manifest.append(
             {
                 "generator_id": f"real-{name}",
@@ -192,7 +211,7 @@ def assemble(recipe: ZooRecipe, work: Path, out: Path) -> str:
                 "final_losses": {},
             }
         )
-        for index, i in enumerate(picks[:count].tolist()):
+        for index, i in enumerate(real_picks(name, len(images), count)):
             rows["image"].append({"bytes": png_bytes(images[i].numpy()), "path": None})
             rows["generator_id"].append(f"real-{name}")
             rows["image_index"].append(index)

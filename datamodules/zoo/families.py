@@ -122,8 +122,12 @@ class GANGenerator(ZooGenerator):
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         betas = (0.0, 0.9) if self.hparams.loss == "wgan_gp" else (0.5, 0.999)
+        # a generator from a paper with its own optimiser settings (StyleGAN2's equalised-lr
+        # weights) declares them; both networks then use its betas, the generator its lr scale
+        betas = getattr(self.generator, "adam_betas", betas)
+        generator_lr = self.hparams.lr * getattr(self.generator, "lr_multiplier", 1.0)
         return [
-            torch.optim.Adam(self.generator.parameters(), lr=self.hparams.lr, betas=betas),
+            torch.optim.Adam(self.generator.parameters(), lr=generator_lr, betas=betas),
             torch.optim.Adam(self.critic.parameters(), lr=self.hparams.lr, betas=betas),
         ]
 

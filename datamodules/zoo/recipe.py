@@ -92,6 +92,11 @@ class ZooRecipe:
         (e.g. ``bf16-mixed`` for DDPMs, twice as fast on a CPU with bf16 units), else fp32."""
         return str((self.raw.get("precision") or {}).get(spec.family, "32-true"))
 
+    def revision(self, spec: GeneratorSpec) -> int:
+        """The architecture's ``revision`` (1 unless set): bumped when its code changes how it
+        trains, so that generators built with the old code are not taken as built."""
+        return int(self.raw["architectures"][spec.architecture].get("revision", 1))
+
     def check_overrides(self) -> None:
         """Every override must name a generator of the recipe."""
         ids = {s.generator_id for s in self.generators()}

@@ -84,14 +84,28 @@ def digits(resolution: int, seed: int) -> torch.Tensor:
     return _resize(images, resolution)
 
 
+LFW_FACES = 100  # scikit-image's lfw_subset: 100 faces, then 100 non-face patches
+
+
 @training_set("faces")
-def faces(resolution: int, seed: int) -> torch.Tensor:
-    """scikit-image's LFW subset (200 faces, 25x25 grey) and their mirror images."""
+def faces(resolution: int, seed: int, crops_per_face: int = 3) -> torch.Tensor:
+    """The 100 faces of scikit-image's LFW subset (25x25 grey; its other 100 images are
+    non-faces and are left out), each whole and as ``crops_per_face`` random crops of 20-24 px
+    around the face (400 images by default). The zoo's trainer adds the mirror images."""
     from skimage.data import lfw_subset
 
-    images = torch.from_numpy(lfw_subset()).float().unsqueeze(1)
-    images = torch.cat([images, images.flip(-1)])
-    return _resize(images, resolution)
+    rng = np.random.default_rng(seed)
+    source = torch.from_numpy(lfw_subset()[:LFW_FACES]).float().unsqueeze(1)
+    side = source.shape[-1]
+    images = [_resize(source, resolution)]
+    for _ in range(crops_per_face):
+        crops = []
+        for face in source:
+            size = int(rng.integers(20, side))
+            y, x = (int(v) for v in rng.integers(0, side - size + 1, size=2))
+            crops.append(_resize(face[None, :, y : y + size, x : x + size], resolution)[0])
+        images.append(torch.stack(crops))
+    return torch.cat(images)
 
 
 _PHOTO_SOURCES = (

@@ -1,0 +1,106 @@
+"""Take finished generators from an existing zoo artifact instead of training them again.
+
+A recipe edit that fixes a few generators should not cost the hours the others took, and a
+build machine may not outlive the build: ``modelprint zoo build --reuse=<artifact>`` copies
+into the work folder every generator of the artifact that was trained as the recipe now says
+(:func:`datamodules.zoo.build.trained_as_planned`: steps, batch size, overrides, precision,
+architecture revision, and the training set itself). The training set is checked by its hash
+where the artifact's record has one; records from artifacts written before the hash existed
+are checked through the artifact's ``real`` images, which are a seeded draw from the training
+set: they must be the very images the current training set gives for that draw. The copied
+record says where it came from (``reused_from``: the artifact's data hash).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from datamodules.zoo.artifact import load_manifest, recorded_data_hash
+from datamodules.zoo.build import real_picks, trained_as_planned, training_set_hash
+from datamodules.zoo.recipe import ZooRecipe
+
+
+def _artifact_images(root: Path, generator_ids: set[str]) -> dict[str, np.ndarray]:
+    """uint8 N x 3 x R x R per generator id, in image-index order, decoded from the parquet."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    table = pq.read_table(root / "images.parquet", columns=["generator_id", "image_index", "image"])
+    table = table.filter(
+        pc.is_in(table["generator_id"], value_set=pa.array(sorted(generator_ids), type=pa.string()))
+    )
+    found: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for gid, index, cell in zip(
+        table["generator_id"].to_pylist(),
+        table["image_index"].to_pylist(),
+        table["image"].to_pylist(),
+        strict=True,
+    ):
+        with Image.open(io.BytesIO(cell["bytes"])) as img:
+            found.setdefault(gid, []).append((index, np.asarray(img.convert("RGB")).transpose(2, 0, 1)))
+    return {gid: np.stack([a for _, a in sorted(rows, key=lambda r: r[0])]) for gid, rows in found.items()}
+
+
+def _same_training_sets(
+    root: Path, recipe: ZooRecipe, sets: dict[str, torch.Tensor], names: set[str]
+) -> dict[str, bool]:
+    """Per data set name: whether the artifact's ``real-<name>`` images are the current
+    training set's seeded draw (the check for records that carry no training-set hash)."""
+    count = int(recipe.raw["real_images_per_dataset"])
+    stored = _artifact_images(root, {f"real-{name}" for name in names})
+    same = {}
+    for name in names:
+        images = sets[name]
+        expected = images[real_picks(name, len(images), count)].numpy()
+        got = stored.get(f"real-{name}")
+        same[name] = got is not None and got.shape == expected.shape and bool((got == expected).all())
+    return same
+
+
+def reuse_from_artifact(
+    recipe: ZooRecipe, artifact: str | Path, work: Path, sets: dict[str, torch.Tensor], wanted: list
+) -> list[str]:
+    """Copy into ``work`` each of the ``wanted`` generator specs that ``artifact`` holds trained
+    as the recipe says; returns the ids copied. ``sets`` are the current training sets."""
+    root = Path(artifact)
+    records = {row["generator_id"]: row for row in load_manifest(root)}
+    hashes = {name: training_set_hash(images) for name, images in sets.items()}
+    unhashed = {
+        s.dataset
+        for s in wanted
+        if s.generator_id in records and "training_set_hash" not in records[s.generator_id]
+    }
+    same_set = _same_training_sets(root, recipe, sets, unhashed)
+    chosen = []
+    for spec in wanted:
+        record = records.get(spec.generator_id)
+        if record is None:
+            continue
+        record = {"overrides": {}, **record}
+        if "training_set_hash" not in record and same_set[spec.dataset]:
+            record["training_set_hash"] = hashes[spec.dataset]
+        if trained_as_planned(record, spec, recipe, hashes[spec.dataset]):
+            chosen.append((spec, record))
+    images = _artifact_images(root, {spec.generator_id for spec, _ in chosen})
+    data_hash = recorded_data_hash(root)
+    for spec, record in chosen:
+        folder = work / spec.generator_id
+        staging = work / f"{spec.generator_id}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)  # a killed attempt of another plan
+        staging.mkdir(parents=True)
+        np.save(staging / "images.npy", images[spec.generator_id])
+        log = root / "logs" / f"{spec.generator_id}.csv"
+        if log.exists():
+            (staging / "metrics.csv").write_bytes(log.read_bytes())
+        (staging / "record.json").write_text(json.dumps({**record, "reused_from": data_hash}, indent=1))
+        shutil.rmtree(folder, ignore_errors=True)  # a record of another plan
+        staging.rename(folder)
+    return [spec.generator_id for spec, _ in chosen]

@@ -60,8 +60,24 @@ class ExtractorTrainingConfig:
         return cls(**{**read_dataclass_yaml(cls, path), **overrides})
 
     def key(self) -> str:
-        """Identifies the run (everything but where and on what hardware it ran)."""
-        return config_hash({k: v for k, v in asdict(self).items() if k not in ("accelerator",)})
+        """Identifies the run (everything but where and on what hardware it ran), with the
+        revision of the real photo sets its synthetic models take as input: a cached extractor
+        trained on other inputs (the ``faces`` set lost its non-faces: revision 2) is not it."""
+        described = {k: v for k, v in asdict(self).items() if k not in ("accelerator",)}
+        return config_hash({**described, "inputs": _input_digest(self.data)})
+
+
+def _input_digest(data: dict[str, Any]) -> dict[str, int]:
+    """The revision of each real-photo set SyntheticModelDataModule(**data) takes as input."""
+    import inspect
+
+    from datamodules.synthetic.datamodule import SyntheticModelDataModule
+    from datamodules.zoo.training_sets import TRAINING_SET_REVISIONS
+
+    sources = data.get(
+        "input_sources", inspect.signature(SyntheticModelDataModule).parameters["input_sources"].default
+    )
+    return {name: TRAINING_SET_REVISIONS[name] for name in sources}
 
 
 def _datamodule(cfg: ExtractorTrainingConfig) -> Any:

@@ -140,3 +140,15 @@ def test_the_real_data_control_learns_the_fabricated_traces(
     predicted = nearest_centroid(queries, gallery, train.labels)
     accuracy = float((predicted == test.labels).float().mean())
     assert accuracy > 0.5, f"4 generators, chance 0.25; nearest-centroid accuracy {accuracy:.2f}"
+
+
+def test_an_extractor_trained_on_other_input_photos_is_another_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache key of a trained extractor names its input photo sets' revisions: after a set
+    changes (faces, revision 2), an extractor cached from the old set is not reused."""
+    from datamodules.zoo import training_sets
+
+    config = ExtractorTrainingConfig(data={"input_sources": ["faces"]})
+    before = config.key()
+    assert ExtractorTrainingConfig(data={"input_sources": ["photos"]}).key() != before
+    monkeypatch.setitem(training_sets.TRAINING_SET_REVISIONS, "faces", 3)
+    assert config.key() != before

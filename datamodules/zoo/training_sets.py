@@ -20,11 +20,14 @@ import torch.nn.functional as F
 
 TrainingSetBuilder = Callable[[int, int], torch.Tensor]
 TRAINING_SETS: dict[str, TrainingSetBuilder] = {}
+# Bumped when a set's content changes: caches keyed by the sets they used (trained extractors)
+# are then not taken for the new content. The zoo checks the content itself (a hash).
+TRAINING_SET_REVISIONS: dict[str, int] = {}
 
 
-def training_set(name: str) -> Callable[[TrainingSetBuilder], TrainingSetBuilder]:
+def training_set(name: str, revision: int = 1) -> Callable[[TrainingSetBuilder], TrainingSetBuilder]:
     def register(builder: TrainingSetBuilder) -> TrainingSetBuilder:
-        TRAINING_SETS[name] = builder
+        TRAINING_SETS[name], TRAINING_SET_REVISIONS[name] = builder, revision
         return builder
 
     return register
@@ -87,7 +90,7 @@ def digits(resolution: int, seed: int) -> torch.Tensor:
 LFW_FACES = 100  # scikit-image's lfw_subset: 100 faces, then 100 non-face patches
 
 
-@training_set("faces")
+@training_set("faces", revision=2)  # 2: the non-faces are left out
 def faces(resolution: int, seed: int, crops_per_face: int = 3) -> torch.Tensor:
     """The 100 faces of scikit-image's LFW subset (25x25 grey; its other 100 images are
     non-faces and are left out), each whole and as ``crops_per_face`` random crops of 20-24 px

@@ -432,3 +432,15 @@ def test_every_gan_generator_starts_with_samples_that_vary_with_z(architecture: 
     with torch.no_grad():
         images = generator(torch.randn(64, Z_DIM))
     assert images.std(dim=0).mean() > 0.1
+
+
+def test_a_generator_with_another_image_count_is_not_reused(
+    tiny_zoo: dict[str, Path], tmp_path: Path
+) -> None:
+    recipe = tmp_path / "zoo.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY, "images_per_generator": 10}))
+    args = [f"--recipe={recipe}", f"--work={tmp_path / 'work'}", "--threads=1", f"--reuse={tiny_zoo['out']}"]
+    assert main(["zoo", "build", *args, "--only=[dcgan-digits-s0]"]) == 0
+    record = json.loads((tmp_path / "work" / "dcgan-digits-s0" / "record.json").read_text())
+    assert "reused_from" not in record
+    assert np.load(tmp_path / "work" / "dcgan-digits-s0" / "images.npy").shape[0] == 10

@@ -23,7 +23,7 @@ import torch
 
 from datamodules.zoo.artifact import load_manifest, recorded_data_hash
 from datamodules.zoo.build import real_picks, trained_as_planned, training_set_hash
-from datamodules.zoo.recipe import ZooRecipe
+from datamodules.zoo.recipe import GeneratorSpec, ZooRecipe
 
 
 def _artifact_images(root: Path, generator_ids: set[str]) -> dict[str, np.ndarray]:
@@ -66,10 +66,15 @@ def _same_training_sets(
 
 
 def reuse_from_artifact(
-    recipe: ZooRecipe, artifact: str | Path, work: Path, sets: dict[str, torch.Tensor], wanted: list
+    recipe: ZooRecipe,
+    artifact: str | Path,
+    work: Path,
+    sets: dict[str, torch.Tensor],
+    wanted: list[GeneratorSpec],
 ) -> list[str]:
     """Copy into ``work`` each of the ``wanted`` generator specs that ``artifact`` holds trained
-    as the recipe says; returns the ids copied. ``sets`` are the current training sets."""
+    as the recipe says, with as many images as it asks for; returns the ids copied. ``sets``
+    are the current training sets."""
     root = Path(artifact)
     records = {row["generator_id"]: row for row in load_manifest(root)}
     hashes = {name: training_set_hash(images) for name, images in sets.items()}
@@ -90,6 +95,8 @@ def reuse_from_artifact(
         if trained_as_planned(record, spec, recipe, hashes[spec.dataset]):
             chosen.append((spec, record))
     images = _artifact_images(root, {spec.generator_id for spec, _ in chosen})
+    count = int(recipe.raw["images_per_generator"])
+    chosen = [(spec, record) for spec, record in chosen if len(images[spec.generator_id]) == count]
     data_hash = recorded_data_hash(root)
     for spec, record in chosen:
         folder = work / spec.generator_id

@@ -165,6 +165,13 @@ def test_unknown_split_and_missing_artifact_are_clear_errors(tmp_path: Path) -> 
 def test_zoo_show_writes_a_grid_per_training_set(tiny_zoo: dict[str, Path], tmp_path: Path) -> None:
     assert main(["zoo", "show", f"--root={tiny_zoo['out']}", f"--out={tmp_path}"]) == 0
     assert {p.name for p in tmp_path.glob("*.png")} == {"zoo_digits.png", "zoo_shapes.png", "zoo_faces.png"}
+    in_progress = tmp_path / "work"  # a build in progress: two finished generators
+    for gen_id in ("dcgan-digits-s0", "vae_deconv-faces-s0"):
+        shutil.copytree(tiny_zoo["work"] / gen_id, in_progress / gen_id)
+    assert main(["zoo", "show", f"--work={in_progress}", f"--out={tmp_path / 'grids'}"]) == 0
+    assert {p.name for p in (tmp_path / "grids").glob("*.png")} == {"zoo_digits.png", "zoo_faces.png"}
+    with pytest.raises(FileNotFoundError, match="no finished generator"):
+        main(["zoo", "show", f"--work={tmp_path / 'grids'}", f"--out={tmp_path}"])
 
 
 def test_synth_stats_records_fidelity_and_diversity(tiny_zoo: dict[str, Path]) -> None:

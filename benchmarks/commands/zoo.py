@@ -113,7 +113,10 @@ def zoo_build(
 
 @command("zoo show")
 def zoo_show(
-    out: Path = Path("zoo_samples"), root: Path | None = None, images_per_generator: int = 10
+    out: Path = Path("zoo_samples"),
+    root: Path | None = None,
+    images_per_generator: int = 10,
+    work: Path | None = None,
 ) -> int:
     """Print the zoo's manifest and write one PNG per training set: its real images, then its generators'.
 
@@ -121,6 +124,8 @@ def zoo_show(
         out: directory for the PNGs (``zoo_<dataset>.png``).
         root: the zoo artifact (default: the shipped one).
         images_per_generator: images per row.
+        work: show a build in progress instead: the finished generators of this ``zoo build
+            --work`` folder, beside the training sets as the code now builds them.
     """
     import matplotlib
 
@@ -128,11 +133,11 @@ def zoo_show(
     import matplotlib.pyplot as plt
     from rich.table import Table
 
-    from datamodules.zoo.artifact import ARTIFACT_DIR
-    from datamodules.zoo.datamodule import load_split
-
-    everything = [load_split("generators", root or ARTIFACT_DIR), load_split("real", root or ARTIFACT_DIR)]
-    table = Table(title=f"embedded zoo ({everything[0].data_hash})")
+    if work is not None:
+        title, entries = f"zoo build in progress ({work})", _work_entries(work, images_per_generator)
+    else:
+        title, entries = _artifact_entries(root, images_per_generator)
+    table = Table(title=title)
     for column in (
         "generator",
         "family",
@@ -146,37 +151,33 @@ def zoo_show(
     ):
         table.add_column(column)
     rows: dict[str, list[tuple[str, torch.Tensor]]] = {}
-    for split in everything:
-        for label, record in enumerate(split.manifest):
-            images = split.images[split.labels == label][:images_per_generator]
-            rows.setdefault(record["dataset"], []).append((record["generator_id"], images))
-            if record["role"] == "real":
-                continue
-            losses = ", ".join(
-                f"{k.removeprefix('loss_')} {v:.3g}" for k, v in record["final_losses"].items()
-            )
-            table.add_row(
-                record["generator_id"],
-                record["family"],
-                record["architecture"],
-                record["loss"],
-                record["dataset"],
-                str(record["seed"]),
-                record["role"],
-                str(record["training_steps"]),
-                losses,
-            )
+    for record, images in entries:
+        rows.setdefault(record["dataset"], []).append((record["generator_id"], images))
+        if record["role"] == "real":
+            continue
+        losses = ", ".join(f"{k.removeprefix('loss_')} {v:.3g}" for k, v in record["final_losses"].items())
+        table.add_row(
+            record["generator_id"],
+            record["family"],
+            record["architecture"],
+            record["loss"],
+            record["dataset"],
+            str(record["seed"]),
+            record["role"],
+            str(record["training_steps"]),
+            losses,
+        )
     Console().print(table)
     out.mkdir(parents=True, exist_ok=True)
-    for dataset, entries in rows.items():
-        entries.sort(key=lambda e: (not e[0].startswith("real-"), e[0]))
+    for dataset, entries_of_set in rows.items():
+        entries_of_set.sort(key=lambda e: (not e[0].startswith("real-"), e[0]))
         fig, axes = plt.subplots(
-            len(entries),
+            len(entries_of_set),
             images_per_generator,
-            figsize=(0.9 * images_per_generator, 0.95 * len(entries)),
+            figsize=(0.9 * images_per_generator, 0.95 * len(entries_of_set)),
             squeeze=False,
         )
-        for r, (name, images) in enumerate(entries):
+        for r, (name, images) in enumerate(entries_of_set):
             for c in range(images_per_generator):
                 axes[r, c].axis("off")
                 if c < len(images):
@@ -187,3 +188,42 @@ def zoo_show(
         plt.close(fig)
         Console().print(f"wrote {out / f'zoo_{dataset}.png'}")
     return 0
+
+
+def _artifact_entries(root: Path | None, count: int) -> tuple[str, list[tuple[dict, torch.Tensor]]]:
+    """(title, [(manifest record, its first ``count`` images)]) of an artifact, real sources too."""
+    from datamodules.zoo.artifact import ARTIFACT_DIR
+    from datamodules.zoo.datamodule import load_split
+
+    splits = [load_split("generators", root or ARTIFACT_DIR), load_split("real", root or ARTIFACT_DIR)]
+    entries = [
+        (record, split.images[split.labels == label][:count])
+        for split in splits
+        for label, record in enumerate(split.manifest)
+    ]
+    return f"embedded zoo ({splits[0].data_hash})", entries
+
+
+def _work_entries(work: Path, count: int) -> list[tuple[dict, torch.Tensor]]:
+    """The finished generators of a build folder, and the real images of their training sets
+    (the draw the artifact would ship)."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from datamodules.zoo.build import real_picks
+    from datamodules.zoo.training_sets import build_training_set
+
+    entries = []
+    for record_path in sorted(Path(work).glob("*/record.json")):
+        record = json.loads(record_path.read_text())
+        images = torch.from_numpy(np.load(record_path.with_name("images.npy"))[:count])
+        entries.append((record, images))
+    if not entries:
+        raise FileNotFoundError(f"{work}: no finished generator (no */record.json) to show")
+    for name in sorted({record["dataset"] for record, _ in entries}):
+        images = build_training_set(name, entries[0][1].shape[-1])
+        picks = real_picks(name, len(images), count)
+        entries.append(({"generator_id": f"real-{name}", "dataset": name, "role": "real"}, images[picks]))
+    return entries

@@ -74,7 +74,7 @@ def zoo_build(
     if reuse and todo:
         from datamodules.zoo.reuse import reuse_from_artifact
 
-        reused = set(reuse_from_artifact(zoo, reuse, work, sets, todo))
+        reused = set(reuse_from_artifact(zoo, reuse, work, sets, set_hashes, todo))
         console.print(f"zoo: {len(reused)} generators taken from {reuse}")
         todo = [s for s in todo if s.generator_id not in reused]
     console.print(f"zoo: {len(specs)} generators, {len(specs) - len(todo)} already built in {work}")

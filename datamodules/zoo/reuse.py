@@ -13,7 +13,6 @@ record says where it came from (``reused_from``: the artifact's data hash).
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
@@ -22,30 +21,20 @@ import numpy as np
 import torch
 
 from datamodules.zoo.artifact import load_manifest, recorded_data_hash
-from datamodules.zoo.build import real_picks, trained_as_planned, training_set_hash
+from datamodules.zoo.build import real_picks, trained_as_planned
 from datamodules.zoo.recipe import GeneratorSpec, ZooRecipe
 
 
 def _artifact_images(root: Path, generator_ids: set[str]) -> dict[str, np.ndarray]:
-    """uint8 N x 3 x R x R per generator id, in image-index order, decoded from the parquet."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-    from PIL import Image
+    """uint8 N x 3 x R x R per generator id, in image-index order (the artifact is decoded by
+    the DataModule's decoder, once per process)."""
+    from datamodules.zoo.datamodule import _decoded
 
-    table = pq.read_table(root / "images.parquet", columns=["generator_id", "image_index", "image"])
-    table = table.filter(
-        pc.is_in(table["generator_id"], value_set=pa.array(sorted(generator_ids), type=pa.string()))
-    )
+    images, ids, indices = _decoded(str(root), recorded_data_hash(root))
     found: dict[str, list[tuple[int, np.ndarray]]] = {}
-    for gid, index, cell in zip(
-        table["generator_id"].to_pylist(),
-        table["image_index"].to_pylist(),
-        table["image"].to_pylist(),
-        strict=True,
-    ):
-        with Image.open(io.BytesIO(cell["bytes"])) as img:
-            found.setdefault(gid, []).append((index, np.asarray(img.convert("RGB")).transpose(2, 0, 1)))
+    for row, gid in enumerate(ids):
+        if gid in generator_ids:
+            found.setdefault(gid, []).append((int(indices[row]), images[row]))
     return {gid: np.stack([a for _, a in sorted(rows, key=lambda r: r[0])]) for gid, rows in found.items()}
 
 
@@ -70,14 +59,14 @@ def reuse_from_artifact(
     artifact: str | Path,
     work: Path,
     sets: dict[str, torch.Tensor],
+    set_hashes: dict[str, str],
     wanted: list[GeneratorSpec],
 ) -> list[str]:
     """Copy into ``work`` each of the ``wanted`` generator specs that ``artifact`` holds trained
     as the recipe says, with as many images as it asks for; returns the ids copied. ``sets``
-    are the current training sets."""
+    are the current training sets, ``set_hashes`` their ``training_set_hash``."""
     root = Path(artifact)
     records = {row["generator_id"]: row for row in load_manifest(root)}
-    hashes = {name: training_set_hash(images) for name, images in sets.items()}
     unhashed = {
         s.dataset
         for s in wanted
@@ -91,8 +80,8 @@ def reuse_from_artifact(
             continue
         record = {"overrides": {}, **record}
         if "training_set_hash" not in record and same_set[spec.dataset]:
-            record["training_set_hash"] = hashes[spec.dataset]
-        if trained_as_planned(record, spec, recipe, hashes[spec.dataset]):
+            record["training_set_hash"] = set_hashes[spec.dataset]
+        if trained_as_planned(record, spec, recipe, set_hashes[spec.dataset]):
             chosen.append((spec, record))
     images = _artifact_images(root, {spec.generator_id for spec, _ in chosen})
     count = int(recipe.raw["images_per_generator"])

@@ -21,6 +21,21 @@ def spectral_closed_set(tmp_path: Path) -> tuple[ResultsStore, list[str]]:
     return store, run_benchmark(cfg, store, FeatureCache(tmp_path / "cache")).run_ids
 
 
+def flushed_run_record(tmp_path: Path) -> bytes:
+    """The bytes of the one offline run's transaction log, once wandb's service has written it.
+
+    A command's process exits after its run, and wandb's service process flushes the log when it
+    shuts down; pytest's process lives on, so shut the service down as that exit would (read
+    before this, the log once held only its 7-byte header, on a loaded CPU).
+    """
+    import wandb
+
+    wandb.teardown()
+    records = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(records) == 1, "one offline W&B run per (method, seed), ready for `wandb sync`"
+    return records[0].read_bytes()
+
+
 def test_an_offline_run_holds_the_figures_and_the_store_run_ids(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -29,9 +44,7 @@ def test_an_offline_run_holds_the_figures_and_the_store_run_ids(
     monkeypatch.chdir(tmp_path)
     assert wandb_mode() == "offline"
     _, run_ids = spectral_closed_set(tmp_path)
-    records = list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
-    assert len(records) == 1, "one offline W&B run per (method, seed), ready for `wandb sync`"
-    content = records[0].read_bytes()  # the run's protobuf records: summary keys and values as text
+    content = flushed_run_record(tmp_path)  # the run's protobuf records: summary keys and values as text
     assert b"results_store_run_ids" in content and b"closed_set/known_test/accuracy" in content
     assert all(run_id.encode() in content for run_id in run_ids)
 
@@ -93,7 +106,6 @@ def test_the_board_goes_to_wandb_with_its_plots_and_run_ids(
     monkeypatch.setenv("MODELPRINT_WANDB", "offline")
     monkeypatch.chdir(tmp_path)
     assert main(["board", f"--out={tmp_path / 'board'}"]) == 0
-    (record,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
-    content = record.read_bytes()
+    content = flushed_run_record(tmp_path)
     assert b"closed_set / known_test" in content and all(r.encode() in content for r in run_ids)
     assert list((tmp_path / "wandb").glob("offline-run-*/files/media/images/*.png")), "the plots are logged"

@@ -350,19 +350,37 @@ def test_a_training_killed_mid_generator_resumes_from_its_checkpoint_to_the_same
     assert not (resumed / "resume.ckpt").exists() and not staging.exists()
 
 
-def test_a_checkpoint_from_another_plan_is_not_resumed(tmp_path: Path) -> None:
+REVISION_1_PLAN = {"steps": 6, "batch_size": TINY["batch_size"], "overrides": {}, "precision": "32-true"}
+
+
+@pytest.mark.parametrize(
+    ("stored_plan", "revision"),
+    [
+        ({"steps": 3}, 1),  # another step budget
+        # a plan written before plans recorded the revision, for the code the recipe has replaced
+        ({**REVISION_1_PLAN, "accelerator": "cpu"}, 2),
+    ],
+    ids=["steps", "architecture-revision"],
+)
+def test_a_checkpoint_from_another_plan_is_not_resumed(
+    tmp_path: Path, stored_plan: dict[str, object], revision: int
+) -> None:
+    vae = {**TINY["architectures"]["vae_deconv"], "revision": revision}
+    raw = {**TINY, "steps": {**TINY["steps"], "vae": 6}}
+    raw["architectures"] = {**TINY["architectures"], "vae_deconv": vae}
     recipe = tmp_path / "zoo.yaml"
-    recipe.write_text(yaml.safe_dump({**TINY, "steps": {**TINY["steps"], "vae": 6}}))
+    recipe.write_text(yaml.safe_dump(raw))
     zoo = ZooRecipe.load(recipe)
     spec = next(s for s in zoo.generators() if s.generator_id == "vae_deconv-digits-s0")
     staging = tmp_path / f"{spec.generator_id}.tmp"
     staging.mkdir()
-    (staging / "resume.ckpt").write_bytes(b"a checkpoint of a 3-step plan")
-    (staging / "plan.json").write_text(json.dumps({"steps": 3}))
+    (staging / "resume.ckpt").write_bytes(b"a checkpoint of another plan")
+    (staging / "plan.json").write_text(json.dumps(stored_plan))
     images = build_training_set(spec.dataset, zoo.resolution)[:16]
     train_one(spec, zoo, images, tmp_path, threads=1)
     record = json.loads((tmp_path / spec.generator_id / "record.json").read_text())
     assert record["training_steps"] == 6 and "resumed_at_iterations" not in record
+    assert record["architecture_revision"] == revision
 
 
 def test_a_resumed_training_keeps_the_log_of_its_earlier_attempts(tmp_path: Path) -> None:

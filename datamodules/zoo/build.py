@@ -49,7 +49,8 @@ def train_one(
     Sampling runs on the device that trained the model (a GPU samples a DDPM in seconds where
     the CPU took minutes), from seeded noise drawn on the CPU.
     A ``resume.ckpt`` left in the staging folder by a killed attempt with the same plan (steps,
-    batch size, overrides, precision, accelerator) is trained on from; any other is discarded.
+    batch size, overrides, precision, accelerator, architecture revision) is trained on from;
+    any other is discarded.
     Returns the generator id (so a process pool can report which one finished)."""
     if threads:
         torch.set_num_threads(threads)
@@ -62,9 +63,15 @@ def train_one(
         "overrides": overrides,
         "precision": precision,
         "accelerator": accelerator,
+        "architecture_revision": recipe.revision(spec),
     }
     resume, plan_path = staging / "resume.ckpt", staging / "plan.json"
-    resuming = resume.exists() and plan_path.exists() and json.loads(plan_path.read_text()) == plan
+    # plans written before the revision was part of them were all of revision 1 (the style
+    # generator's revision 2 came with it)
+    resuming = resume.exists() and plan_path.exists() and plan == {
+        "architecture_revision": 1,
+        **json.loads(plan_path.read_text()),
+    }
     if resuming:
         set_aside_log(staging, checkpoint_step(resume))
     else:

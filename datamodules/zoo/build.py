@@ -68,10 +68,8 @@ def train_one(
     resume, plan_path = staging / "resume.ckpt", staging / "plan.json"
     # plans written before the revision was part of them were all of revision 1 (the style
     # generator's revision 2 came with it)
-    resuming = resume.exists() and plan_path.exists() and plan == {
-        "architecture_revision": 1,
-        **json.loads(plan_path.read_text()),
-    }
+    stored = {"architecture_revision": 1, **json.loads(plan_path.read_text())} if plan_path.exists() else {}
+    resuming = resume.exists() and stored == plan
     if resuming:
         set_aside_log(staging, checkpoint_step(resume))
     else:

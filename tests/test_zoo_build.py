@@ -469,3 +469,31 @@ def test_a_generator_with_another_image_count_is_not_reused(
     record = json.loads((tmp_path / "work" / "dcgan-digits-s0" / "record.json").read_text())
     assert "reused_from" not in record
     assert np.load(tmp_path / "work" / "dcgan-digits-s0" / "images.npy").shape[0] == 10
+
+
+def test_the_pixelcnn_predicts_each_pixel_from_the_image_before_it_and_nothing_after() -> None:
+    """Causality of PixelCNN++'s shifted convolutions, strides and upsampling, and the whole
+    raster-order past in view except, at full resolution only, what lies beyond the 6-column
+    reach in the row above and the row itself (the masked stack it replaced saw 7 rows, and had
+    a blind spot to the upper right)."""
+    from datamodules.zoo.architectures import PixelCNN
+
+    torch.manual_seed(0)
+    size, reach = 16, 6
+    net = PixelCNN(size, width=4).double()
+    # one copy of the image per pixel: copy k's gradient is pixel k's dependence on the image
+    x = torch.randn(1, 3, size, size, dtype=torch.double).repeat(size * size, 1, 1, 1).requires_grad_()
+    logits = net(x)
+    pixel = torch.arange(size * size)
+    logits.flatten(3)[pixel, :, :, pixel].sum().backward()
+    for k, grad in enumerate(x.grad):
+        i, j = divmod(k, size)
+        seen = {divmod(int(p), size) for p in (grad.abs().sum(0) > 0).flatten().nonzero()}
+        past = {(r, c) for r in range(size) for c in range(size) if (r, c) < (i, j)}
+        near = {(r, c) for r, c in past if r < i - 1 or abs(c - j) <= reach}
+        assert near <= seen <= past, (
+            f"pixel {(i, j)}: unseen {sorted(near - seen)}, future {sorted(seen - past)}"
+        )
+    # so sampling may run the network on the rows up to the current one only
+    rows = net.row_multiple
+    assert torch.allclose(net(x[:1, :, :rows]), logits[:1, ..., :rows, :])

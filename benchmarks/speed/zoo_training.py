@@ -5,7 +5,7 @@ For every architecture of the recipe: seconds per training iteration (batch and 
 the recipe, ``--threads`` torch threads, after warm-up), in fp32 and in ``bf16-mixed``, and the
 minutes the recipe's iteration budget for that family would take at that rate.
 
-Usage: ``python -m benchmarks.speed.zoo_training --iterations=20 --threads=1``
+Usage: ``python -m benchmarks.speed.zoo_training --iterations=20 --threads=1 [--architectures=pixelcnn]``
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--precisions", default="32-true,bf16-mixed")
+    parser.add_argument("--architectures", default="", help="comma-separated; default: all of the recipe")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     recipe = ZooRecipe.load(args.recipe)
@@ -53,7 +54,10 @@ def main() -> None:
     table = Table(title=f"zoo training, {args.threads} thread(s), batch {recipe.raw['batch_size']}")
     for column in ["architecture", "family", *[f"s/iter {p}" for p in precisions], "budget", "min at best"]:
         table.add_column(column)
+    wanted = set(filter(None, args.architectures.split(",")))
     for name, entry in recipe.raw["architectures"].items():
+        if wanted and name not in wanted:
+            continue
         rates = [
             seconds_per_iteration(entry["family"], name, entry["loss"], recipe, p, args.iterations)
             for p in precisions

@@ -5,8 +5,8 @@ generators use and that leave distinct traces in their images: transposed convol
 (DCGAN, Radford et al. 2016), nearest or bilinear upsampling + convolution (Odena et al.
 2016's fix for checkerboards), sub-pixel convolution (Shi et al. 2016), residual up-blocks
 (SNGAN, Miyato et al. 2018), style modulation with weight demodulation and noise inputs
-(StyleGAN2, Karras et al. 2020), a U-Net noise predictor (DDPM, Ho et al. 2020) and masked
-convolutions (PixelCNN, van den Oord et al. 2016). Widths are small for CPU training.
+(StyleGAN2, Karras et al. 2020), a U-Net noise predictor (DDPM, Ho et al. 2020) and causal,
+shifted convolutions (PixelCNN++, Salimans et al. 2017). Widths are small for CPU training.
 """
 
 from __future__ import annotations
@@ -323,47 +323,132 @@ class UNet(nn.Module):
         return self.head(h)
 
 
-class _MaskedConv(nn.Conv2d):
-    """A convolution that sees only pixels above and to the left (type A also hides the centre)."""
+def _down_shift(x: torch.Tensor) -> torch.Tensor:
+    """Row i takes row i-1's values (zeros at the top)."""
+    return F.pad(x, (0, 0, 1, 0))[:, :, :-1]
 
-    def __init__(self, cin: int, cout: int, kernel: int, mask_type: str) -> None:
-        super().__init__(cin, cout, kernel, padding=kernel // 2)
-        mask = torch.ones_like(self.weight)
-        centre = kernel // 2
-        mask[:, :, centre, centre + (mask_type == "B") :] = 0
-        mask[:, :, centre + 1 :] = 0
-        self.register_buffer("mask", mask)
+
+def _right_shift(x: torch.Tensor) -> torch.Tensor:
+    """Column j takes column j-1's values (zeros at the left)."""
+    return F.pad(x, (1, 0, 0, 0))[:, :, :, :-1]
+
+
+def _concat_elu(x: torch.Tensor) -> torch.Tensor:
+    return F.elu(torch.cat([x, -x], dim=1))
+
+
+class _DownShiftedConv(nn.Conv2d):
+    """Output (i, j) sees input rows i-kh+1..i, columns j-kw//2..j+kw//2: nothing below row i."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int] = (2, 3), stride: int = 1) -> None:
+        super().__init__(cin, cout, kernel, stride=stride)
+        self.shift_pad = (kernel[1] // 2, kernel[1] // 2, kernel[0] - 1, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, padding=self.padding)
+        return super().forward(F.pad(x, self.shift_pad))
+
+
+class _DownRightShiftedConv(nn.Conv2d):
+    """Output (i, j) sees input rows i-kh+1..i, columns j-kw+1..j: nothing below or to the right."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple[int, int] = (2, 2), stride: int = 1) -> None:
+        super().__init__(cin, cout, kernel, stride=stride)
+        self.shift_pad = (kernel[1] - 1, 0, kernel[0] - 1, 0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.shift_pad))
+
+
+class _GatedResnet(nn.Module):
+    """PixelCNN++'s gated residual block: x + a * sigmoid(b), [a, b] = conv(elu(conv(elu(x)) + nin(a)))."""
+
+    def __init__(self, width: int, conv: type[nn.Conv2d], aux_width: int = 0, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.conv_in = conv(2 * width, width)
+        self.aux = nn.Conv2d(2 * aux_width, width, 1) if aux_width else None
+        self.dropout = nn.Dropout(dropout)
+        self.conv_out = conv(2 * width, 2 * width)
+
+    def forward(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.conv_in(_concat_elu(x))
+        if self.aux is not None and aux is not None:
+            h = h + self.aux(_concat_elu(aux))
+        a, b = self.conv_out(self.dropout(_concat_elu(h))).chunk(2, dim=1)
+        return x + a * torch.sigmoid(b)
 
 
 class PixelCNN(nn.Module):
-    """PixelCNN over raster order; the three channels of a pixel are predicted together
-    (conditionally independent given the pixels before it).
+    """PixelCNN++ (Salimans et al. 2017) over raster order, with categorical sub-pixels.
 
-    Each sub-pixel is a categorical over ``levels`` intensity levels (van den Oord et al.
-    use 256; 16 here keeps sampling on a CPU in seconds).
+    Two streams with no blind spot: one sees the rows above a pixel (down-shifted convs), one
+    also the pixels to its left (down-right-shifted convs). Both pass through gated residual
+    blocks on a U-Net of ``resolutions`` scales (stride-2 shifted convs down, skip connections
+    into the up pass), so each pixel is predicted from the whole image before it, which the
+    plain masked-conv stack (revision 1: a 7-row reach and a blind spot to the upper right)
+    could not do: it drew face-toned texture on faces and digits' strokes only at the top.
+
+    Scaled for CPU: ``width`` 16 (160 in the paper), ``blocks`` 1 per scale (5), no dropout
+    (0.5), nearest upsampling instead of shifted transposed convs (both keep causality; a
+    test checks it), and each sub-pixel a categorical over ``levels`` intensity levels instead
+    of a discretised logistic mixture (the three channels of a pixel are predicted together,
+    conditionally independent given the pixels before it, not channel-autoregressively). The
+    input carries PixelCNN++'s constant-ones channel, so the zero padding reads as a border.
     """
 
-    def __init__(self, resolution: int = 32, width: int = 32, layers: int = 4, levels: int = 16) -> None:
+    def __init__(
+        self, resolution: int = 32, width: int = 16, blocks: int = 1, scales: int = 3, levels: int = 16
+    ) -> None:
         super().__init__()
-        self.levels = levels
-        self.first = _MaskedConv(4, width, 7, "A")  # RGB + a constant-ones channel (PixelCNN++)
-        self.body = nn.ModuleList([_MaskedConv(width, width, 3, "B") for _ in range(layers)])
-        self.out = nn.Sequential(
-            nn.ReLU(), nn.Conv2d(width, width, 1), nn.ReLU(), nn.Conv2d(width, 3 * levels, 1)
+        if resolution % 2 ** (scales - 1):
+            raise ValueError(f"PixelCNN: resolution {resolution} does not halve {scales - 1} times")
+        self.levels, self.scales, self.blocks = levels, scales, blocks
+        self.first_up = _DownShiftedConv(4, width, (2, 3))
+        self.first_up_left = nn.ModuleList(
+            [_DownShiftedConv(4, width, (1, 3)), _DownRightShiftedConv(4, width, (2, 1))]
         )
+        self.down_up = nn.ModuleList(_GatedResnet(width, _DownShiftedConv) for _ in range(scales * blocks))
+        self.down_up_left = nn.ModuleList(
+            _GatedResnet(width, _DownRightShiftedConv, width) for _ in range(scales * blocks)
+        )
+        self.halve_up = nn.ModuleList(_DownShiftedConv(width, width, (2, 3), 2) for _ in range(scales - 1))
+        self.halve_up_left = nn.ModuleList(
+            _DownRightShiftedConv(width, width, (2, 2), 2) for _ in range(scales - 1)
+        )
+        self.up_up = nn.ModuleList(
+            _GatedResnet(width, _DownShiftedConv, width) for _ in range(scales * (blocks + 1))
+        )
+        self.up_up_left = nn.ModuleList(
+            _GatedResnet(width, _DownRightShiftedConv, 2 * width) for _ in range(scales * (blocks + 1))
+        )
+        self.out = nn.Conv2d(width, 3 * levels, 1)
 
-    def rows_of_context(self) -> int:
-        """How many rows above a pixel can influence its prediction (the receptive field)."""
-        return self.first.kernel_size[0] // 2 + len(self.body) * (self.body[0].kernel_size[0] // 2)
+    @property
+    def row_multiple(self) -> int:
+        """Inputs must have a multiple of this many rows (the scales halve them)."""
+        return 2 ** (self.scales - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The ones channel is 1 on the image and 0 in the zero padding, so a pixel near the
-        # border knows it is there (Salimans et al. 2017) instead of reading padding as grey.
-        h = self.first(torch.cat([x, torch.ones_like(x[:, :1])], dim=1))
-        for layer in self.body:
-            h = h + layer(F.relu(h))
-        logits = self.out(h)
+        x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
+        up = _down_shift(self.first_up(x))
+        above, left = self.first_up_left
+        up_left = _down_shift(above(x)) + _right_shift(left(x))
+        ups, up_lefts, k = [up], [up_left], 0
+        for scale in range(self.scales):
+            for _ in range(self.blocks):
+                up = self.down_up[k](up)
+                up_left = self.down_up_left[k](up_left, up)
+                ups.append(up)
+                up_lefts.append(up_left)
+                k += 1
+            if scale < self.scales - 1:
+                up, up_left = self.halve_up[scale](up), self.halve_up_left[scale](up_left)
+                ups.append(up)
+                up_lefts.append(up_left)
+        for k in range(len(self.up_up)):
+            if k and k % (self.blocks + 1) == 0:  # the next scale up
+                up = F.interpolate(up, scale_factor=2, mode="nearest")
+                up_left = F.interpolate(up_left, scale_factor=2, mode="nearest")
+            up = self.up_up[k](up, ups.pop())
+            up_left = self.up_up_left[k](up_left, torch.cat([up, up_lefts.pop()], dim=1))
+        logits = self.out(F.elu(up_left))
         return logits.view(x.shape[0], 3, self.levels, *x.shape[2:])

@@ -11,8 +11,8 @@ One module per family, with the family's own objective:
 * ``DiffusionGenerator`` - DDPM (Ho et al. 2020: 1,000 linear-beta steps, epsilon
   prediction, sampling from an EMA of the weights), sampled with 50 deterministic DDIM
   steps (Song et al. 2021). Scaled for CPU: EMA decay 0.995 instead of 0.9999.
-* ``AutoregressiveGenerator`` - PixelCNN with categorical sub-pixels (van den Oord et al. 2016),
-  with PixelCNN++'s constant-ones input channel so border pixels are not read as grey.
+* ``AutoregressiveGenerator`` - PixelCNN++ (Salimans et al. 2017; PixelCNN: van den Oord et al.
+  2016) with categorical sub-pixels, sampled pixel by pixel in raster order.
 
 Every family exposes ``sample(n, seed)`` returning uint8 images, deterministic in the seed.
 """
@@ -301,13 +301,12 @@ class AutoregressiveGenerator(ZooGenerator):
         return loss
 
     def _sample(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        res = self.hparams.resolution
+        res, multiple = self.hparams.resolution, self.net.row_multiple
         x = torch.zeros(n, 3, res, res, device=self.device)
-        reach = self.net.rows_of_context()  # row i depends on rows i-reach .. i only: run on that slab
         for i in range(res):
-            top = max(0, i - reach)
+            rows = min(res, (i // multiple + 1) * multiple)  # row i depends on rows 0..i only
             for j in range(res):
-                probs = self.net(x[:, :, top : i + 1])[:, :, :, i - top, j].softmax(dim=2)
+                probs = self.net(x[:, :, :rows])[:, :, :, i, j].float().softmax(dim=2)
                 level = torch.multinomial(probs.reshape(-1, self.hparams.levels).cpu(), 1, generator=gen)
                 x[:, :, i, j] = self._level_value(level.view(n, 3)).to(self.device)
         return x

@@ -136,11 +136,18 @@ def train_one(
     }
     if resume_point.resumed_at:
         record["resumed_at_iterations"] = resume_point.resumed_at
-    (staging / "record.json").write_text(json.dumps(record, indent=1))
     resume.unlink(missing_ok=True)
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
+    publish(staging, final, record)
     return spec.generator_id
+
+
+def publish(staging: Path, folder: Path, record: dict) -> None:
+    """Write a generator's record into its staging folder, then move the folder into place: a
+    generator's folder appears whole (images, log, record) or not at all, which is what
+    ``is_built`` relies on after a killed build."""
+    (staging / "record.json").write_text(json.dumps(record, indent=1))
+    shutil.rmtree(folder, ignore_errors=True)  # a record of another plan
+    staging.rename(folder)
 
 
 def training_set_hash(images: torch.Tensor) -> str:

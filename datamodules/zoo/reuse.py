@@ -13,7 +13,6 @@ record says where it came from (``reused_from``: the artifact's data hash).
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from datamodules.zoo.artifact import load_manifest, recorded_data_hash
-from datamodules.zoo.build import real_picks, trained_as_planned
+from datamodules.zoo.build import publish, real_picks, trained_as_planned
 from datamodules.zoo.recipe import GeneratorSpec, ZooRecipe
 
 
@@ -96,7 +95,5 @@ def reuse_from_artifact(
         log = root / "logs" / f"{spec.generator_id}.csv"
         if log.exists():
             (staging / "metrics.csv").write_bytes(log.read_bytes())
-        (staging / "record.json").write_text(json.dumps({**record, "reused_from": data_hash}, indent=1))
-        shutil.rmtree(folder, ignore_errors=True)  # a record of another plan
-        staging.rename(folder)
+        publish(staging, folder, {**record, "reused_from": data_hash})
     return [spec.generator_id for spec, _ in chosen]

@@ -26,7 +26,13 @@ from datamodules.zoo.recipe import RECIPE_PATH, ZooRecipe
 def seconds_per_iteration(
     family: str, architecture: str, loss: str, recipe: ZooRecipe, precision: str, iterations: int
 ) -> float:
-    model = create_zoo_generator(family, architecture=architecture, loss=loss, resolution=recipe.resolution)
+    model = create_zoo_generator(
+        family,
+        architecture=architecture,
+        loss=loss,
+        resolution=recipe.resolution,
+        network=recipe.network(architecture),
+    )
     batch = int(recipe.raw["batch_size"])
     images = torch.rand(batch * (iterations + 4), 3, recipe.resolution, recipe.resolution) * 2 - 1
     timer = StepTimer(warmup=3 * model.optimizer_steps_per_iteration)

@@ -49,14 +49,15 @@ def train_one(
     Sampling runs on the device that trained the model (a GPU samples a DDPM in seconds where
     the CPU took minutes) and at its training precision, from seeded noise drawn on the CPU.
     A ``resume.ckpt`` left in the staging folder by a killed attempt with the same plan (steps,
-    batch size, overrides, precision, accelerator, architecture revision) is trained on from;
+    batch size, overrides, precision, accelerator, architecture revision and network settings)
+    is trained on from;
     any other is discarded.
     Returns the generator id (so a process pool can report which one finished)."""
     if threads:
         torch.set_num_threads(threads)
     final, staging = work / spec.generator_id, work / f"{spec.generator_id}.tmp"
     overrides = dict(spec.overrides)
-    steps, precision = recipe.steps(spec), recipe.precision(spec)
+    steps, precision, network = recipe.steps(spec), recipe.precision(spec), recipe.network(spec.architecture)
     plan = {
         "steps": steps,
         "batch_size": recipe.raw["batch_size"],
@@ -64,6 +65,7 @@ def train_one(
         "precision": precision,
         "accelerator": accelerator,
         "architecture_revision": recipe.revision(spec),
+        **({"network": network} if network else {}),  # absent for the defaults, as in older plans
     }
     resume, plan_path = staging / "resume.ckpt", staging / "plan.json"
     # plans written before the revision was part of them were all of revision 1 (the style
@@ -85,7 +87,12 @@ def train_one(
     )
     settings = {"lr": overrides["lr"]} if "lr" in overrides else {}
     model = create_zoo_generator(
-        spec.family, architecture=spec.architecture, loss=spec.loss, resolution=recipe.resolution, **settings
+        spec.family,
+        architecture=spec.architecture,
+        loss=spec.loss,
+        resolution=recipe.resolution,
+        network=network,
+        **settings,
     )
     resume_point = ResumePoint(resume, every_s=checkpoint_every_s)
     trainer = L.Trainer(
@@ -128,6 +135,7 @@ def train_one(
         "overrides": overrides,
         "precision": precision,
         "architecture_revision": recipe.revision(spec),
+        **({"network": network} if network else {}),
         "training_set_hash": training_set_hash(training_images),
         "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
         "train_seconds": round(train_s, 1),
@@ -158,13 +166,15 @@ def training_set_hash(images: torch.Tensor) -> str:
 
 def trained_as_planned(record: dict, spec: GeneratorSpec, recipe: ZooRecipe, set_hash: str) -> bool:
     """Whether a generator's record says it was trained as the recipe now says: same steps,
-    batch size, overrides, precision and architecture revision, on the same training set."""
+    batch size, overrides, precision, architecture revision and network settings, on the same
+    training set."""
     return (
         record["training_steps"] == recipe.steps(spec)
         and record["batch_size"] == recipe.raw["batch_size"]
         and record.get("overrides", {}) == dict(spec.overrides)
         and record.get("precision", "32-true") == recipe.precision(spec)
         and record.get("architecture_revision", 1) == recipe.revision(spec)
+        and record.get("network", {}) == recipe.network(spec.architecture)
         and record.get("training_set_hash") == set_hash
     )
 

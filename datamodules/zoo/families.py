@@ -15,6 +15,9 @@ One module per family, with the family's own objective:
   2016) with categorical sub-pixels, sampled pixel by pixel in raster order.
 
 Every family exposes ``sample(n, seed)`` returning uint8 images, deterministic in the seed.
+Each takes ``network``: keyword settings for its main network's constructor (the GAN's
+generator, the VAE's decoder, the U-Net, the PixelCNN), from the recipe's architecture entry,
+so that a recipe can size a network (the tests' tiny zoo uses a narrow PixelCNN) without code.
 """
 
 from __future__ import annotations
@@ -87,10 +90,10 @@ class ZooGenerator(L.LightningModule):
         raise NotImplementedError
 
 
-GAN_ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {
+GAN_ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dcgan": arch.DCGANGenerator,
     "upconv_nearest": lambda r: arch.UpsampleConvGenerator(r, "nearest"),
-    "upconv_bilinear": lambda r: arch.UpsampleConvGenerator(r, "bilinear"),
+    "upconv_bilinear": lambda r, **network: arch.UpsampleConvGenerator(r, "bilinear", **network),
     "pixelshuffle": arch.PixelShuffleGenerator,
     "residual": arch.ResidualGenerator,
     "stylegan2_lite": arch.StyleGenerator,
@@ -107,13 +110,14 @@ class GANGenerator(ZooGenerator):
         resolution: int = 32,
         lr: float = 2e-4,
         critic_steps: int = 1,
+        network: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if loss not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; valid: {GAN_LOSSES}")
         self.save_hyperparameters()
         self.automatic_optimization = False
-        self.generator = GAN_ARCHITECTURES[architecture](resolution)
+        self.generator = GAN_ARCHITECTURES[architecture](resolution, **(network or {}))
         self.critic = arch.ConvDiscriminator(resolution, spectral_norm=loss != "wgan_gp")
 
     @property
@@ -174,7 +178,7 @@ class GANGenerator(ZooGenerator):
         return self.generator(self.noise(n, arch.Z_DIM, gen=gen))
 
 
-VAE_DECODERS: dict[str, Callable[[int], nn.Module]] = {
+VAE_DECODERS: dict[str, Callable[..., nn.Module]] = {
     "vae_deconv": arch.DCGANGenerator,
     "vae_pixelshuffle": arch.PixelShuffleGenerator,
 }
@@ -190,11 +194,12 @@ class VAEGenerator(ZooGenerator):
         resolution: int = 32,
         lr: float = 1e-3,
         decoder_sigma: float = 0.1,
+        network: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.encoder = arch.ConvEncoder(resolution)
-        self.decoder = VAE_DECODERS[architecture](resolution)
+        self.decoder = VAE_DECODERS[architecture](resolution, **(network or {}))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -224,10 +229,11 @@ class DiffusionGenerator(ZooGenerator):
         timesteps: int = 1000,
         sampling_steps: int = 50,
         ema_decay: float = 0.995,
+        network: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.unet = arch.UNet(resolution)
+        self.unet = arch.UNet(resolution, **(network or {}))
         # Ho et al. sample from an exponential moving average of the weights (0.9999 over
         # 800k steps); 0.995 suits the zoo's short CPU runs.
         self.ema = torch.optim.swa_utils.AveragedModel(
@@ -278,10 +284,11 @@ class AutoregressiveGenerator(ZooGenerator):
         resolution: int = 32,
         lr: float = 1e-3,
         levels: int = 16,
+        network: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = arch.PixelCNN(resolution, levels=levels)
+        self.net = arch.PixelCNN(resolution, levels=levels, **(network or {}))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -323,4 +330,8 @@ FAMILIES: dict[str, type[ZooGenerator]] = {
 def create_zoo_generator(family: str, **kwargs: Any) -> ZooGenerator:
     if family not in FAMILIES:
         raise KeyError(f"unknown zoo family {family!r}; valid: {', '.join(FAMILIES)}")
-    return FAMILIES[family](**kwargs)
+    try:
+        return FAMILIES[family](**kwargs)
+    except TypeError as error:  # most often a misspelt key under the recipe's ``network``
+        name = kwargs.get("architecture", family)
+        raise TypeError(f"zoo generator {name!r} with {kwargs}: {error}") from error

@@ -97,6 +97,11 @@ class ZooRecipe:
         trains, so that generators built with the old code are not taken as built."""
         return int(self.raw["architectures"][spec.architecture].get("revision", 1))
 
+    def network(self, architecture: str) -> dict[str, Any]:
+        """The architecture's ``network`` settings (constructor keywords of its main network,
+        e.g. ``{width: 4, scales: 2}`` for the PixelCNN); empty for the code's defaults."""
+        return dict(self.raw["architectures"][architecture].get("network") or {})
+
     def check_overrides(self) -> None:
         """Every override must name a generator of the recipe."""
         ids = {s.generator_id for s in self.generators()}

@@ -4,11 +4,12 @@ A recipe edit that fixes a few generators should not cost the hours the others t
 build machine may not outlive the build: ``modelprint zoo build --reuse=<artifact>`` copies
 into the work folder every generator of the artifact that was trained as the recipe now says
 (:func:`datamodules.zoo.build.trained_as_planned`: steps, batch size, overrides, precision,
-architecture revision, and the training set itself). The training set is checked by its hash
-where the artifact's record has one; records from artifacts written before the hash existed
-are checked through the artifact's ``real`` images, which are a seeded draw from the training
-set: they must be the very images the current training set gives for that draw. The copied
-record says where it came from (``reused_from``: the artifact's data hash).
+architecture revision, network settings, and the training set itself). The training set is
+checked by its hash where the artifact's record has one; records from artifacts written
+before the hash existed are checked through the artifact's ``real`` images, which are a
+seeded draw from the training set: they must be the very images the current training set
+gives for that draw. The copied record says where it came from (``reused_from``: the
+artifact's data hash).
 """
 
 from __future__ import annotations

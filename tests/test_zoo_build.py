@@ -355,17 +355,23 @@ def test_a_training_killed_mid_generator_resumes_from_its_checkpoint_to_the_same
     assert not (resumed / "resume.ckpt").exists() and not staging.exists()
 
 
-REVISION_1_PLAN = {"steps": 6, "batch_size": TINY["batch_size"], "overrides": {}, "precision": "32-true"}
+REVISION_1_PLAN = {
+    "steps": 6,
+    "batch_size": TINY["batch_size"],
+    "overrides": {},
+    "precision": "32-true",
+    "accelerator": "cpu",
+    "architecture_revision": 1,
+}
 
 
 @pytest.mark.parametrize(
     ("stored_plan", "revision"),
     [
         ({"steps": 3}, 1),  # another step budget
-        # a plan written before plans recorded the revision, for the code the recipe has replaced
-        ({**REVISION_1_PLAN, "accelerator": "cpu"}, 2),
+        (REVISION_1_PLAN, 2),  # a plan for the code the recipe has replaced
         # a plan for a wider network of the same revision (the recipe now has the defaults)
-        ({**REVISION_1_PLAN, "accelerator": "cpu", "architecture_revision": 1, "network": {"width": 8}}, 1),
+        ({**REVISION_1_PLAN, "network": {"width": 8}}, 1),
     ],
     ids=["steps", "architecture-revision", "network"],
 )

@@ -403,9 +403,9 @@ class PixelCNN(nn.Module):
             raise ValueError(f"PixelCNN: resolution {resolution} does not halve {scales - 1} times")
         self.levels, self.scales, self.blocks = levels, scales, blocks
         self.first_up = _DownShiftedConv(4, width, (2, 3))
-        self.first_up_left = nn.ModuleList(
-            [_DownShiftedConv(4, width, (1, 3)), _DownRightShiftedConv(4, width, (2, 1))]
-        )
+        # the up-left stream starts from the row above (1x3) plus the pixels to the left (2x1)
+        self.first_up_left_above = _DownShiftedConv(4, width, (1, 3))
+        self.first_up_left_left = _DownRightShiftedConv(4, width, (2, 1))
         self.down_up = nn.ModuleList(_GatedResnet(width, _DownShiftedConv) for _ in range(scales * blocks))
         self.down_up_left = nn.ModuleList(
             _GatedResnet(width, _DownRightShiftedConv, width) for _ in range(scales * blocks)
@@ -430,8 +430,7 @@ class PixelCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)
         up = _down_shift(self.first_up(x))
-        above, left = self.first_up_left
-        up_left = _down_shift(above(x)) + _right_shift(left(x))
+        up_left = _down_shift(self.first_up_left_above(x)) + _right_shift(self.first_up_left_left(x))
         ups, up_lefts, k = [up], [up_left], 0
         for scale in range(self.scales):
             for _ in range(self.blocks):

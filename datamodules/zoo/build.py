@@ -68,9 +68,7 @@ def train_one(
         **({"network": network} if network else {}),  # absent for the defaults, as in older plans
     }
     resume, plan_path = staging / "resume.ckpt", staging / "plan.json"
-    # plans written before the revision was part of them were all of revision 1 (the style
-    # generator's revision 2 came with it)
-    stored = {"architecture_revision": 1, **json.loads(plan_path.read_text())} if plan_path.exists() else {}
+    stored = json.loads(plan_path.read_text()) if plan_path.exists() else {}
     resuming = resume.exists() and stored == plan
     if resuming:
         set_aside_log(staging, checkpoint_step(resume))

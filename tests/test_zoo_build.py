@@ -405,6 +405,11 @@ def test_the_recipe_sizes_a_network_and_a_misspelt_setting_is_named() -> None:
     assert narrow.hparams.network == {"width": 4, "scales": 2}  # in the shipped hparams.yaml
     with pytest.raises(TypeError, match=r"'pixelcnn'.*widht"):
         create_zoo_generator("autoregressive", architecture="pixelcnn", network={"widht": 4})
+    for name in GAN_ARCHITECTURES:  # every generator design takes the settings its class has
+        with pytest.raises(TypeError, match=rf"'{name}'.*widht"):
+            create_zoo_generator("gan", architecture=name, loss="hinge", network={"widht": 4})
+    wide = create_zoo_generator("gan", architecture="residual", loss="hinge", network={"width": 8})
+    assert wide.hparams.network == {"width": 8}
 
 
 def test_a_resumed_training_keeps_the_log_of_its_earlier_attempts(tmp_path: Path) -> None:

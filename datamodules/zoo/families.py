@@ -22,6 +22,7 @@ so that a recipe can size a network (the tests' tiny zoo uses a narrow PixelCNN)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -92,8 +93,8 @@ class ZooGenerator(L.LightningModule):
 
 GAN_ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "dcgan": arch.DCGANGenerator,
-    "upconv_nearest": lambda r: arch.UpsampleConvGenerator(r, "nearest"),
-    "upconv_bilinear": lambda r, **network: arch.UpsampleConvGenerator(r, "bilinear", **network),
+    "upconv_nearest": functools.partial(arch.UpsampleConvGenerator, mode="nearest"),
+    "upconv_bilinear": functools.partial(arch.UpsampleConvGenerator, mode="bilinear"),
     "pixelshuffle": arch.PixelShuffleGenerator,
     "residual": arch.ResidualGenerator,
     "stylegan2_lite": arch.StyleGenerator,

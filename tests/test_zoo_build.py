@@ -16,7 +16,7 @@ from benchmarks.cli import main
 from datamodules import create_dataset
 from datamodules.zoo.architectures import Z_DIM
 from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
-from datamodules.zoo.build import train_one
+from datamodules.zoo.build import train_one, trained_as_planned, training_plan
 from datamodules.zoo.datamodule import UnknownSplitError, load_split
 from datamodules.zoo.families import GAN_ARCHITECTURES, create_zoo_generator
 from datamodules.zoo.recipe import ZooRecipe
@@ -394,6 +394,23 @@ def test_a_checkpoint_from_another_plan_is_not_resumed(
     record = json.loads((tmp_path / spec.generator_id / "record.json").read_text())
     assert record["training_steps"] == 6 and "resumed_at_iterations" not in record
     assert record["architecture_revision"] == revision
+
+
+def test_a_record_counts_as_trained_as_planned_only_for_the_recipe_s_plan() -> None:
+    recipe = ZooRecipe({**TINY}, "")
+    specs = {s.generator_id: s for s in recipe.generators()}
+    vae, pixelcnn = specs["vae_deconv-digits-s0"], specs["pixelcnn-digits-s0"]
+    # build 1's records lack precision, revision and network: they stand for the defaults
+    older = {"training_steps": 2, "batch_size": 8, "overrides": {}, "training_set_hash": "h"}
+    assert trained_as_planned(older, vae, recipe, "h")
+    assert not trained_as_planned(older, vae, recipe, "another training set")
+    assert not trained_as_planned({**older, "training_steps": 5}, vae, recipe, "h")
+    assert not trained_as_planned({**older, "network": {"width": 8}}, vae, recipe, "h")
+    assert not trained_as_planned({**older, "architecture_revision": 2}, vae, recipe, "h")
+    sized = {**older, "training_steps": 1, "network": {"width": 4, "scales": 2}}
+    assert trained_as_planned(sized, pixelcnn, recipe, "h")
+    assert not trained_as_planned({**sized, "network": {}}, pixelcnn, recipe, "h")
+    assert training_plan(pixelcnn, recipe)["network"] == {"width": 4, "scales": 2}
 
 
 def test_the_recipe_sizes_a_network_and_a_misspelt_setting_is_named() -> None:

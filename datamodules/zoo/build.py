@@ -56,17 +56,9 @@ def train_one(
     if threads:
         torch.set_num_threads(threads)
     final, staging = work / spec.generator_id, work / f"{spec.generator_id}.tmp"
-    overrides = dict(spec.overrides)
-    steps, precision, network = recipe.steps(spec), recipe.precision(spec), recipe.network(spec.architecture)
-    plan = {
-        "steps": steps,
-        "batch_size": recipe.raw["batch_size"],
-        "overrides": overrides,
-        "precision": precision,
-        "accelerator": accelerator,
-        "architecture_revision": recipe.revision(spec),
-        **({"network": network} if network else {}),  # absent for the defaults, as in older plans
-    }
+    planned = training_plan(spec, recipe)
+    overrides, network = planned["overrides"], planned["network"]
+    plan = {**planned, "accelerator": accelerator}
     resume, plan_path = staging / "resume.ckpt", staging / "plan.json"
     stored = json.loads(plan_path.read_text()) if plan_path.exists() else {}
     resuming = resume.exists() and stored == plan
@@ -94,10 +86,10 @@ def train_one(
     )
     resume_point = ResumePoint(resume, every_s=checkpoint_every_s)
     trainer = L.Trainer(
-        max_steps=steps * model.optimizer_steps_per_iteration,
+        max_steps=planned["steps"] * model.optimizer_steps_per_iteration,
         accelerator=accelerator,
         devices=1,
-        precision=precision,
+        precision=planned["precision"],
         logger=CSVLogger(staging, name="", version=""),
         log_every_n_steps=25,
         callbacks=[resume_point],
@@ -128,12 +120,9 @@ def train_one(
         "role": spec.role,
         "training_steps": model.iterations,
         "optimizer_steps": trainer.global_step,
-        "batch_size": recipe.raw["batch_size"],
         "lr": model.hparams.lr,
-        "overrides": overrides,
-        "precision": precision,
-        "architecture_revision": recipe.revision(spec),
-        **({"network": network} if network else {}),
+        # the plan's settings, as trained (network only where the recipe sets one)
+        **{k: v for k, v in planned.items() if k != "steps" and (v or k != "network")},
         "training_set_hash": training_set_hash(training_images),
         "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
         "train_seconds": round(train_s, 1),
@@ -162,18 +151,39 @@ def training_set_hash(images: torch.Tensor) -> str:
     return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
 
 
+# What a record written before a plan setting existed stood for, for that setting.
+_UNRECORDED = {"overrides": {}, "precision": "32-true", "architecture_revision": 1, "network": {}}
+
+
+def training_plan(spec: GeneratorSpec, recipe: ZooRecipe) -> dict:
+    """What the recipe says a generator's training is, besides its code and training set: the
+    one source that the resume plan, the generator's record and :func:`trained_as_planned`
+    take these settings from."""
+    return {
+        "steps": recipe.steps(spec),
+        "batch_size": recipe.raw["batch_size"],
+        "overrides": dict(spec.overrides),
+        "precision": recipe.precision(spec),
+        "architecture_revision": recipe.revision(spec),
+        "network": recipe.network(spec.architecture),
+    }
+
+
+def recorded_plan(record: dict) -> dict:
+    """The training plan a generator's record says it was trained to (older records lack
+    some settings: they were trained at what ``_UNRECORDED`` says)."""
+    return {
+        "steps": record["training_steps"],
+        "batch_size": record["batch_size"],
+        **{key: record.get(key, default) for key, default in _UNRECORDED.items()},
+    }
+
+
 def trained_as_planned(record: dict, spec: GeneratorSpec, recipe: ZooRecipe, set_hash: str) -> bool:
-    """Whether a generator's record says it was trained as the recipe now says: same steps,
-    batch size, overrides, precision, architecture revision and network settings, on the same
-    training set."""
-    return (
-        record["training_steps"] == recipe.steps(spec)
-        and record["batch_size"] == recipe.raw["batch_size"]
-        and record.get("overrides", {}) == dict(spec.overrides)
-        and record.get("precision", "32-true") == recipe.precision(spec)
-        and record.get("architecture_revision", 1) == recipe.revision(spec)
-        and record.get("network", {}) == recipe.network(spec.architecture)
-        and record.get("training_set_hash") == set_hash
+    """Whether a generator's record says it was trained as the recipe now says (the same
+    :func:`training_plan`), on the same training set."""
+    return recorded_plan(record) == training_plan(spec, recipe) and (
+        record.get("training_set_hash") == set_hash
     )
 
 

@@ -22,6 +22,7 @@ from lightning_modules.pose import (
     diversity_loss,
     open_space_loss,
     reconstruction_loss,
+    running_statistics_kept,
 )
 from tests.tiny_methods import TINY_POSE_NET
 
@@ -49,6 +50,23 @@ def test_open_space_and_reconstruction_terms() -> None:
     images = torch.rand(2, 3, 8, 8)
     assert reconstruction_loss(images, images) == 0
     assert reconstruction_loss(images + 0.1, images) == pytest.approx(0.1, abs=1e-6)
+
+
+def test_the_diversity_step_leaves_the_task_model_s_batchnorm_statistics_alone() -> None:
+    torch.manual_seed(0)
+    net = FingerprintNet(**TINY_NET).train()
+
+    def statistics() -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in net.state_dict().items() if "running_" in k}
+
+    before = statistics()
+    assert before, "the tiny task model has BatchNorm layers"
+    with running_statistics_kept(net):
+        net(torch.rand(8, 3, 32, 32) * 2 - 1)
+    assert net.training  # its mode is restored
+    assert all(torch.equal(before[k], v) for k, v in statistics().items())
+    net(torch.rand(8, 3, 32, 32) * 2 - 1)  # a task-model training pass does update them
+    assert any(not torch.equal(before[k], v) for k, v in statistics().items())
 
 
 class AugmenterSnapshots(L.Callback):

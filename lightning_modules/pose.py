@@ -28,7 +28,9 @@ the paper:
 Where the paper leaves details to its code, the choices here (documented and configurable):
 the diversity term is the cosine similarity of embeddings averaged over the earlier models,
 the reconstruction loss is L1, AdamW at a constant learning rate for both the task and the
-augmentation models, gradient clipping at 1.0, the final epoch is kept (selecting on
+augmentation models, gradient clipping at 1.0, known and augmented images pass the task
+model as one batch (so BatchNorm's running statistics describe what it trained on), the
+diversity step runs the task model in eval mode, the final epoch is kept (selecting on
 known-validation accuracy would favour the epochs before any open space was simulated).
 Scaled for CPU: the paper's task model is a ResNet-50 on 128 x 128 images; here the
 half-width ResNet-18 of the flagship with a stride-2 stem on 32 x 32 images, 3 augmentation

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from filelock import FileLock
 
 from benchmarks.cli import main
 from datamodules import create_dataset
 from datamodules.zoo.architectures import Z_DIM
 from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
-from datamodules.zoo.build import train_one, trained_as_planned, training_plan
+from datamodules.zoo.build import GeneratorBusyError, train_one, trained_as_planned, training_plan
 from datamodules.zoo.datamodule import UnknownSplitError, load_split
 from datamodules.zoo.families import GAN_ARCHITECTURES, create_zoo_generator
 from datamodules.zoo.recipe import ZooRecipe
@@ -261,7 +262,8 @@ def test_a_parallel_build_from_prebuilt_training_sets_trains_the_same_generators
     ids = ["pixelcnn-digits-s0", "dcgan-digits-s1", "vae_deconv-faces-s0"]
     args = [f"--recipe={tiny_zoo['recipe']}", f"--work={work}", "--threads=1", f"--training_sets={sets}"]
     assert main(["zoo", "build", *args, "--workers=2", f"--only=[{','.join(ids)}]"]) == 0
-    assert sorted(p.name for p in work.iterdir()) == sorted(ids)  # only those, no assembly
+    built = sorted(p.name for p in work.iterdir() if not p.name.startswith("."))  # not .locks
+    assert built == sorted(ids)  # only those, no assembly
     for gen_id in ids:
         assert np.array_equal(
             np.load(work / gen_id / "images.npy"), np.load(tiny_zoo["work"] / gen_id / "images.npy")
@@ -394,6 +396,31 @@ def test_a_checkpoint_from_another_plan_is_not_resumed(
     record = json.loads((tmp_path / spec.generator_id / "record.json").read_text())
     assert record["training_steps"] == 6 and "resumed_at_iterations" not in record
     assert record["architecture_revision"] == revision
+
+
+def test_a_generator_another_build_is_training_is_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zoo = ZooRecipe({**TINY}, "")
+    spec = next(s for s in zoo.generators() if s.generator_id == "vae_deconv-digits-s0")
+    staging = tmp_path / f"{spec.generator_id}.tmp"
+    staging.mkdir()
+    (staging / "resume.ckpt").write_bytes(b"the other build's checkpoint")
+    (tmp_path / ".locks").mkdir()
+    other_build = FileLock(tmp_path / ".locks" / f"{spec.generator_id}.lock")
+    other_build.acquire()
+    images = build_training_set(spec.dataset, zoo.resolution)[:16]
+    with pytest.raises(GeneratorBusyError, match="another build is training vae_deconv-digits-s0"):
+        train_one(spec, zoo, images, tmp_path, threads=1)
+    assert (staging / "resume.ckpt").read_bytes() == b"the other build's checkpoint"
+    recipe = tmp_path / "zoo.yaml"
+    recipe.write_text(yaml.safe_dump(TINY))
+    args = ["zoo", "build", f"--recipe={recipe}", f"--work={tmp_path}", "--only=[vae_deconv-digits-s0]"]
+    assert main(args) == 2  # the CLI says so in one line
+    assert "another build is training vae_deconv-digits-s0" in capsys.readouterr().err
+    other_build.release()
+    train_one(spec, zoo, images, tmp_path, threads=1)  # once it is free, the generator trains
+    assert (tmp_path / spec.generator_id / "record.json").exists()
 
 
 def test_a_record_counts_as_trained_as_planned_only_for_the_recipe_s_plan() -> None:

@@ -18,11 +18,14 @@ import io
 import json
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -33,6 +36,31 @@ from datamodules.zoo.resume import ResumePoint, checkpoint_step, join_logs, set_
 from datamodules.zoo.training_sets import build_training_set
 
 FLIPPABLE = {"faces", "photos", "shapes"}  # digits are not mirror-symmetric
+
+
+class GeneratorBusyError(RuntimeError):
+    """Another build is training this generator in the same work folder right now."""
+
+
+@contextmanager
+def generator_lock(work: Path, generator_id: str) -> Iterator[None]:
+    """Hold ``work/.locks/<id>.lock`` while a generator trains. Two builds sharing a work folder (say,
+    two ``--only`` lists, or a full build started while a share still runs) would otherwise both
+    write the generator's staging folder: the later one clears it, and the earlier one publishes
+    a log that mixes the two (session 10 lost the first 5,574 iterations of a log that way)."""
+    (work / ".locks").mkdir(parents=True, exist_ok=True)  # out of the way of the generators' folders
+    lock = FileLock(work / ".locks" / f"{generator_id}.lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as error:
+        raise GeneratorBusyError(
+            f"zoo: another build is training {generator_id} in {work} (it holds {lock.lock_file}); "
+            "let it finish, then run this build again"
+        ) from error
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def train_one(
@@ -52,7 +80,21 @@ def train_one(
     batch size, overrides, precision, accelerator, architecture revision and network settings)
     is trained on from;
     any other is discarded.
-    Returns the generator id (so a process pool can report which one finished)."""
+    Returns the generator id (so a process pool can report which one finished). Raises
+    :class:`GeneratorBusyError`, touching nothing, when another build is training it."""
+    with generator_lock(work, spec.generator_id):
+        return _train_one(spec, recipe, training_images, work, accelerator, threads, checkpoint_every_s)
+
+
+def _train_one(
+    spec: GeneratorSpec,
+    recipe: ZooRecipe,
+    training_images: torch.Tensor,
+    work: Path,
+    accelerator: str,
+    threads: int,
+    checkpoint_every_s: float,
+) -> str:
     if threads:
         torch.set_num_threads(threads)
     final, staging = work / spec.generator_id, work / f"{spec.generator_id}.tmp"

@@ -415,9 +415,10 @@ def test_a_generator_another_build_is_training_is_left_alone(
     assert (staging / "resume.ckpt").read_bytes() == b"the other build's checkpoint"
     recipe = tmp_path / "zoo.yaml"
     recipe.write_text(yaml.safe_dump(TINY))
-    args = ["zoo", "build", f"--recipe={recipe}", f"--work={tmp_path}", "--only=[vae_deconv-digits-s0]"]
-    assert main(args) == 2  # the CLI says so in one line
-    assert "another build is training vae_deconv-digits-s0" in capsys.readouterr().err
+    both = "--only=[vae_deconv-digits-s0,dcgan-digits-s0]"
+    assert main(["zoo", "build", f"--recipe={recipe}", f"--work={tmp_path}", both]) == 2
+    assert "another build is training vae_deconv-digits-s0" in capsys.readouterr().err  # told
+    assert (tmp_path / "dcgan-digits-s0" / "record.json").exists()  # and the other one trained
     other_build.release()
     train_one(spec, zoo, images, tmp_path, threads=1)  # once it is free, the generator trains
     assert (tmp_path / spec.generator_id / "record.json").exists()

@@ -80,32 +80,37 @@ def zoo_build(
         todo = [s for s in todo if s.generator_id not in reused]
     console.print(f"zoo: {len(specs)} generators, {len(specs) - len(todo)} already built in {work}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:  # other generators finish (the pool waits for them) before the error is told
-        with Progress(*columns, console=console) as progress:
-            task = progress.add_task("training", total=len(specs), completed=len(specs) - len(todo))
-            if workers <= 1:
-                for spec in todo:
-                    progress.update(task, description=f"training {spec.generator_id}")
+    busy: list[str] = []  # generators another build is training: skipped, told at the end
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("training", total=len(specs), completed=len(specs) - len(todo))
+        if workers <= 1:
+            for spec in todo:
+                progress.update(task, description=f"training {spec.generator_id}")
+                try:
                     train_one(spec, zoo, sets[spec.dataset], work, accelerator)
-                    progress.advance(task)
-            else:
-                import multiprocessing
-                from concurrent.futures import ProcessPoolExecutor, as_completed
+                except GeneratorBusyError as error:
+                    busy.append(str(error))
+                progress.advance(task)
+        else:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
 
-                progress.update(task, description=f"training ({workers} at once)")
-                if not only:  # the longest first, so the pool ends together
-                    todo.sort(key=zoo.steps, reverse=True)
-                context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
-                with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                    jobs = [
-                        pool.submit(train_one, s, zoo, sets[s.dataset], work, accelerator, threads)
-                        for s in todo
-                    ]
-                    for job in as_completed(jobs):
+            progress.update(task, description=f"training ({workers} at once)")
+            if not only:  # the longest first, so the pool ends together
+                todo.sort(key=zoo.steps, reverse=True)
+            context = multiprocessing.get_context("spawn")  # CUDA cannot be forked
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                jobs = [
+                    pool.submit(train_one, s, zoo, sets[s.dataset], work, accelerator, threads) for s in todo
+                ]
+                for job in as_completed(jobs):
+                    try:
                         progress.update(task, description=f"finished {job.result()}")
-                        progress.advance(task)
-    except GeneratorBusyError as error:
-        raise UsageError(str(error)) from error
+                    except GeneratorBusyError as error:
+                        busy.append(str(error))
+                    progress.advance(task)
+    if busy:
+        raise UsageError("; ".join(busy))
     if only:
         return 0
     data_hash = assemble(zoo, work, out or ARTIFACT_DIR)

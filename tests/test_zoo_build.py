@@ -246,9 +246,27 @@ def test_recipe_overrides_are_checked_and_applied(tmp_path: Path) -> None:
     recipe_path.write_text(yaml.safe_dump({**TINY, "overrides": {"dcgan-digits-s0": {"momentum": 1}}}))
     with pytest.raises(ValueError, match="unknown setting"):
         ZooRecipe.load(recipe_path).generators()
+    with pytest.raises(ValueError, match="valid: steps, loss, lr, decoder_sigma"):  # a family's own
+        ZooRecipe({**TINY, "overrides": {"vae_deconv-digits-s0": {"critic_steps": 5}}}, "").generators()
     recipe_path.write_text(yaml.safe_dump({**TINY, "overrides": {"nope-s0": {"lr": 1}}}))
     with pytest.raises(ValueError, match="not in the recipe"):
         ZooRecipe.load(recipe_path).check_overrides()
+
+
+def test_an_override_of_a_family_setting_reaches_the_model(tmp_path: Path) -> None:
+    """The VAE's reconstruction term is scaled by 1 / (2 decoder_sigma^2): an override of
+    decoder_sigma from 0.1 to 1.0 makes it about 100 times smaller, and the record says why."""
+    losses = {}
+    for sigma in (None, 1.0):
+        overrides = {"vae_deconv-digits-s0": {"decoder_sigma": sigma}} if sigma else {}
+        zoo = ZooRecipe({**TINY, "overrides": overrides}, "")
+        spec = next(s for s in zoo.generators() if s.generator_id == "vae_deconv-digits-s0")
+        images = build_training_set(spec.dataset, zoo.resolution)[:16]
+        train_one(spec, zoo, images, tmp_path / str(sigma), threads=1)
+        record = json.loads((tmp_path / str(sigma) / spec.generator_id / "record.json").read_text())
+        losses[sigma] = record["final_losses"]["loss_reconstruction"]
+    assert record["overrides"] == {"decoder_sigma": 1.0}
+    assert 30 < losses[None] / losses[1.0] < 300
 
 
 def test_a_parallel_build_from_prebuilt_training_sets_trains_the_same_generators(

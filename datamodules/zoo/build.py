@@ -117,7 +117,7 @@ def _train_one(
     loader = DataLoader(
         TensorDataset(data), batch_size=recipe.raw["batch_size"], shuffle=True, drop_last=True
     )
-    settings = {"lr": overrides["lr"]} if "lr" in overrides else {}
+    settings = {k: v for k, v in overrides.items() if k not in ("steps", "loss")}  # family settings
     model = create_zoo_generator(
         spec.family,
         architecture=spec.architecture,

@@ -23,6 +23,7 @@ so that a recipe can size a network (the tests' tiny zoo uses a narrow PixelCNN)
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -326,6 +327,20 @@ FAMILIES: dict[str, type[ZooGenerator]] = {
     "diffusion": DiffusionGenerator,
     "autoregressive": AutoregressiveGenerator,
 }
+
+
+# Constructor keywords the recipe sets elsewhere (the architecture entry, the resolution).
+_SET_BY_RECIPE = ("self", "architecture", "loss", "resolution", "network")
+
+
+def family_settings(family: str) -> tuple[str, ...]:
+    """The training settings of a family that a recipe override may set per generator (``lr``,
+    the VAE's ``decoder_sigma``, the DDPM's ``ema_decay`` ...): its constructor's keywords, read
+    from the signature so that a new setting needs no second list."""
+    if family not in FAMILIES:
+        raise KeyError(f"unknown zoo family {family!r}; valid: {', '.join(FAMILIES)}")
+    parameters = inspect.signature(FAMILIES[family].__init__).parameters
+    return tuple(name for name in parameters if name not in _SET_BY_RECIPE)
 
 
 def create_zoo_generator(family: str, **kwargs: Any) -> ZooGenerator:

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from datamodules.zoo.families import family_settings
 from leaderboards.store import config_hash
 
 RECIPE_PATH = Path(__file__).with_name("zoo.yaml")
@@ -26,7 +27,7 @@ class GeneratorSpec:
     dataset: str
     seed: int
     role: str
-    overrides: tuple[tuple[str, Any], ...] = ()  # per-generator training settings (lr, steps, loss)
+    overrides: tuple[tuple[str, Any], ...] = ()  # per-generator training settings (steps, loss, lr ...)
 
     @property
     def generator_id(self) -> str:
@@ -69,11 +70,12 @@ class ZooRecipe:
                 arch = self.raw["architectures"][name]
                 spec = GeneratorSpec(name, arch["family"], arch["loss"], dataset, int(seed), role)
                 extra = (self.raw.get("overrides") or {}).get(spec.generator_id, {})
-                unknown = set(extra) - {"lr", "steps", "loss"}
+                valid = ("steps", "loss", *family_settings(spec.family))
+                unknown = set(extra) - set(valid)
                 if unknown:
                     raise ValueError(
                         f"override for {spec.generator_id}: unknown setting(s) {sorted(unknown)}; "
-                        "valid: lr, steps, loss"
+                        f"valid: {', '.join(valid)}"
                     )
                 spec = dataclasses.replace(
                     spec, loss=extra.get("loss", spec.loss), overrides=tuple(sorted(extra.items()))

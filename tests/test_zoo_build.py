@@ -7,11 +7,13 @@ import os
 import shutil
 from pathlib import Path
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
 import yaml
 from filelock import FileLock
+from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.cli import main
 from datamodules import create_dataset
@@ -592,3 +594,27 @@ def test_the_pixelcnn_predicts_each_pixel_from_the_image_before_it_and_nothing_a
     # so sampling may run the network on the rows up to the current one only
     rows = net.row_multiple
     assert torch.allclose(net(x[:1, :, :rows]), logits[:1, ..., :rows, :])
+
+
+def test_a_vae_samples_from_the_gaussian_fitted_to_its_posterior_means() -> None:
+    """Revision 2 of the VAEs: once training ends, the sampling prior is the mean and covariance
+    of the training set's posterior means; ``prior: standard`` keeps N(0, I)."""
+    images = build_training_set("digits", 32)[:16].float() / 127.5 - 1
+    batches = [(images[:8],), (images[8:],)]
+    vae = create_zoo_generator("vae", architecture="vae_deconv")
+    trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(vae, DataLoader(TensorDataset(images), batch_size=8))  # on_train_end fits the prior
+    assert not torch.equal(vae.prior_scale_tril, torch.eye(Z_DIM))
+    vae.fit_prior(batches)
+    with torch.no_grad():
+        means = vae.encoder(images)[0]
+    torch.testing.assert_close(vae.prior_mean, means.mean(0))
+    covariance = vae.prior_scale_tril @ vae.prior_scale_tril.T
+    torch.testing.assert_close(covariance, torch.cov(means.T) + 1e-4 * torch.eye(Z_DIM), atol=1e-4, rtol=1e-3)
+    assert "prior_scale_tril" in vae.state_dict()  # a checkpoint keeps the fitted prior
+    standard = create_zoo_generator("vae", architecture="vae_deconv", prior="standard")
+    standard.fit_prior = None  # never called: on_train_end leaves N(0, I)
+    standard.on_train_end()
+    assert torch.equal(standard.prior_scale_tril, torch.eye(Z_DIM))
+    with pytest.raises(ValueError, match="unknown VAE prior 'learned'; valid: fitted, standard"):
+        create_zoo_generator("vae", architecture="vae_deconv", prior="learned")

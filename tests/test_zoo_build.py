@@ -255,6 +255,14 @@ def test_recipe_overrides_are_checked_and_applied(tmp_path: Path) -> None:
         ZooRecipe.load(recipe_path).check_overrides()
 
 
+def test_an_unknown_family_in_the_recipe_is_named() -> None:
+    architectures = {**TINY["architectures"], "dcgan": {"family": "flow", "loss": "nll"}}
+    with pytest.raises(KeyError, match="unknown zoo family 'flow'; valid: gan, vae"):
+        ZooRecipe({**TINY, "architectures": architectures}, "").generators()
+    with pytest.raises(KeyError, match="unknown zoo family 'flow'"):
+        create_zoo_generator("flow", architecture="glow")
+
+
 def test_an_override_of_a_family_setting_reaches_the_model(tmp_path: Path) -> None:
     """The VAE's reconstruction term is scaled by 1 / (2 decoder_sigma^2): an override of
     decoder_sigma from 0.1 to 1.0 makes it about 100 times smaller, and the record says why."""

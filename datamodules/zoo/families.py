@@ -373,17 +373,20 @@ def family_settings(family: str) -> tuple[str, ...]:
     """The training settings of a family that a recipe override may set per generator (``lr``,
     the VAE's ``decoder_sigma``, the DDPM's ``ema_decay`` ...): its constructor's keywords, read
     from the signature so that a new setting needs no second list."""
-    if family not in FAMILIES:
-        raise KeyError(f"unknown zoo family {family!r}; valid: {', '.join(FAMILIES)}")
-    parameters = inspect.signature(FAMILIES[family].__init__).parameters
+    parameters = inspect.signature(_family_class(family).__init__).parameters
     return tuple(name for name in parameters if name not in _SET_BY_RECIPE)
 
 
-def create_zoo_generator(family: str, **kwargs: Any) -> ZooGenerator:
+def _family_class(family: str) -> type[ZooGenerator]:
     if family not in FAMILIES:
         raise KeyError(f"unknown zoo family {family!r}; valid: {', '.join(FAMILIES)}")
+    return FAMILIES[family]
+
+
+def create_zoo_generator(family: str, **kwargs: Any) -> ZooGenerator:
+    family_class = _family_class(family)
     try:
-        return FAMILIES[family](**kwargs)
+        return family_class(**kwargs)
     except TypeError as error:  # most often a misspelt key under the recipe's ``network``
         name = kwargs.get("architecture", family)
         raise TypeError(f"zoo generator {name!r} with {kwargs}: {error}") from error

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.cli import main
 from datamodules import create_dataset
-from datamodules.zoo.architectures import Z_DIM
+from datamodules.zoo.architectures import Z_DIM, PixelShuffleGenerator
 from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
 from datamodules.zoo.build import GeneratorBusyError, train_one, trained_as_planned, training_plan
 from datamodules.zoo.datamodule import UnknownSplitError, load_split
@@ -626,3 +626,17 @@ def test_a_vae_samples_from_the_gaussian_fitted_to_its_posterior_means() -> None
     assert torch.equal(standard.prior_scale_tril, torch.eye(Z_DIM))
     with pytest.raises(ValueError, match="unknown VAE prior 'learned'; valid: fitted, standard"):
         create_zoo_generator("vae", architecture="vae_deconv", prior="learned")
+
+
+def test_icnr_starts_each_sub_pixel_stage_without_a_checkerboard() -> None:
+    """With ``icnr`` the four sub-pixels of each output channel come from one kernel, so the
+    first stage's output is constant on every 2x2 block; without it (builds 1-4) they differ."""
+    for icnr in (True, False):
+        torch.manual_seed(0)
+        conv, shuffle = PixelShuffleGenerator(32, icnr=icnr).net[3:5]
+        with torch.no_grad():
+            out = shuffle(conv(torch.randn(2, conv.in_channels, 4, 4)))
+        same = torch.equal(out[..., ::2, ::2], out[..., 1::2, 1::2]) and torch.equal(
+            out[..., ::2, ::2], out[..., ::2, 1::2]
+        )
+        assert same == icnr

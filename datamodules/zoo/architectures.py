@@ -77,15 +77,23 @@ class UpsampleConvGenerator(nn.Module):
 
 
 class PixelShuffleGenerator(nn.Module):
-    """Sub-pixel convolution: 3x3 conv to 4x channels, then PixelShuffle(2), at each stage."""
+    """Sub-pixel convolution: 3x3 conv to 4x channels, then PixelShuffle(2), at each stage.
 
-    def __init__(self, resolution: int = 32) -> None:
+    ``icnr``: initialise each sub-pixel conv so that the four sub-pixels of an output channel
+    start with one kernel (ICNR, Aitken et al. 2017, arXiv 1707.02937): at initialisation the
+    stage is a nearest-neighbour up-sampling after a conv, with no checkerboard. Off by default
+    (the zoo's builds 1-4 trained without it); a recipe turns it on through ``network``."""
+
+    def __init__(self, resolution: int = 32, icnr: bool = False) -> None:
         super().__init__()
         widths = _widths(_stages(resolution))
         layers: list[nn.Module] = [_FromLatent(widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU()]
         for cin, cout in zip(widths[:-1], widths[1:], strict=True):
-            layers += [nn.Conv2d(cin, 4 * cout, 3, 1, 1, bias=False), nn.PixelShuffle(2)]
-            layers += [nn.BatchNorm2d(cout), nn.ReLU()]
+            conv = nn.Conv2d(cin, 4 * cout, 3, 1, 1, bias=False)
+            if icnr:
+                with torch.no_grad():  # PixelShuffle takes channel c * 4 + k to sub-pixel k of c
+                    conv.weight.copy_(conv.weight[::4].repeat_interleave(4, dim=0))
+            layers += [conv, nn.PixelShuffle(2), nn.BatchNorm2d(cout), nn.ReLU()]
         layers += [nn.Conv2d(widths[-1], 3, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 

@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.seeding import derive_seed, seed_all
 from datamodules.zoo.families import create_zoo_generator
-from datamodules.zoo.recipe import GeneratorSpec, ZooRecipe
+from datamodules.zoo.recipe import RECIPE_OVERRIDES, GeneratorSpec, ZooRecipe
 from datamodules.zoo.resume import ResumePoint, checkpoint_step, join_logs, set_aside_log
 from datamodules.zoo.training_sets import build_training_set
 
@@ -117,7 +117,7 @@ def _train_one(
     loader = DataLoader(
         TensorDataset(data), batch_size=recipe.raw["batch_size"], shuffle=True, drop_last=True
     )
-    settings = {k: v for k, v in overrides.items() if k not in ("steps", "loss")}  # family settings
+    settings = {k: v for k, v in overrides.items() if k not in RECIPE_OVERRIDES}
     model = create_zoo_generator(
         spec.family,
         architecture=spec.architecture,

@@ -15,6 +15,9 @@ from leaderboards.store import config_hash
 
 RECIPE_PATH = Path(__file__).with_name("zoo.yaml")
 ROLES = ("known", "unseen_seed", "unseen_dataset", "unseen_architecture")
+# Overrides the recipe itself applies (the plan's steps, the spec's loss); any other override is
+# a training setting passed to the family's LightningModule.
+RECIPE_OVERRIDES = ("steps", "loss")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class ZooRecipe:
                 arch = self.raw["architectures"][name]
                 spec = GeneratorSpec(name, arch["family"], arch["loss"], dataset, int(seed), role)
                 extra = (self.raw.get("overrides") or {}).get(spec.generator_id, {})
-                valid = ("steps", "loss", *family_settings(spec.family))
+                valid = (*RECIPE_OVERRIDES, *family_settings(spec.family))
                 unknown = set(extra) - set(valid)
                 if unknown:
                     raise ValueError(

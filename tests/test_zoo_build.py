@@ -16,6 +16,7 @@ from filelock import FileLock
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.cli import main
+from benchmarks.seeding import derive_seed
 from datamodules import create_dataset
 from datamodules.zoo.architectures import Z_DIM, PixelShuffleGenerator
 from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
@@ -30,6 +31,7 @@ from datamodules.zoo.training_sets import (
     load_training_sets,
     save_training_sets,
 )
+from datamodules.zoo.weights import load_trained_generator
 
 TINY = {
     "resolution": 32,
@@ -103,6 +105,22 @@ def test_artifact_manifest_and_images_agree(tiny_zoo: dict[str, Path]) -> None:
     assert set(everything.generator_ids) == {r["generator_id"] for r in generators}
     assert len(load_split("real", out)) == 3 * 6  # digits, shapes, faces
     assert (out / "zoo.yaml").exists() and (out / "logs").is_dir()
+
+
+def test_a_generator_s_kept_weights_sample_its_images_again(tiny_zoo: dict[str, Path]) -> None:
+    """The work folder keeps each trained generator's weights: reloaded, the generator draws
+    the very images the build sampled from the same seed, without retraining."""
+    count = TINY["images_per_generator"]
+    for gen_id in ("dcgan-digits-s0", "vae_deconv-faces-s0", "ddpm_unet-digits-s0", "pixelcnn-digits-s0"):
+        folder = tiny_zoo["work"] / gen_id
+        model = load_trained_generator(folder)
+        images = model.sample(count, derive_seed("zoo-sample", gen_id))
+        assert np.array_equal(images.numpy(), np.load(folder / "images.npy")), gen_id
+
+
+def test_a_generator_without_kept_weights_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="weights were not kept"):
+        load_trained_generator(tmp_path)
 
 
 def test_recorded_data_hash_matches_the_content(tiny_zoo: dict[str, Path]) -> None:

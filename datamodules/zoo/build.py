@@ -34,6 +34,7 @@ from datamodules.zoo.families import create_zoo_generator
 from datamodules.zoo.recipe import RECIPE_OVERRIDES, GeneratorSpec, ZooRecipe
 from datamodules.zoo.resume import ResumePoint, checkpoint_step, join_logs, set_aside_log
 from datamodules.zoo.training_sets import build_training_set
+from datamodules.zoo.weights import WEIGHTS_FILE, save_weights
 
 FLIPPABLE = {"faces", "photos", "shapes"}  # digits are not mirror-symmetric
 
@@ -72,7 +73,8 @@ def train_one(
     threads: int = 0,
     checkpoint_every_s: float = 300.0,
 ) -> str:
-    """Train one generator and write its images, record and log into ``work/<id>``.
+    """Train one generator and write its images, weights (:mod:`datamodules.zoo.weights`), record
+    and log into ``work/<id>``.
 
     Sampling runs on the device that trained the model (a GPU samples a DDPM in seconds where
     the CPU took minutes) and at its training precision, from seeded noise drawn on the CPU.
@@ -152,6 +154,7 @@ def _train_one(
             int(recipe.raw["images_per_generator"]), derive_seed("zoo-sample", spec.generator_id)
         )
     np.save(staging / "images.npy", images.numpy())
+    save_weights(model, staging / WEIGHTS_FILE)
     record = {
         "generator_id": spec.generator_id,
         "family": spec.family,

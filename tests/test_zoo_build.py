@@ -16,6 +16,7 @@ from filelock import FileLock
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.cli import main
+from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import derive_seed
 from datamodules import create_dataset
 from datamodules.zoo.architectures import Z_DIM, PixelShuffleGenerator
@@ -569,6 +570,26 @@ def test_a_rebuild_reuses_the_artifacts_generators_trained_as_the_recipe_says(
     assert (
         records["vae_deconv-faces-s0"]["training_set_hash"] != records["dcgan-digits-s0"]["training_set_hash"]
     )
+
+
+def test_each_critic_step_reads_its_own_batch_of_real_images() -> None:
+    """WGAN-GP's algorithm 1 samples a real batch for each of its critic steps: with
+    ``critic_steps`` 3 the loader hands one iteration three batches, one for each step."""
+    model = create_zoo_generator("gan", architecture="dcgan", loss="wgan_gp", critic_steps=3)
+    seen: list[torch.Tensor] = []
+    critic_loss = model._critic_loss
+
+    def recording_critic_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        seen.append(real.detach().clone())
+        return critic_loss(real, fake)
+
+    model._critic_loss = recording_critic_loss  # type: ignore[method-assign]
+    images = torch.rand(24, 3, 32, 32) * 2 - 1
+    trainer = quiet_trainer(max_steps=model.optimizer_steps_per_iteration, accelerator="cpu")
+    trainer.fit(model, DataLoader(TensorDataset(images), batch_size=8 * model.real_batches_per_iteration))
+    assert model.iterations == 1
+    assert [len(real) for real in seen] == [8, 8, 8]
+    assert torch.equal(torch.cat(seen), images)
 
 
 @pytest.mark.parametrize("architecture", sorted(GAN_ARCHITECTURES))

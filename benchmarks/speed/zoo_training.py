@@ -33,7 +33,7 @@ def seconds_per_iteration(
         resolution=recipe.resolution,
         network=recipe.network(architecture),
     )
-    batch = int(recipe.raw["batch_size"])
+    batch = int(recipe.raw["batch_size"]) * model.real_batches_per_iteration
     images = torch.rand(batch * (iterations + 4), 3, recipe.resolution, recipe.resolution) * 2 - 1
     timer = StepTimer(warmup=3 * model.optimizer_steps_per_iteration)
     trainer = quiet_trainer(

@@ -116,9 +116,6 @@ def _train_one(
     data = training_images.float() / 127.5 - 1
     if spec.dataset in FLIPPABLE:
         data = torch.cat([data, data.flip(-1)])
-    loader = DataLoader(
-        TensorDataset(data), batch_size=recipe.raw["batch_size"], shuffle=True, drop_last=True
-    )
     settings = {k: v for k, v in overrides.items() if k not in RECIPE_OVERRIDES}
     model = create_zoo_generator(
         spec.family,
@@ -128,6 +125,8 @@ def _train_one(
         network=network,
         **settings,
     )
+    batch_size = recipe.raw["batch_size"] * model.real_batches_per_iteration
+    loader = DataLoader(TensorDataset(data), batch_size=batch_size, shuffle=True, drop_last=True)
     resume_point = ResumePoint(resume, every_s=checkpoint_every_s)
     trainer = L.Trainer(
         max_steps=planned["steps"] * model.optimizer_steps_per_iteration,

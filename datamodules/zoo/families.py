@@ -6,7 +6,7 @@ One module per family, with the family's own objective:
   step per batch) with the non-saturating (Goodfellow et al. 2014), hinge (Miyato et al.
   2018), least-squares (Mao et al. 2017) or WGAN-GP (Gulrajani et al. 2017, lambda 10) loss.
   Scaled for CPU: one critic step per generator step also for WGAN-GP (the paper uses five;
-  ``critic_steps`` sets it).
+  ``critic_steps`` sets it, each critic step on its own batch of real images).
 * ``VAEGenerator`` - a Gaussian VAE (Kingma & Welling 2014), fixed-variance decoder, sampled
   by default from a Gaussian fitted to the training set's posterior means (ex-post density
   estimation, Ghosh et al. 2020) rather than from N(0, I): see the class.
@@ -52,6 +52,11 @@ class ZooGenerator(L.LightningModule):
     @property
     def optimizer_steps_per_iteration(self) -> int:
         """Lightning's ``max_steps`` counts optimiser steps; an iteration may take several."""
+        return 1
+
+    @property
+    def real_batches_per_iteration(self) -> int:
+        """How many batches of real images one iteration reads (the loader hands them together)."""
         return 1
 
     def __init__(self) -> None:
@@ -128,6 +133,10 @@ class GANGenerator(ZooGenerator):
     def optimizer_steps_per_iteration(self) -> int:
         return self.hparams.critic_steps + 1
 
+    @property
+    def real_batches_per_iteration(self) -> int:
+        return self.hparams.critic_steps  # a fresh real batch for each critic step
+
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         betas = (0.0, 0.9) if self.hparams.loss == "wgan_gp" else (0.5, 0.999)
         # a generator from a paper with its own optimiser settings (StyleGAN2's equalised-lr
@@ -164,9 +173,10 @@ class GANGenerator(ZooGenerator):
         return -d_fake.mean()  # hinge and WGAN-GP
 
     def training_step(self, batch: tuple[torch.Tensor], _: int) -> None:
-        (real,) = batch
+        (reals,) = batch
         opt_g, opt_d = self.optimizers()
-        for _ in range(self.hparams.critic_steps):
+        # each critic step sees its own real batch, as WGAN-GP's algorithm 1 samples one per step
+        for real in reals.chunk(self.hparams.critic_steps):
             z = torch.randn(real.shape[0], arch.Z_DIM, device=real.device)
             d_loss = self._critic_loss(real, self.generator(z).detach())
             opt_d.zero_grad()

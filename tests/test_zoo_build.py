@@ -19,13 +19,14 @@ from benchmarks.cli import main
 from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.seeding import derive_seed
 from datamodules import create_dataset
+from datamodules.zoo import build as zoo_build
 from datamodules.zoo.architectures import Z_DIM, PixelShuffleGenerator
 from datamodules.zoo.artifact import MissingArtifactError, compute_data_hash, recorded_data_hash
 from datamodules.zoo.build import GeneratorBusyError, train_one, trained_as_planned, training_plan
 from datamodules.zoo.datamodule import UnknownSplitError, load_split
 from datamodules.zoo.families import GAN_ARCHITECTURES, create_zoo_generator
 from datamodules.zoo.recipe import ZooRecipe
-from datamodules.zoo.resume import ResumePoint, join_logs, set_aside_log
+from datamodules.zoo.resume import ResumePoint, SamplingProgress, join_logs, set_aside_log
 from datamodules.zoo.training_sets import (
     TRAINING_SETS,
     build_training_set,
@@ -402,6 +403,59 @@ def test_a_training_killed_mid_generator_resumes_from_its_checkpoint_to_the_same
     assert record["training_steps"] == uninterrupted["training_steps"] == 9
     assert record["final_losses"] == uninterrupted["final_losses"]
     assert not (resumed / "resume.ckpt").exists() and not staging.exists()
+
+
+# the PixelCNN (the step this is for: 54 minutes of sampling at the zoo's size) takes a minute
+@pytest.mark.parametrize("architecture", ["dcgan", pytest.param("pixelcnn", marks=pytest.mark.slow)])
+def test_a_build_killed_while_sampling_goes_on_from_its_last_kept_batch_to_the_same_images(
+    architecture: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill while sampling costs the batch being drawn, not the training nor the batches
+    drawn before it: the next attempt loads the kept weights and draws the rest."""
+    recipe = tmp_path / "zoo.yaml"
+    recipe.write_text(yaml.safe_dump({**TINY, "images_per_generator": 6}))
+    zoo = ZooRecipe.load(recipe)
+    spec = next(s for s in zoo.generators() if s.architecture == architecture)
+    images = build_training_set(spec.dataset, zoo.resolution)[:24]
+    monkeypatch.setattr(zoo_build, "SAMPLE_BATCH", 2)  # 6 images: 3 batches
+    train_one(spec, zoo, images, tmp_path / "whole", threads=1)
+
+    save, saved_batches = SamplingProgress.save, []
+
+    def save_then_die_after_two_batches(self, batches, *args) -> None:
+        save(self, batches, *args)
+        saved_batches.append(len(batches))
+        if len(batches) == 2:
+            raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SamplingProgress, "save", save_then_die_after_two_batches)
+        with pytest.raises(_Killed):
+            train_one(spec, zoo, images, tmp_path / "killed", threads=1)
+        staging = tmp_path / "killed" / f"{spec.generator_id}.tmp"
+        assert {"trained.json", "sampled.pt", "weights.pt"} <= {p.name for p in staging.iterdir()}
+        patch.setattr(zoo_build, "_train", lambda *args: pytest.fail("trained again"))
+        train_one(spec, zoo, images, tmp_path / "killed", threads=1)
+    assert saved_batches == [1, 2, 3]  # the resumed attempt drew the third batch only
+
+    whole, resumed = (tmp_path / run / spec.generator_id for run in ("whole", "killed"))
+    assert np.array_equal(np.load(resumed / "images.npy"), np.load(whole / "images.npy"))
+    record, uninterrupted = (json.loads((d / "record.json").read_text()) for d in (resumed, whole))
+    timings = {"train_seconds", "sample_seconds"}
+    assert {k: v for k, v in record.items() if k not in timings} == {
+        k: v for k, v in uninterrupted.items() if k not in timings
+    }
+    assert {p.name for p in resumed.iterdir()} == {p.name for p in whole.iterdir()}
+    assert not staging.exists()
+
+
+def test_sampling_progress_of_another_seed_is_not_resumed(tmp_path: Path) -> None:
+    model = create_zoo_generator("gan", architecture="dcgan", loss="hinge")
+    path = tmp_path / "sampled.pt"
+    model.sample(4, seed=1, batch_size=2, progress=SamplingProgress(path, 1, 2))
+    progress = SamplingProgress(path, 2, 2)
+    assert torch.equal(model.sample(4, seed=2, batch_size=2, progress=progress), model.sample(4, seed=2))
+    assert progress.seconds == 0.0
 
 
 REVISION_1_PLAN = {

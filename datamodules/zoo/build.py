@@ -5,7 +5,9 @@ training log) is written to ``<work>/<generator id>.tmp`` and then renamed into 
 build killed at any moment resumes from the last finished generator; within a generator, a
 checkpoint written after an epoch's last batch every few minutes (``resume.ckpt`` in its
 ``.tmp`` folder, see :mod:`datamodules.zoo.resume`) lets a killed training go on from there to
-the same bytes. The final assembly writes one parquet file of PNG images (lossless: a lossy
+the same bytes; a finished training's weights and facts (``trained.json``) and each finished
+batch of samples (``sampled.pt``) are kept there too, so a kill while sampling costs only the
+batch being drawn. The final assembly writes one parquet file of PNG images (lossless: a lossy
 format would overwrite the very traces being attributed), a manifest, the recipe and the logs,
 plus a data hash over images and manifest.
 """
@@ -21,6 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -30,13 +33,23 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.seeding import derive_seed, seed_all
-from datamodules.zoo.families import create_zoo_generator
+from datamodules.zoo.families import ZooGenerator, create_zoo_generator
 from datamodules.zoo.recipe import RECIPE_OVERRIDES, GeneratorSpec, ZooRecipe
-from datamodules.zoo.resume import ResumePoint, checkpoint_step, join_logs, set_aside_log
+from datamodules.zoo.resume import (
+    ResumePoint,
+    SamplingProgress,
+    checkpoint_step,
+    join_logs,
+    set_aside_log,
+    write_whole,
+)
 from datamodules.zoo.training_sets import build_training_set
-from datamodules.zoo.weights import WEIGHTS_FILE, save_weights
+from datamodules.zoo.weights import WEIGHTS_FILE, load_trained_generator, save_weights
 
 FLIPPABLE = {"faces", "photos", "shapes"}  # digits are not mirror-symmetric
+TRAINED_FILE = "trained.json"  # a finished training's facts, in the staging folder
+SAMPLED_FILE = "sampled.pt"  # the finished sample batches, in the staging folder
+SAMPLE_BATCH = 100  # images a sampling batch (a PixelCNN's batch of 100: 1,024 passes)
 
 
 class GeneratorBusyError(RuntimeError):
@@ -80,8 +93,8 @@ def train_one(
     the CPU took minutes) and at its training precision, from seeded noise drawn on the CPU.
     A ``resume.ckpt`` left in the staging folder by a killed attempt with the same plan (steps,
     batch size, overrides, precision, accelerator, architecture revision and network settings)
-    is trained on from;
-    any other is discarded.
+    is trained on from; a finished training of the same plan (weights and ``trained.json``) is
+    not trained again, and its kept sample batches are not drawn again; any other is discarded.
     Returns the generator id (so a process pool can report which one finished). Raises
     :class:`GeneratorBusyError`, touching nothing, when another build is training it."""
     with generator_lock(work, spec.generator_id):
@@ -101,59 +114,42 @@ def _train_one(
         torch.set_num_threads(threads)
     final, staging = work / spec.generator_id, work / f"{spec.generator_id}.tmp"
     planned = training_plan(spec, recipe)
-    overrides, network = planned["overrides"], planned["network"]
     plan = {**planned, "accelerator": accelerator}
-    resume, plan_path = staging / "resume.ckpt", staging / "plan.json"
+    resume, plan_path, trained_path = (staging / name for name in ("resume.ckpt", "plan.json", TRAINED_FILE))
     stored = json.loads(plan_path.read_text()) if plan_path.exists() else {}
-    resuming = resume.exists() and stored == plan
+    trained = stored == plan and trained_path.exists()
+    resuming = not trained and resume.exists() and stored == plan
     if resuming:
         set_aside_log(staging, checkpoint_step(resume))
-    else:
+    elif not trained:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         plan_path.write_text(json.dumps(plan))
-    seed_all(derive_seed("zoo-train", spec.generator_id))
-    data = training_images.float() / 127.5 - 1
-    if spec.dataset in FLIPPABLE:
-        data = torch.cat([data, data.flip(-1)])
-    settings = {k: v for k, v in overrides.items() if k not in RECIPE_OVERRIDES}
-    model = create_zoo_generator(
-        spec.family,
-        architecture=spec.architecture,
-        loss=spec.loss,
-        resolution=recipe.resolution,
-        network=network,
-        **settings,
-    )
-    batch_size = recipe.raw["batch_size"] * model.real_batches_per_iteration
-    loader = DataLoader(TensorDataset(data), batch_size=batch_size, shuffle=True, drop_last=True)
-    resume_point = ResumePoint(resume, every_s=checkpoint_every_s)
-    trainer = L.Trainer(
-        max_steps=planned["steps"] * model.optimizer_steps_per_iteration,
-        accelerator=accelerator,
-        devices=1,
-        precision=planned["precision"],
-        logger=CSVLogger(staging, name="", version=""),
-        log_every_n_steps=25,
-        callbacks=[resume_point],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.fit(model, loader, ckpt_path=resume if resuming else None, weights_only=True)
-    train_s = resume_point.train_seconds()
-    join_logs(staging)
+    trainer_args: dict[str, Any] = {
+        "accelerator": accelerator,
+        "devices": 1,
+        "precision": planned["precision"],
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+    }
+    if trained:  # killed while sampling: the trained weights and their facts are kept
+        model, facts = load_trained_generator(staging), json.loads(trained_path.read_text())
+        trainer = L.Trainer(logger=False, **trainer_args)
+    else:
+        model, trainer, facts = _train(
+            spec, recipe, training_images, staging, trainer_args, checkpoint_every_s, resuming
+        )
     start = time.perf_counter()
     root = trainer.strategy.root_device
     device = f"{root} ({torch.cuda.get_device_name(root)})" if root.type == "cuda" else str(root)
     model.to(root)  # Lightning hands the model back on the CPU; sample where it trained
+    seed = derive_seed("zoo-sample", spec.generator_id)
+    progress = SamplingProgress(staging / SAMPLED_FILE, seed, SAMPLE_BATCH)
     # and at the precision it trained at: bf16 autocast halves a PixelCNN's 300 x 1,024 passes
     with trainer.precision_plugin.forward_context():
-        images = model.sample(
-            int(recipe.raw["images_per_generator"]), derive_seed("zoo-sample", spec.generator_id)
-        )
+        images = model.sample(int(recipe.raw["images_per_generator"]), seed, SAMPLE_BATCH, progress)
     np.save(staging / "images.npy", images.numpy())
-    save_weights(model, staging / WEIGHTS_FILE)
     record = {
         "generator_id": spec.generator_id,
         "family": spec.family,
@@ -162,22 +158,77 @@ def _train_one(
         "dataset": spec.dataset,
         "seed": spec.seed,
         "role": spec.role,
-        "training_steps": model.iterations,
-        "optimizer_steps": trainer.global_step,
+        "training_steps": facts["iterations"],
+        "optimizer_steps": facts["optimizer_steps"],
         "lr": model.hparams.lr,
         # the plan's settings, as trained (network only where the recipe sets one)
         **{k: v for k, v in planned.items() if k != "steps" and (v or k != "network")},
         "training_set_hash": training_set_hash(training_images),
-        "final_losses": {k: round(v, 5) for k, v in model.final_losses.items()},
-        "train_seconds": round(train_s, 1),
+        "final_losses": {k: round(v, 5) for k, v in facts["final_losses"].items()},
+        "train_seconds": round(facts["train_seconds"], 1),
         "trained_on": device,
-        "sample_seconds": round(time.perf_counter() - start, 1),
+        "sample_seconds": round(progress.seconds + time.perf_counter() - start, 1),
     }
-    if resume_point.resumed_at:
-        record["resumed_at_iterations"] = resume_point.resumed_at
-    resume.unlink(missing_ok=True)
+    if facts["resumed_at"]:
+        record["resumed_at_iterations"] = facts["resumed_at"]
+    for step_file in (trained_path, staging / SAMPLED_FILE):
+        step_file.unlink()
     publish(staging, final, record)
     return spec.generator_id
+
+
+def _train(
+    spec: GeneratorSpec,
+    recipe: ZooRecipe,
+    training_images: torch.Tensor,
+    staging: Path,
+    trainer_args: dict[str, Any],
+    checkpoint_every_s: float,
+    resuming: bool,
+) -> tuple[ZooGenerator, L.Trainer, dict[str, Any]]:
+    """Train a new generator of ``spec`` on ``training_images`` (uint8; mirrored too where the
+    data set allows) for the recipe's steps, from the staging folder's checkpoint when
+    ``resuming``. Keeps its weights and the training's facts (``TRAINED_FILE``) in ``staging``
+    and returns the model, its trainer and the facts."""
+    planned = training_plan(spec, recipe)
+    seed_all(derive_seed("zoo-train", spec.generator_id))
+    data = training_images.float() / 127.5 - 1
+    if spec.dataset in FLIPPABLE:
+        data = torch.cat([data, data.flip(-1)])
+    settings = {k: v for k, v in planned["overrides"].items() if k not in RECIPE_OVERRIDES}
+    model = create_zoo_generator(
+        spec.family,
+        architecture=spec.architecture,
+        loss=spec.loss,
+        resolution=recipe.resolution,
+        network=planned["network"],
+        **settings,
+    )
+    batch_size = recipe.raw["batch_size"] * model.real_batches_per_iteration
+    loader = DataLoader(TensorDataset(data), batch_size=batch_size, shuffle=True, drop_last=True)
+    resume = staging / "resume.ckpt"
+    resume_point = ResumePoint(resume, every_s=checkpoint_every_s)
+    trainer = L.Trainer(
+        max_steps=planned["steps"] * model.optimizer_steps_per_iteration,
+        logger=CSVLogger(staging, name="", version=""),
+        log_every_n_steps=25,
+        callbacks=[resume_point],
+        **trainer_args,
+    )
+    trainer.fit(model, loader, ckpt_path=resume if resuming else None, weights_only=True)
+    join_logs(staging)
+    facts = {
+        "train_seconds": resume_point.train_seconds(),
+        "optimizer_steps": trainer.global_step,
+        "iterations": model.iterations,
+        "final_losses": model.final_losses,
+        "resumed_at": resume_point.resumed_at,
+    }
+    save_weights(model, staging / WEIGHTS_FILE)
+    # after the weights, which it vouches for; the checkpoint is then of no more use
+    write_whole(staging / TRAINED_FILE, lambda path: path.write_text(json.dumps(facts)))
+    resume.unlink(missing_ok=True)
+    return model, trainer, facts
 
 
 def publish(staging: Path, folder: Path, record: dict) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from datamodules.zoo import architectures as arch
+from datamodules.zoo.resume import SamplingProgress
 
 GAN_LOSSES = ("non_saturating", "hinge", "least_squares", "wgan_gp")
 
@@ -84,12 +86,25 @@ class ZooGenerator(L.LightningModule):
         self.iterations, self.final_losses = progress["iterations"], dict(progress["final_losses"])
 
     @torch.no_grad()
-    def sample(self, n: int, seed: int, batch_size: int = 100) -> torch.Tensor:
+    def sample(
+        self, n: int, seed: int, batch_size: int = 100, progress: SamplingProgress | None = None
+    ) -> torch.Tensor:
+        """``n`` uint8 images drawn in batches from one generator seeded with ``seed``. With
+        ``progress``, each finished batch is kept there and a sampling killed part way goes on
+        from its last kept batch to the same images."""
+        if progress and (progress.seed, progress.batch_size) != (seed, batch_size):
+            raise ValueError(
+                f"sampling progress of {progress.seed=}, {progress.batch_size=} for {seed=}, {batch_size=}"
+            )
         self.eval()
         gen = torch.Generator().manual_seed(seed)
-        return torch.cat(
-            [to_uint8(self._sample(min(batch_size, n - i), gen)).cpu() for i in range(0, n, batch_size)]
-        )
+        batches = progress.restore(gen) if progress else []
+        start = time.perf_counter()
+        for i in range(sum(len(b) for b in batches), n, batch_size):
+            batches.append(to_uint8(self._sample(min(batch_size, n - i), gen)).cpu())
+            if progress:
+                progress.save(batches, gen, time.perf_counter() - start)
+        return torch.cat(batches)
 
     def noise(self, *shape: int, gen: torch.Generator) -> torch.Tensor:
         """Seeded noise drawn on the CPU (the same numbers on any device), moved to the model's."""

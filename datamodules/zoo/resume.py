@@ -1,4 +1,4 @@
-"""Continue a killed generator's training where it stopped, to the same bytes.
+"""Continue a killed generator's training, or its sampling, where it stopped, to the same bytes.
 
 A zoo generator trains in a minute on a GPU but for hours on a CPU (a DDPM), and a build on a
 CPU spans sessions that end without warning. :class:`ResumePoint` saves a Lightning checkpoint
@@ -7,6 +7,11 @@ states, so a resumed run draws the same batches and noise as one never stopped: 
 sampler draws each epoch's permutation from torch's global generator when the epoch starts,
 which is after the checkpoint. Epoch ends only, because Lightning restarts a non-stateful
 loader's epoch from its first batch.
+
+Sampling is the other long step: a width-32 PixelCNN draws its 300 images in about 54 minutes
+of a core (1,024 network passes a batch). :class:`SamplingProgress` keeps each finished batch
+with the state of the seeded generator after it, so a killed sampling draws only the batches
+it had not finished, and the images are those of an unbroken run.
 """
 
 from __future__ import annotations
@@ -14,11 +19,20 @@ from __future__ import annotations
 import csv
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+
+
+def write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """Have ``write`` write a file beside ``path``, then move it onto ``path``: a kill leaves
+    the old file or the new one, never half of one."""
+    partial = path.with_name(path.name + ".part")
+    write(partial)
+    os.replace(partial, path)
 
 
 class ResumePoint(L.Callback):
@@ -47,9 +61,7 @@ class ResumePoint(L.Callback):
         if trainer.logger is not None:
             trainer.logger.save()  # the log up to here is on disk, to be kept on resume
         self._iterations = getattr(pl_module, "iterations", trainer.global_step)
-        partial = self.path.with_name(self.path.name + ".part")
-        trainer.save_checkpoint(partial, weights_only=False)
-        os.replace(partial, self.path)
+        write_whole(self.path, lambda partial: trainer.save_checkpoint(partial, weights_only=False))
         self._saved = time.monotonic()
 
     def state_dict(self) -> dict[str, Any]:
@@ -69,6 +81,40 @@ class ResumePoint(L.Callback):
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+class SamplingProgress:
+    """The batches a sampling has finished, kept in ``path`` (tensors only, written atomically).
+
+    A saved progress belongs to one seed and batch size (the generator's draws depend on both);
+    one of another is ignored and overwritten. The caller deletes ``path`` when done."""
+
+    def __init__(self, path: Path, seed: int, batch_size: int) -> None:
+        self.path, self.seed, self.batch_size = path, seed, batch_size
+        self.seconds = 0.0  # sampling time of the attempts before this one
+
+    def restore(self, gen: torch.Generator) -> list[torch.Tensor]:
+        """The finished batches, with ``gen`` set to the state that follows them; none when
+        nothing of this seed and batch size was saved."""
+        if not self.path.exists():
+            return []
+        saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        if (saved["seed"], saved["batch_size"]) != (self.seed, self.batch_size):
+            return []
+        gen.set_state(saved["rng"])
+        self.seconds = float(saved["seconds"])
+        return list(saved["images"].split(self.batch_size))
+
+    def save(self, batches: list[torch.Tensor], gen: torch.Generator, seconds: float) -> None:
+        """Keep ``batches`` (all finished so far) and ``gen``'s state after them."""
+        state = {
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "images": torch.cat(batches),
+            "rng": gen.get_state(),
+            "seconds": self.seconds + seconds,
+        }
+        write_whole(self.path, lambda partial: torch.save(state, partial))
 
 
 def checkpoint_step(path: Path) -> int:

@@ -47,6 +47,7 @@ from datamodules.zoo.training_sets import build_training_set
 from datamodules.zoo.weights import WEIGHTS_FILE, load_trained_generator, save_weights
 
 FLIPPABLE = {"faces", "photos", "shapes"}  # digits are not mirror-symmetric
+RESUME_FILE = "resume.ckpt"  # a training's last checkpoint, in the staging folder
 TRAINED_FILE = "trained.json"  # a finished training's facts, in the staging folder
 SAMPLED_FILE = "sampled.pt"  # the finished sample batches, in the staging folder
 SAMPLE_BATCH = 100  # images a sampling batch (a PixelCNN's batch of 100: 1,024 passes)
@@ -115,7 +116,7 @@ def _train_one(
     final, staging = work / spec.generator_id, work / f"{spec.generator_id}.tmp"
     planned = training_plan(spec, recipe)
     plan = {**planned, "accelerator": accelerator}
-    resume, plan_path, trained_path = (staging / name for name in ("resume.ckpt", "plan.json", TRAINED_FILE))
+    resume, plan_path, trained_path = (staging / name for name in (RESUME_FILE, "plan.json", TRAINED_FILE))
     stored = json.loads(plan_path.read_text()) if plan_path.exists() else {}
     trained = stored == plan and trained_path.exists()
     resuming = not trained and resume.exists() and stored == plan
@@ -206,7 +207,7 @@ def _train(
     )
     batch_size = recipe.raw["batch_size"] * model.real_batches_per_iteration
     loader = DataLoader(TensorDataset(data), batch_size=batch_size, shuffle=True, drop_last=True)
-    resume = staging / "resume.ckpt"
+    resume = staging / RESUME_FILE
     resume_point = ResumePoint(resume, every_s=checkpoint_every_s)
     trainer = L.Trainer(
         max_steps=planned["steps"] * model.optimizer_steps_per_iteration,

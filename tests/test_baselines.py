@@ -17,7 +17,7 @@ from leaderboards.tables import build_tables
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.clip_features import ClipFeaturesMethod, cached_hub_weights
-from lightning_modules.heads import CosineKNN
+from lightning_modules.heads import CosineKNN, LinearProbe
 from tests.tiny_methods import TEST_ARGS, TINY_CLIP
 
 BASELINES = ["clip_features", "clip_features_knn", "supervised_cnn", "noise_residual"]
@@ -61,6 +61,28 @@ def test_knn_head_votes_by_similarity_and_picks_k_on_validation() -> None:
     assert knn.logits(torch.tensor([[1.0, 0.05]])).argmax(1).item() == 0
     far, near = knn.best_similarity(torch.tensor([[-1.0, -1.0], [1.0, 0.0]]))
     assert near > far
+
+
+def test_the_probe_s_warm_started_path_fits_what_cold_fits_do_and_says_if_it_converged() -> None:
+    """Each C of the grid starts from the last one's solution: where the fits converge, the
+    chosen model predicts what a fit from scratch at that C predicts."""
+    from sklearn.linear_model import LogisticRegression
+
+    gen = torch.Generator().manual_seed(0)
+    centres = torch.randn(3, 8, generator=gen) * 2
+    labels = torch.arange(3).repeat_interleave(40)
+    x = centres[labels] + torch.randn(120, 8, generator=gen)
+    train, val = torch.arange(120) % 4 != 0, torch.arange(120) % 4 == 0
+    probe = LinearProbe(c_grid=(10.0, 0.01, 1.0))  # any order: fitted ascending
+    info = probe.fit(x[train], labels[train], x[val], labels[val])
+    assert info["probe_converged"] and 0 < info["probe_iterations"] < probe.max_iter
+    cold = LogisticRegression(C=info["probe_C"], max_iter=2000).fit(
+        probe.standardise(x[train]).numpy(), labels[train].numpy()
+    )
+    assert (probe.logits(x).argmax(1).numpy() == cold.predict(probe.standardise(x).numpy())).all()
+
+    info = LinearProbe(max_iter=2).fit(x[train], labels[train], x[val], labels[val])
+    assert not info["probe_converged"] and info["probe_iterations"] == 2
 
 
 def test_clip_without_weights_runs_random_and_the_board_says_so(tmp_path: Path) -> None:

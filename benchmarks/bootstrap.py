@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from benchmarks.seeding import generator_for
+from core.seeding import generator_for
 from leaderboards.store import Figure
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from benchmarks.registry import Registry, UnknownNameError
+from core.registry import Registry, UnknownNameError
 
 CommandFunction = Callable[..., int | None]
 COMMANDS: Registry[CommandFunction] = Registry("command", home_package="benchmarks.commands")

@@ -12,7 +12,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from benchmarks import paths, torchvision_compat
+from benchmarks import torchvision_compat
+from core import paths
 
 TRACKED_PACKAGES = (
     "torch",
@@ -52,7 +53,7 @@ def device_description() -> str:
 
 #: outputs the suite itself writes into the tree (the published store, board and the README's
 #: board section): edits to them do not make the *code* dirty
-OUTPUT_PATHS = (":!leaderboards/results.sqlite", ":!leaderboards/board", ":!README.md")
+OUTPUT_PATHS = (":!published", ":!README.md")
 
 
 @functools.cache

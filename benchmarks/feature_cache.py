@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.paths import cache_dir
+from core.paths import cache_dir
 
 
 def feature_key(method_key: str, data_hash: str, split: str, transform: str = "none") -> str:

@@ -7,7 +7,7 @@ Each lives with the code it registers (``lightning_modules``, ``datamodules``,
 from __future__ import annotations
 
 from benchmarks.protocols import PROTOCOLS
-from benchmarks.registry import Registry
+from core.registry import Registry
 from datamodules import DATASETS
 from lightning_modules import METHODS
 

@@ -29,20 +29,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.feature_cache import FeatureCache, feature_key
-from benchmarks.metrics.fingerprint import as_float_images
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
 from benchmarks.provenance import run_record
-from benchmarks.quiet_trainer import quiet_trainer
-from benchmarks.seeding import seed_all
-from benchmarks.tracking import log_evaluation, wandb_logger
+from core.hashing import config_hash
+from core.images import as_float_images
+from core.paths import config_file
+from core.quiet_trainer import quiet_trainer
+from core.seeding import seed_all
+from core.tracking import log_evaluation, wandb_logger
 from datamodules import DATASETS
 from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
-from leaderboards.store import ResultsStore, RunKey, config_hash
+from leaderboards.store import ResultsStore, RunKey
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
 
-METHOD_CONFIG_DIR = Path(__file__).with_name("configs") / "methods"
+METHOD_CONFIG_DIR = config_file("methods")
 FIT_SPLITS = ("known_train", "known_val")
 
 
@@ -112,7 +114,7 @@ def method_yaml(path: Path) -> dict[str, Any]:
 
 
 def method_args(name: str, overrides: dict[str, Any] | None = None, retrain: bool = False) -> dict[str, Any]:
-    """The method's YAML (``benchmarks/configs/methods/<name>.yaml``) with overrides on top;
+    """The method's YAML (``configs/methods/<name>.yaml``) with overrides on top;
     ``retrain`` sets ``retrain: true`` for methods that take it (those shipping a checkpoint)."""
     args = {**method_yaml(METHOD_CONFIG_DIR / f"{name}.yaml"), **(overrides or {})}
     if retrain and "retrain" in inspect.signature(METHODS.entry(name).factory).parameters:

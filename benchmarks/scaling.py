@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.extractor_training import ExtractorTrainingConfig, train_extractor
-from benchmarks.yaml_config import read_dataclass_yaml
+from core.yaml_config import read_dataclass_yaml
+from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig, train_extractor
 
 PROTOCOL = "zero_shot_scaling"
 
@@ -69,10 +69,11 @@ def run_scaling(study: ScalingStudy, store: Any, cache: Path, console: Any) -> l
     from benchmarks.protocols.zero_shot import ZeroShotProtocol
     from benchmarks.provenance import run_record
     from benchmarks.runner import BenchmarkConfig, extract, load_splits
-    from benchmarks.seeding import seed_all
-    from leaderboards.store import RunKey, config_hash
+    from core.hashing import config_hash
+    from core.seeding import seed_all
+    from leaderboards.store import RunKey
     from lightning_modules.base import Features
-    from lightning_modules.fingerprint_methods import SyntheticFingerprintMethod
+    from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
 
     protocol = ZeroShotProtocol(bootstrap_samples=study.bootstrap_samples, **study.zero_shot)
     splits = load_splits(BenchmarkConfig(dataset="zoo"), protocol.feature_splits())

@@ -1,4 +1,4 @@
-"""Sweeps: W&B sweep files (``benchmarks/sweeps/*.yaml``) run by a ``wandb agent`` or locally.
+"""Sweeps: W&B sweep files (``configs/sweeps/*.yaml``) run by a ``wandb agent`` or locally.
 
 A sweep file is a W&B sweep configuration: ``program`` (``benchmarks/sweep_agent.py``),
 ``command`` (``${env} ${interpreter} ${program} ${args}``), ``method`` (grid | random |
@@ -28,10 +28,12 @@ from typing import Any
 
 import yaml
 
+from core.paths import config_file
+
 #: trial keys that configure the run; every other key is an argument of the method.
 #: ``sweep_metric`` (a fixed parameter of every sweep file) tells the agent what to log.
 RUN_KEYS = ("method", "seed", "protocols", "dataset", "bootstrap_samples", "sweep_metric")
-SWEEP_DIR = Path(__file__).resolve().parent / "sweeps"
+SWEEP_DIR = config_file("sweeps")
 
 
 class SweepError(ValueError):
@@ -162,7 +164,7 @@ def metric_value(store: Any, cfg: Any, metric: str) -> float | None:
     hash - so a trial skipped on resume still reports its value."""
     from benchmarks.protocols import PROTOCOLS
     from benchmarks.runner import cell_config
-    from leaderboards.store import config_hash
+    from core.hashing import config_hash
 
     protocol_name, split, name = metric.split("/")
     protocol = PROTOCOLS.create(

@@ -16,8 +16,8 @@ if __package__ in (None, ""):  # run as a file by the agent: make the repository
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.paths import results_store_path
     from benchmarks.sweep import SweepError, metric_value, parse_agent_arguments, run_trial
+    from core.paths import results_store_path
     from leaderboards.store import ResultsStore
 
     try:

@@ -1,6 +1,6 @@
 """LightningDataModules: the synthetic-model set and real-generator splits, registered by name."""
 
-from benchmarks.registry import Registry
+from core.registry import Registry
 
 DATASETS: Registry = Registry("dataset", home_package="datamodules")
 register_dataset = DATASETS.register

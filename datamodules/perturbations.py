@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from benchmarks.registry import Registry
+from core.registry import Registry
 
 
 class PerturbationError(ValueError):

@@ -13,7 +13,6 @@ it is never duplicated.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -24,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
+
+from core.hashing import config_hash
 
 SCHEMA_VERSION = 2  # 2: the data hash is part of a run's key
 
@@ -91,11 +92,6 @@ _RUN_COLUMNS = (
 class RunExistsError(RuntimeError):
     """A run with the same key is already in the store and the writer asked not to replace it."""
 
-
-def config_hash(config: dict[str, Any]) -> str:
-    """A short, stable hash of a JSON-serialisable config (key order does not matter)."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from typing import Any
 
 from torchmetrics.classification import BinaryAUROC, MulticlassAccuracy, MulticlassF1Score
 
-from benchmarks.metrics.attribution import (
+from core.metrics.attribution import (
     IdentificationAccuracy,
     OpenSetClassificationRate,
     VerificationMetrics,
 )
-from benchmarks.metrics.synthetic_quality import FingerprintDiversity, FrechetFrequencyDistance
+from core.metrics.synthetic_quality import FingerprintDiversity, FrechetFrequencyDistance
 from leaderboards.store import ResultsStore
 
 METRIC_CLASSES: dict[str, type] = {

@@ -1,6 +1,6 @@
 """Attribution methods, one LightningModule per file, registered by name (timm-style)."""
 
-from benchmarks.registry import Registry
+from core.registry import Registry
 
 METHODS: Registry = Registry("method", home_package="lightning_modules")
 register_method = METHODS.register

@@ -15,23 +15,17 @@ caches them per (method key, data hash, split). On top of the features:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
 import torch
 
-from leaderboards.store import config_hash
+from core.hashing import config_hash
 from lightning_modules.heads import LinearProbe
 
 CAPABILITIES = frozenset({"closed_set", "open_set", "zero_shot"})
 
-
-def file_digest(path: Path) -> str:
-    """A short content hash of a weights file: part of a method's feature-cache key."""
-    return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from leaderboards.store import config_hash
+from core.hashing import config_hash, file_digest
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, Features, file_digest
+from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.heads import CosineKNN, LinearProbe
 
 HEADS = ("logistic", "knn")

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from benchmarks.metrics.fingerprint import DENOISERS, residual
+from core.images import DENOISERS, residual
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
 

@@ -50,10 +50,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from leaderboards.store import config_hash
+from core.hashing import config_hash, file_digest
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, Features, file_digest
-from lightning_modules.fingerprint_net import FingerprintNet, batch_hard_triplet_loss
+from lightning_modules.base import AttributionMethod, Features
+from lightning_modules.synthetic_fingerprint.network import FingerprintNet, batch_hard_triplet_loss
 
 
 class AugmentationModel(nn.Module):
@@ -251,10 +251,10 @@ class POSEMethod(AttributionMethod):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Train on known-train (+ augmentation models); reuse cached weights when present."""
-        from benchmarks.paths import cache_dir
-        from benchmarks.quiet_trainer import quiet_trainer
-        from benchmarks.real_training import CACHED_WEIGHTS, labelled_tensors, train_or_load
-        from benchmarks.seeding import seed_all
+        from core.paths import cache_dir
+        from core.quiet_trainer import quiet_trainer
+        from core.seeding import seed_all
+        from lightning_modules.real_training import CACHED_WEIGHTS, labelled_tensors, train_or_load
 
         key = config_hash({"hparams": dict(self.hparams), "data": train.data_hash, "seed": seed})
         directory = cache_dir() / "pose" / key

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.metrics.fingerprint import DENOISERS, log_spectrum
+from core.images import DENOISERS, log_spectrum
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod
 

@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from leaderboards.store import config_hash
+from core.hashing import config_hash, file_digest
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, Features, file_digest
-from lightning_modules.fingerprint_net import DEFAULT_BACKBONE_ARGS, adapt_stem
+from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.optim import adamw_warmup_cosine
+from lightning_modules.synthetic_fingerprint.network import DEFAULT_BACKBONE_ARGS, adapt_stem
 
 
 @register_method("supervised_cnn")
@@ -103,9 +103,14 @@ class SupervisedCNNMethod(AttributionMethod):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Train on known-train, keep the best known-val epoch; reuse cached weights if present."""
-        from benchmarks.paths import cache_dir
-        from benchmarks.real_training import CACHED_WEIGHTS, fit_keeping_best, labelled_tensors, train_or_load
-        from benchmarks.seeding import seed_all
+        from core.paths import cache_dir
+        from core.seeding import seed_all
+        from lightning_modules.real_training import (
+            CACHED_WEIGHTS,
+            fit_keeping_best,
+            labelled_tensors,
+            train_or_load,
+        )
 
         key = config_hash({"hparams": dict(self.hparams), "data": train.data_hash, "seed": seed})
         directory = cache_dir() / "supervised-cnn" / key

@@ -9,8 +9,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${MODELPRINT_VENV:-$root/.venv}"
 cd "$root"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 WANDB_MODE="${WANDB_MODE:-offline}"
-export MODELPRINT_RESULTS="${MODELPRINT_RESULTS:-$root/leaderboards/results.sqlite}"
+export MODELPRINT_RESULTS="${MODELPRINT_RESULTS:-$root/published/results.sqlite}"
 "$venv/bin/modelprint" env
 "$venv/bin/modelprint" check --wandb=false
-"$venv/bin/modelprint" run --config=benchmarks/configs/experiments/default.yaml "$@"
-"$venv/bin/modelprint" board --out=leaderboards/board --readme=README.md
+"$venv/bin/modelprint" run --config=configs/experiments/default.yaml "$@"
+"$venv/bin/modelprint" board --out=published/board --readme=README.md

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The flagship extractor's GPU configuration (benchmarks/configs/extractor/gpu.yaml), trained
+# The flagship extractor's GPU configuration (configs/extractor/gpu.yaml), trained
 # for a fixed wall-clock share on a GPU machine and evaluated on the zoo like the default
 # benchmark - into its own results store, since these figures come from another checkpoint.
 #
@@ -25,7 +25,7 @@ if [ -n "${MODELPRINT_GIT_SHA:-}" ]; then export GIT_DIR=/nonexistent; fi  # git
 config=/tmp/modelprint-gpu.yaml
 "$py" -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); w = sys.argv[3]; \
 c['data']['num_workers'] = int(w) if w else c['data']['num_workers']; yaml.safe_dump(c, open(sys.argv[2], 'w'))" \
-  benchmarks/configs/extractor/gpu.yaml "$config" "${NUM_WORKERS:-}"
+  configs/extractor/gpu.yaml "$config" "${NUM_WORKERS:-}"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 
 probe=/tmp/modelprint-probe
@@ -55,7 +55,7 @@ run_dir=/tmp/modelprint-gpu-extractor
   >"$out/train.log" 2>&1 || { tail -40 "$out/train.log"; exit 1; }
 cp "$run_dir/summary.json" "$out/summary.json"
 tail -3 "$out/train.log"
-"$py" -m benchmarks run --config=benchmarks/configs/experiments/default.yaml --methods='[synthetic_fingerprint]' \
+"$py" -m benchmarks run --config=configs/experiments/default.yaml --methods='[synthetic_fingerprint]' \
   --method_args="{synthetic_fingerprint: {checkpoint: $run_dir}}" >"$out/run.log" 2>&1 \
   || { tail -40 "$out/run.log"; exit 1; }
 tail -3 "$out/run.log"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks.metrics.attribution import (
+from core.metrics.attribution import (
     IdentificationAccuracy,
     OpenSetClassificationRate,
     VerificationMetrics,

@@ -40,7 +40,7 @@ def test_the_default_benchmark_fills_the_store_board_and_readme(tmp_path: Path) 
     env = dict(os.environ, MODELPRINT_RESULTS=str(tmp_path / "results.sqlite"))
     env["MODELPRINT_CACHE"] = str(tmp_path / "cache")
     modelprint = [str(Path(sys.executable).parent / "modelprint")]
-    run = [*modelprint, "run", f"--config={ROOT / 'benchmarks/configs/experiments/default.yaml'}"]
+    run = [*modelprint, "run", f"--config={ROOT / 'configs/experiments/default.yaml'}"]
     subprocess.run(
         [*run, "--bootstrap_samples=20", f"--method_args={json.dumps(SHORTER)}"],
         env=env,

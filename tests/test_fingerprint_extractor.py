@@ -10,17 +10,17 @@ import pytest
 import torch
 
 import tests.fabricated
-from benchmarks.extractor_training import (
+from benchmarks.provenance import record_training
+from core.metrics.attribution import nearest_centroid
+from leaderboards.store import ResultsStore
+from lightning_modules.synthetic_fingerprint.methods import RealFingerprintMethod, SyntheticFingerprintMethod
+from lightning_modules.synthetic_fingerprint.network import FingerprintNet, batch_hard_triplet_loss
+from lightning_modules.synthetic_fingerprint.training import (
     WEIGHTS_FILE,
     ExtractorTrainingConfig,
     load_extractor,
-    record_training,
     train_extractor,
 )
-from benchmarks.metrics.attribution import nearest_centroid
-from leaderboards.store import ResultsStore
-from lightning_modules.fingerprint_methods import RealFingerprintMethod, SyntheticFingerprintMethod
-from lightning_modules.fingerprint_net import FingerprintNet, batch_hard_triplet_loss
 
 TINY = Path(__file__).parent / "configs" / "tiny_extractor.yaml"
 

@@ -12,9 +12,7 @@ from torch.utils.data import DataLoader
 from torchmetrics.functional.classification import binary_auroc
 
 import tests.fabricated
-from benchmarks.quiet_trainer import quiet_trainer
-from benchmarks.real_training import labelled_tensors
-from lightning_modules.fingerprint_net import FingerprintNet
+from core.quiet_trainer import quiet_trainer
 from lightning_modules.pose import (
     AugmentationModel,
     POSEMethod,
@@ -24,6 +22,8 @@ from lightning_modules.pose import (
     reconstruction_loss,
     running_statistics_kept,
 )
+from lightning_modules.real_training import labelled_tensors
+from lightning_modules.synthetic_fingerprint.network import FingerprintNet
 from tests.tiny_methods import TINY_POSE_NET
 
 TINY_NET = TINY_POSE_NET

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.registry import Registry, UnknownNameError
+from core.registry import Registry, UnknownNameError
 
 
 def make_registry() -> Registry:

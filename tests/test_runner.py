@@ -10,8 +10,8 @@ import pytest
 import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
 from benchmarks.cli import main
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.registry import UnknownNameError
 from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from core.registry import UnknownNameError
 from leaderboards.store import ResultsStore
 from lightning_modules import METHODS
 from lightning_modules.base import Features

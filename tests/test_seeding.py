@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.seeding import derive_seed, generator_for, seed_all
+from core.seeding import derive_seed, generator_for, seed_all
 
 
 def draw() -> torch.Tensor:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from leaderboards.store import SCHEMA_VERSION, Figure, ResultsStore, RunExistsError, RunRecord, config_hash
+from core.hashing import config_hash
+from leaderboards.store import SCHEMA_VERSION, Figure, ResultsStore, RunExistsError, RunRecord
 
 
 def make_run(

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from benchmarks.metrics.fingerprint import log_spectrum, residual
-from benchmarks.metrics.synthetic_quality import (
+from core.images import log_spectrum, residual
+from core.metrics.synthetic_quality import (
     FingerprintDiversity,
     FrechetFrequencyDistance,
     frechet_distance,

@@ -9,7 +9,7 @@ import pytest
 import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.runner import BenchmarkConfig, run_benchmark
-from benchmarks.tracking import wandb_mode
+from core.tracking import wandb_mode
 from leaderboards.store import ResultsStore
 
 

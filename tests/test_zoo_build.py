@@ -16,8 +16,8 @@ from filelock import FileLock
 from torch.utils.data import DataLoader, TensorDataset
 
 from benchmarks.cli import main
-from benchmarks.quiet_trainer import quiet_trainer
-from benchmarks.seeding import derive_seed
+from core.quiet_trainer import quiet_trainer
+from core.seeding import derive_seed
 from datamodules import create_dataset
 from datamodules.zoo import build as zoo_build
 from datamodules.zoo.architectures import Z_DIM, PixelShuffleGenerator
@@ -203,7 +203,7 @@ def test_zoo_show_writes_a_grid_per_training_set(tiny_zoo: dict[str, Path], tmp_
 
 
 def test_synth_stats_records_fidelity_and_diversity(tiny_zoo: dict[str, Path]) -> None:
-    from benchmarks.paths import results_store_path
+    from core.paths import results_store_path
     from leaderboards.store import ResultsStore
 
     args = [

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.cli import UsageError, command
-from benchmarks.paths import results_store_path
+from core.paths import results_store_path
 
 README_START = "<!-- board:start (written by `modelprint board --readme`; do not edit) -->"
 README_END = "<!-- board:end -->"
@@ -28,7 +28,7 @@ def splice_into_readme(readme: Path, board_markdown: str) -> None:
 def log_board(tables: list, images: list[Path]) -> None:
     """The board's plots and tables into one W&B run (offline unless logged in; off with
     MODELPRINT_WANDB=off), with the run ids of every figure on it."""
-    from benchmarks.tracking import log_evaluation, wandb_logger
+    from core.tracking import log_evaluation, wandb_logger
 
     logger = wandb_logger("board", {"tables": [t.title for t in tables]}, group="board")
     if logger is None:
@@ -55,7 +55,7 @@ def tables_to_wandb(logger: Any, tables: list) -> None:
 
 @command("board")
 def board(
-    out: Path = Path("leaderboards/board"),
+    out: Path = Path("published/board"),
     protocols: list[str] | None = None,
     readme: Path | None = None,
     site: Path | None = None,

@@ -38,8 +38,8 @@ def _check_lightning(workdir: Path) -> str:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from benchmarks.quiet_trainer import quiet_trainer
-    from benchmarks.seeding import seed_all
+    from core.quiet_trainer import quiet_trainer
+    from core.seeding import seed_all
 
     class TinyClassifier(L.LightningModule):
         def __init__(self) -> None:

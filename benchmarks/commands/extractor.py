@@ -7,9 +7,9 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmarks.cli import UsageError, command
-from benchmarks.paths import results_store_path
+from core.paths import config_file, results_store_path
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "extractor"
+CONFIG_DIR = config_file("extractor")
 
 
 @command("extractor train")
@@ -31,8 +31,9 @@ def extractor_train(
         space: override: architecture space.
         seed: override: training seed.
     """
-    from benchmarks.extractor_training import ExtractorTrainingConfig, record_training, train_extractor
-    from benchmarks.paths import cache_dir
+    from benchmarks.provenance import record_training
+    from core.paths import cache_dir
+    from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig, train_extractor
 
     if not training_config.is_file():
         raise UsageError(f"no training config at {training_config}")
@@ -73,8 +74,8 @@ def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
     Args:
         study: the study YAML (variants, image budget, zero-shot protocol arguments).
     """
-    from benchmarks.paths import cache_dir
     from benchmarks.scaling import ScalingStudy, run_scaling
+    from core.paths import cache_dir
     from leaderboards.store import ResultsStore
 
     if not study.is_file():

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from benchmarks.cli import UsageError, command
-from benchmarks.paths import results_store_path
+from core.paths import config_file, results_store_path
 
-DEFAULT_EXPERIMENT = Path(__file__).resolve().parent.parent / "configs" / "experiments" / "default.yaml"
+DEFAULT_EXPERIMENT = config_file("experiments", "default.yaml")
 
 
 @command("run")
@@ -29,7 +28,7 @@ def run(
 ) -> int:
     """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
 
-    The default experiment is ``benchmarks/configs/experiments/default.yaml`` (pass it, or your
+    The default experiment is ``configs/experiments/default.yaml`` (pass it, or your
     own, with ``--config``).
 
     Args:
@@ -40,12 +39,12 @@ def run(
         seeds: seeds to run; figures on the board average over them.
         bootstrap_samples: bootstrap replicates per confidence interval (0: none).
         protocol_args: per-protocol arguments, e.g. ``{zero_shot: {gallery_per_model: 10}}``.
-        method_args: per-method overrides of ``benchmarks/configs/methods/<name>.yaml``.
+        method_args: per-method overrides of ``configs/methods/<name>.yaml``.
         batch_size: images per feature-extraction batch.
         retrain: methods that ship a trained checkpoint train from scratch instead of loading it.
         perturbations: robustness track - test splits perturbed, one protocol variant per level
             (``[jpeg:75,blur:1,none]``; kinds: jpeg, resize, blur, noise, crop; see
-            ``benchmarks/configs/experiments/robustness.yaml``).
+            ``configs/experiments/robustness.yaml``).
     """
     from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
     from datamodules.zoo.artifact import MissingArtifactError

@@ -18,12 +18,11 @@ def sweep(file: Path, local: bool = False, count: int | None = None, out: Path |
     the same program (``benchmarks/sweep_agent.py``) with ``--key=value`` flags.
 
     Args:
-        file: a W&B sweep YAML (see ``benchmarks/sweeps/``).
+        file: a W&B sweep YAML (see ``configs/sweeps/``).
         local: run here, without W&B (required: the server path is ``wandb agent``).
         count: trials to run (random: required; grid: the first ``count``, default all).
         out: where the summary plot goes (default: ``sweep-<file stem>.png`` here).
     """
-    from benchmarks.paths import results_store_path
     from benchmarks.sweep import (
         Sweep,
         SweepError,
@@ -33,6 +32,7 @@ def sweep(file: Path, local: bool = False, count: int | None = None, out: Path |
         plot_sweep,
         run_trial,
     )
+    from core.paths import results_store_path
     from leaderboards.store import ResultsStore
 
     if not local:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.cli import UsageError, command
-from benchmarks.paths import results_store_path
+from core.paths import results_store_path
 
 
 @command("synth describe")
@@ -86,8 +86,8 @@ def synth_stats(
         seed: recorded with the run (the set itself is fixed by the model ids).
         zoo_root: the zoo artifact (default: the shipped one).
     """
-    from benchmarks.metrics.synthetic_quality import FingerprintDiversity, FrechetFrequencyDistance
     from benchmarks.provenance import run_record
+    from core.metrics.synthetic_quality import FingerprintDiversity, FrechetFrequencyDistance
     from datamodules.synthetic.space import SPACES
     from datamodules.zoo.artifact import ARTIFACT_DIR
     from datamodules.zoo.datamodule import load_split
@@ -184,7 +184,7 @@ def synth_show(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchmarks.metrics.fingerprint import log_spectrum
+    from core.images import log_spectrum
     from datamodules.synthetic.datamodule import SyntheticImages, input_photos
     from datamodules.synthetic.space import get_space
     from datamodules.zoo.artifact import ARTIFACT_DIR, MissingArtifactError

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmarks.cli import command
-from benchmarks.paths import cache_dir
+from core.paths import cache_dir
 
 if TYPE_CHECKING:
     import torch
@@ -30,7 +30,7 @@ def zoo_build(
     """Train every generator of the zoo (resumable) and assemble the shipped artifact.
 
     Args:
-        recipe: the zoo recipe YAML (default: the shipped ``datamodules/zoo/zoo.yaml``).
+        recipe: the zoo recipe YAML (default: the shipped ``configs/zoo/zoo.yaml``).
         out: where the artifact goes (default: ``datamodules/zoo/artifact``).
         work: per-generator results; a killed build resumes from here (default: under the cache).
         threads: torch CPU threads per training process (0: torch's default).

@@ -1,6 +1,6 @@
 """Evaluation protocols (closed set, open set, zero shot), registered by name."""
 
-from benchmarks.registry import Registry
+from core.registry import Registry
 
 PROTOCOLS: Registry = Registry("protocol", home_package="benchmarks.protocols")
 register_protocol = PROTOCOLS.register

@@ -10,9 +10,9 @@ import torch
 from torchmetrics.functional.classification import binary_auroc, binary_roc
 
 from benchmarks.bootstrap import figure_with_interval
-from benchmarks.metrics.attribution import oscr, oscr_curve
 from benchmarks.protocols import register_protocol
 from benchmarks.protocols.base import Protocol, ProtocolResult, downsample_curve
+from core.metrics.attribution import oscr, oscr_curve
 from lightning_modules.base import AttributionMethod, Features
 
 UNSEEN_SUBSETS = ("unseen_seed", "unseen_dataset", "unseen_architecture", "unseen_all")

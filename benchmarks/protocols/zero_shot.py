@@ -20,15 +20,15 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.bootstrap import mean_over_episodes
-from benchmarks.metrics.attribution import (
+from benchmarks.protocols import register_protocol
+from benchmarks.protocols.base import Protocol, ProtocolResult
+from core.metrics.attribution import (
     VerificationMetrics,
     accuracy_at,
     best_accuracy_threshold,
     nearest_centroid,
 )
-from benchmarks.protocols import register_protocol
-from benchmarks.protocols.base import Protocol, ProtocolResult
-from benchmarks.seeding import generator_for
+from core.seeding import generator_for
 from lightning_modules.base import AttributionMethod, Features
 
 

@@ -21,12 +21,13 @@ import yaml
 from rich.console import Console
 
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.metrics.fingerprint import as_float_images
 from benchmarks.runner import BenchmarkConfig, load_splits, method_args, run_benchmark
+from core.images import as_float_images
+from core.paths import config_file
 from leaderboards.store import ResultsStore
 from lightning_modules import METHODS
 
-DEFAULT = Path(__file__).resolve().parent.parent / "configs" / "experiments" / "default.yaml"
+DEFAULT = config_file("experiments", "default.yaml")
 
 
 def main() -> None:

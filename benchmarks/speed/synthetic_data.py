@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.torchvision_compat import ensure_torchvision_ops
+from core.quiet_trainer import quiet_trainer
 from datamodules.synthetic.datamodule import SyntheticModelDataModule, collate_groups
 
 

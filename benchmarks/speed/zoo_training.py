@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.quiet_trainer import quiet_trainer
 from benchmarks.speed.synthetic_data import StepTimer
+from core.quiet_trainer import quiet_trainer
 from datamodules.zoo.families import create_zoo_generator
 from datamodules.zoo.recipe import RECIPE_PATH, ZooRecipe
 

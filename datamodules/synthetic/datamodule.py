@@ -27,7 +27,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from benchmarks.seeding import derive_seed
+from core.seeding import derive_seed
 from datamodules import register_dataset
 from datamodules.synthetic.model import SyntheticGenerator, build_synthetic_model, to_uint8
 from datamodules.synthetic.space import ArchitectureSpace, get_space

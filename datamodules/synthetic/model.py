@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.seeding import derive_seed, generator_for
+from core.seeding import derive_seed, generator_for
 from datamodules.synthetic.space import SyntheticModelSpec
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.seeding import derive_seed
+from core.seeding import derive_seed
 
 UPSAMPLING = ("nearest", "bilinear", "bicubic", "transposed", "pixel_shuffle")
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu")

@@ -32,7 +32,7 @@ from filelock import FileLock, Timeout
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.seeding import derive_seed, seed_all
+from core.seeding import derive_seed, seed_all
 from datamodules.zoo.families import ZooGenerator, create_zoo_generator
 from datamodules.zoo.recipe import RECIPE_OVERRIDES, GeneratorSpec, ZooRecipe
 from datamodules.zoo.resume import (

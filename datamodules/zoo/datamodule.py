@@ -23,7 +23,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
-from benchmarks.metrics.fingerprint import as_float_images
+from core.images import as_float_images
 from datamodules import register_dataset
 from datamodules.zoo.artifact import ARTIFACT_DIR, load_manifest, recorded_data_hash, require_artifact
 
@@ -63,7 +63,7 @@ def _decoded(root: str, data_hash: str) -> tuple[np.ndarray, list[str], np.ndarr
     import datasets
     from PIL import Image
 
-    from benchmarks.paths import cache_dir
+    from core.paths import cache_dir
 
     table = datasets.load_dataset(
         "parquet",

@@ -10,10 +10,11 @@ from typing import Any
 
 import yaml
 
+from core.hashing import config_hash
+from core.paths import config_file
 from datamodules.zoo.families import family_settings
-from leaderboards.store import config_hash
 
-RECIPE_PATH = Path(__file__).with_name("zoo.yaml")
+RECIPE_PATH = config_file("zoo", "zoo.yaml")
 ROLES = ("known", "unseen_seed", "unseen_dataset", "unseen_architecture")
 # Overrides the recipe itself applies (the plan's steps, the spec's loss); any other override is
 # a training setting passed to the family's LightningModule.

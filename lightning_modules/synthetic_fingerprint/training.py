@@ -27,10 +27,10 @@ import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from benchmarks.seeding import seed_all
-from benchmarks.tracking import wandb_logger
-from benchmarks.yaml_config import read_dataclass_yaml
-from leaderboards.store import config_hash
+from core.hashing import config_hash
+from core.seeding import seed_all
+from core.tracking import wandb_logger
+from core.yaml_config import read_dataclass_yaml
 
 WEIGHTS_FILE = "extractor.safetensors"
 
@@ -90,7 +90,7 @@ def train_extractor(
     cfg: ExtractorTrainingConfig, out: Path, quiet: bool = False, extra_callbacks: Sequence[Callback] = ()
 ) -> dict[str, Any]:
     """Train (or resume) into ``out``; returns the summary. A finished run is not retrained."""
-    from lightning_modules.fingerprint_training import FingerprintTraining
+    from lightning_modules.synthetic_fingerprint.lightning_module import FingerprintTraining
 
     out.mkdir(parents=True, exist_ok=True)
     if (out / "summary.json").exists() and (out / WEIGHTS_FILE).exists():
@@ -172,7 +172,7 @@ def load_extractor(directory: str | Path) -> Any:
     """The trained :class:`FingerprintNet` of a run directory (config + safetensors)."""
     from safetensors.torch import load_file
 
-    from lightning_modules.fingerprint_net import FingerprintNet
+    from lightning_modules.synthetic_fingerprint.network import FingerprintNet
 
     directory = Path(directory)
     for name in ("config.yaml", WEIGHTS_FILE):
@@ -192,30 +192,3 @@ def load_extractor(directory: str | Path) -> Any:
         ) from error
     return net.eval()
 
-
-def record_training(cfg: ExtractorTrainingConfig, summary: dict[str, Any], store_path: Path) -> str:
-    """Record a finished training run (protocol ``training``) with its provenance."""
-    from benchmarks.provenance import run_record
-    from leaderboards.store import Figure, ResultsStore
-
-    metrics = summary["metrics"]
-    figures = [
-        Figure("images_seen", float(summary["images_seen"])),
-        Figure("images_per_s", float(summary["images_per_s"])),
-        Figure("train_loss", metrics["train/loss"]),
-    ]
-    if "val/accuracy" in metrics:
-        figures.append(Figure("val_accuracy", metrics["val/accuracy"]))
-    space = cfg.data.get("space", "paper")
-    record = run_record(
-        method="synthetic_fingerprint",
-        protocol="training",
-        dataset=f"synthetic:{space}",
-        split=f"{summary['num_models']}_models",
-        seed=cfg.seed,
-        config=asdict(cfg),
-        data_hash=config_hash({"synthetic_data": cfg.data, "seed": cfg.seed}),
-        wall_time_s=summary["wall_time_s"],
-        details={"summary": summary},
-    )
-    return ResultsStore(store_path).write_run(record, figures)

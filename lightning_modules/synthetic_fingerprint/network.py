@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.metrics.fingerprint import DENOISERS, residual
+from core.images import DENOISERS, residual
 
 INPUT_TRANSFORMS = ("residual", "image")
 DEFAULT_BACKBONE_ARGS: dict[str, Any] = {"channels": [32, 64, 128, 256]}

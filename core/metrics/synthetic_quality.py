@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torchmetrics import Metric
 
-from benchmarks.metrics.fingerprint import log_spectrum
+from core.images import log_spectrum
 
 
 def frechet_distance(

@@ -3,7 +3,7 @@
 * ``synthetic_fingerprint`` (Yang et al., "Model Synthesis for Zero-Shot Model Attribution",
   arXiv 2307.15977): the extractor trained on synthetic models only - it never sees a real
   generator's image. By default it loads the checkpoint that ``modelprint extractor train``
-  produced and that ships in ``lightning_modules/checkpoints/synthetic_fingerprint/`` (with
+  produced and that ships in ``lightning_modules/synthetic_fingerprint/checkpoint/`` (with
   its config, training log and summary); ``retrain=True`` (``modelprint run --retrain``)
   trains from scratch with the same config. Scaled for CPU: a half-width ResNet-18 instead
   of ResNet-50, 1,000 synthetic models x 64 images (one pass, ~8 min on 2 cores) instead of
@@ -28,18 +28,21 @@ from typing import Any
 
 import torch
 
-from benchmarks.extractor_training import (
+from core.hashing import config_hash, file_digest
+from core.paths import cache_dir, config_file
+from lightning_modules import register_method
+from lightning_modules.base import AttributionMethod
+from lightning_modules.real_training import train_on_labelled_images
+from lightning_modules.synthetic_fingerprint.network import FingerprintNet
+from lightning_modules.synthetic_fingerprint.training import (
     WEIGHTS_FILE,
     ExtractorTrainingConfig,
     load_extractor,
     train_extractor,
 )
-from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, file_digest
-from lightning_modules.fingerprint_net import FingerprintNet
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "synthetic_fingerprint"
-TRAINING_CONFIG = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "extractor" / "cpu.yaml"
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
+TRAINING_CONFIG = config_file("extractor", "cpu.yaml")
 
 
 class FingerprintMethod(AttributionMethod):
@@ -92,8 +95,6 @@ class SyntheticFingerprintMethod(FingerprintMethod):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Never looks at ``train``/``val`` (real known generators): synthetic data only."""
-        from benchmarks.paths import cache_dir
-
         if self.hparams.retrain:
             cfg = ExtractorTrainingConfig.from_yaml(
                 self.hparams.training_config or TRAINING_CONFIG, seed=seed
@@ -160,10 +161,6 @@ class RealFingerprintMethod(FingerprintMethod):
         self.save_hyperparameters()
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
-        from benchmarks.paths import cache_dir
-        from benchmarks.real_training import train_on_labelled_images
-        from leaderboards.store import config_hash
-
         cfg = ExtractorTrainingConfig.from_yaml(self.hparams.training_config or TRAINING_CONFIG)
         key = config_hash(
             {"net": cfg.net, "hparams": dict(self.hparams), "data": train.data_hash, "seed": seed}

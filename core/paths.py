@@ -6,6 +6,7 @@ share one store, and CI can point everything at a scratch directory.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -28,3 +29,15 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "modelprint"
+
+
+def config_file(*parts: str) -> Path:
+    """A file of the ``configs/`` tree, e.g. ``config_file("extractor", "cpu.yaml")``.
+
+    Located through the import system (the tree is a data-only package), so it resolves the
+    same in a source checkout and in an installed wheel.
+    """
+    spec = importlib.util.find_spec("configs")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("the modelprint `configs` package is not installed")
+    return Path(spec.origin).parent.joinpath(*parts)

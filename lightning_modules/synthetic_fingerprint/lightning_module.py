@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from lightning_modules.fingerprint_net import FingerprintNet, batch_hard_triplet_loss
 from lightning_modules.optim import adamw_warmup_cosine
+from lightning_modules.synthetic_fingerprint.network import FingerprintNet, batch_hard_triplet_loss
 
 
 class FingerprintTraining(L.LightningModule):

@@ -4,7 +4,7 @@ Used by controls and supervised baselines: P x K batches (P distinct generators,
 each, so the triplet term has positives), one validation pass per epoch on the known
 generators' *validation* images, and the epoch with the best validation accuracy kept -
 model selection never sees test images or unseen generators. The result is a run directory
-that :func:`benchmarks.extractor_training.load_extractor` reads; a finished directory is
+that :func:`lightning_modules.synthetic_fingerprint.training.load_extractor` reads; a finished directory is
 reused, so a benchmark re-run does not retrain.
 """
 
@@ -24,10 +24,14 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
-from benchmarks.extractor_training import WEIGHTS_FILE, ExtractorTrainingConfig, save_weights
-from benchmarks.metrics.fingerprint import as_float_images
-from benchmarks.quiet_trainer import quiet_trainer
-from benchmarks.seeding import seed_all
+from core.images import as_float_images
+from core.quiet_trainer import quiet_trainer
+from core.seeding import seed_all
+from lightning_modules.synthetic_fingerprint.training import (
+    WEIGHTS_FILE,
+    ExtractorTrainingConfig,
+    save_weights,
+)
 
 #: the weights file of :func:`train_or_load`'s run directories
 CACHED_WEIGHTS = "weights.safetensors"
@@ -129,7 +133,7 @@ def train_on_labelled_images(
     lr: float,
 ) -> dict[str, Any]:
     """Train into ``out`` (config.yaml + extractor.safetensors + summary.json); returns the summary."""
-    from lightning_modules.fingerprint_training import FingerprintTraining
+    from lightning_modules.synthetic_fingerprint.lightning_module import FingerprintTraining
 
     if (out / "summary.json").exists() and (out / WEIGHTS_FILE).exists():
         return json.loads((out / "summary.json").read_text())

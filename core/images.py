@@ -44,3 +44,20 @@ def log_spectrum(images: torch.Tensor, denoiser: str = "median3", eps: float = 1
     """Per-image log-magnitude DFT of the residual, averaged over channels, centred: N x H x W."""
     spectrum = torch.fft.fftshift(torch.fft.fft2(residual(images, denoiser)), dim=(-2, -1))
     return torch.log(spectrum.abs() + eps).mean(dim=1)
+
+
+def magnitude_spectrum(residuals: torch.Tensor, log: bool = False, standardise: bool = False) -> torch.Tensor:
+    """Per-channel 2-D FFT magnitude of residuals, N x C x H x W, same size as the input.
+
+    The flagship's official input (Yang et al., arXiv 2307.15977, public code): ``abs(fft2)``
+    of the denoiser residual, per channel, *not* shifted, no log. ``log`` takes
+    ``log(1 + magnitude)`` (tames the DC term, which dominates the raw magnitude);
+    ``standardise`` scales each image-channel to zero mean and unit variance over frequencies.
+    """
+    spectrum = torch.fft.fft2(residuals.float()).abs()
+    if log:
+        spectrum = torch.log1p(spectrum)
+    if standardise:
+        mean = spectrum.mean(dim=(-2, -1), keepdim=True)
+        spectrum = (spectrum - mean) / spectrum.std(dim=(-2, -1), keepdim=True).clamp_min(1e-6)
+    return spectrum

@@ -1,0 +1,20 @@
+"""The one error type a user mistake raises; the CLI prints its message on one line, exit 2.
+
+Anything that is the user's to fix - an unknown name, a misspelt config key, a data set
+that cannot serve the plan, a damaged input file - raises a subclass of
+:class:`ModelprintError` with a message that names the offending value and the valid ones.
+Everything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ModelprintError(Exception):
+    """A mistake in the user's input (config, data, files); the message says what to change."""
+
+    #: the CLI's exit status for a user mistake (argparse's own convention)
+    exit_code = 2
+
+
+class ConfigError(ModelprintError, ValueError):
+    """A config file or argument that cannot be used: unknown key, wrong type, bad value."""

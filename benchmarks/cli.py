@@ -20,7 +20,8 @@ from typing import Any
 
 from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
 
-from core.registry import Registry, UnknownNameError
+from core.errors import ModelprintError
+from core.registry import Registry
 
 CommandFunction = Callable[..., int | None]
 COMMANDS: Registry[CommandFunction] = Registry("command", home_package="benchmarks.commands")
@@ -42,8 +43,8 @@ def command(
     return register
 
 
-class UsageError(Exception):
-    """A one-line, user-facing error: printed without a traceback, exit status 2."""
+class UsageError(ModelprintError):
+    """A one-line, user-facing error from a command: printed without a traceback, exit status 2."""
 
 
 def build_parser() -> ArgumentParser:
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except argparse.ArgumentError as error:
         print(one_line_error(parser, args, error), file=sys.stderr)
         return 2
-    except (UsageError, UnknownNameError) as error:
-        print(f"modelprint: {error}", file=sys.stderr)
-        return 2
+    except ModelprintError as error:  # every user mistake: one line, no traceback
+        print(f"modelprint: {' '.join(str(error).split())}", file=sys.stderr)
+        return error.exit_code
     return int(status or 0)

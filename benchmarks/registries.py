@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from benchmarks.protocols import PROTOCOLS
 from core.registry import Registry
-from datamodules import DATASETS
+from datamodules import DATASETS, TRAINING_DATASETS
 from lightning_modules import METHODS
 
-REGISTRIES: tuple[Registry, ...] = (METHODS, DATASETS, PROTOCOLS)
+REGISTRIES: tuple[Registry, ...] = (METHODS, DATASETS, TRAINING_DATASETS, PROTOCOLS)

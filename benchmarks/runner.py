@@ -32,13 +32,14 @@ from benchmarks.feature_cache import FeatureCache, feature_key
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
 from benchmarks.provenance import run_record
+from core.errors import ModelprintError
 from core.hashing import config_hash
 from core.images import as_float_images
 from core.paths import config_file
 from core.quiet_trainer import quiet_trainer
 from core.seeding import seed_all
 from core.tracking import log_evaluation, wandb_logger
-from datamodules import DATASETS
+from datamodules import DATASETS, TRAINING_DATASETS
 from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
 from leaderboards.store import ResultsStore, RunKey
 from lightning_modules import METHODS
@@ -48,7 +49,7 @@ METHOD_CONFIG_DIR = config_file("methods")
 FIT_SPLITS = ("known_train", "known_val")
 
 
-class PlanError(ValueError):
+class PlanError(ModelprintError, ValueError):
     """The benchmark configuration cannot run; raised before any work starts."""
 
 
@@ -122,6 +123,24 @@ def method_args(name: str, overrides: dict[str, Any] | None = None, retrain: boo
     return args
 
 
+def check_method_args(cfg: BenchmarkConfig, methods: list[str]) -> None:
+    """Every method argument (YAML and overrides) names a parameter of its method, and every
+    method given arguments is in the plan - checked before any data loads."""
+    stray = sorted(set(cfg.method_args) - set(methods))
+    if stray:
+        raise PlanError(f"method_args for methods not in this run: {stray}; the run's methods: {methods}")
+    for name in methods:
+        parameters = inspect.signature(METHODS.entry(name).factory).parameters
+        args = method_args(name, cfg.method_args.get(name), cfg.retrain)
+        unknown = sorted(set(args) - set(parameters))
+        if unknown:
+            source = METHOD_CONFIG_DIR / f"{name}.yaml"
+            raise PlanError(
+                f"method {name!r}: unknown argument(s) {unknown} (from {source.name} or --method_args); "
+                f"valid: {', '.join(parameters) or '(none)'}"
+            )
+
+
 def perturbations(cfg: BenchmarkConfig) -> list[Perturbation | None]:
     """The perturbation levels to run (None = clean), parsed up front: a bad spec is a PlanError."""
     if not cfg.perturbations:
@@ -145,7 +164,13 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
         METHODS.entry(name)
     for name in protocols:
         PROTOCOLS.entry(name)
+    if cfg.dataset in TRAINING_DATASETS and cfg.dataset not in DATASETS:
+        raise PlanError(
+            f"{cfg.dataset!r} is a training data set (methods train on it), not one split into known "
+            f"and unseen generators; protocols run on: {', '.join(DATASETS.names())}"
+        )
     DATASETS.entry(cfg.dataset)
+    check_method_args(cfg, methods)
     perturbations(cfg)
     if not cfg.seeds:
         raise PlanError("no seeds given")

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from core.errors import ModelprintError
 from core.paths import config_file
 
 #: trial keys that configure the run; every other key is an argument of the method.
@@ -36,7 +37,7 @@ RUN_KEYS = ("method", "seed", "protocols", "dataset", "bootstrap_samples", "swee
 SWEEP_DIR = config_file("sweeps")
 
 
-class SweepError(ValueError):
+class SweepError(ModelprintError, ValueError):
     """A sweep file or a trial that cannot run; raised before any work starts."""
 
 

@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from core.errors import ModelprintError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UnknownNameError(ModelprintError, KeyError):
     """A name that no registry entry answers to; the message lists close matches."""
 
     def __str__(self) -> str:  # KeyError quotes its argument; we want the plain sentence

@@ -32,10 +32,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from core.errors import ModelprintError
 from core.registry import Registry
 
 
-class PerturbationError(ValueError):
+class PerturbationError(ModelprintError, ValueError):
     """A perturbation spec that cannot be applied (unknown kind, strength out of range)."""
 
 

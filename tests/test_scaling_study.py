@@ -8,7 +8,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from benchmarks.scaling import PROTOCOL, ScalingStudy, run_scaling, variant_name
+from benchmarks.studies import SCALING_PROTOCOL as PROTOCOL
+from benchmarks.studies import ScalingStudy, run_scaling, variant_name
 from leaderboards.plots import plot_scaling
 from leaderboards.store import ResultsStore
 

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 import torch
 
-from datamodules import create_dataset
+from datamodules import create_training_dataset
 from datamodules.synthetic.datamodule import SyntheticModelDataModule
 from tests.conftest import REPO_ROOT
 
@@ -24,7 +24,7 @@ def module(**kwargs) -> SyntheticModelDataModule:
         num_workers=0,
         input_sources=("faces",),
     )
-    dm = create_dataset("synthetic", **{**defaults, **kwargs})
+    dm = create_training_dataset("synthetic", **{**defaults, **kwargs})
     dm.setup()
     return dm
 
@@ -48,8 +48,8 @@ def test_images_are_the_same_in_another_process() -> None:
     dm = module()
     here = hashlib.sha1(dm.train_set.images(5, [0, 1, 2]).numpy().tobytes()).hexdigest()
     code = (
-        "import hashlib\nfrom datamodules import create_dataset\n"
-        "dm = create_dataset('synthetic', num_models=6, images_per_model=16, images_per_group=4, "
+        "import hashlib\nfrom datamodules import create_training_dataset\n"
+        "dm = create_training_dataset('synthetic', num_models=6, images_per_model=16, images_per_group=4, "
         "models_per_batch=3, num_workers=0, input_sources=('faces',)); dm.setup()\n"
         "print(hashlib.sha1(dm.train_set.images(5, [0, 1, 2]).numpy().tobytes()).hexdigest())"
     )
@@ -89,8 +89,8 @@ def test_image_split_holds_out_indices_model_split_holds_out_models() -> None:
 
 def test_invalid_configurations_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="val_split"):
-        create_dataset("synthetic", val_split="random")
+        create_training_dataset("synthetic", val_split="random")
     with pytest.raises(ValueError, match="resolution 30 is not reachable"):
-        create_dataset("synthetic", resolution=30)
+        create_training_dataset("synthetic", resolution=30)
     with pytest.raises(KeyError, match="unknown architecture space"):
-        create_dataset("synthetic", space="nope")
+        create_training_dataset("synthetic", space="nope")

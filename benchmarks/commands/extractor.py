@@ -1,4 +1,4 @@
-"""``modelprint extractor train|scaling``: the flagship extractor's training and its scaling study."""
+"""``modelprint extractor train|scaling|ablation``: the flagship's training and its two studies."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
     Args:
         study: the study YAML (variants, image budget, zero-shot protocol arguments).
     """
-    from benchmarks.scaling import ScalingStudy, run_scaling
+    from benchmarks.studies import ScalingStudy, run_scaling
     from core.paths import cache_dir
     from leaderboards.store import ResultsStore
 
@@ -85,5 +85,33 @@ def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
     written = run_scaling(spec, ResultsStore(results_store_path()), cache_dir(), Console())
+    Console().print(f"recorded {len(written)} runs in {results_store_path()}")
+    return 0
+
+
+@command("extractor ablation")
+def extractor_ablation(study: Path = CONFIG_DIR / "ablation.yaml", levels: list[str] | None = None) -> int:
+    """Which of the paper's choices matter: a factorial of extractor variants, zero shot on the zoo.
+
+    Trains every combination of the study's factors (input, denoiser, sampling, space) at one
+    budget (cached, resumable), evaluates each with the zero-shot protocol on the zoo's unseen
+    generators and records it (protocol ``flagship_ablation``); `modelprint board` renders it.
+
+    Args:
+        study: the ablation YAML (factors and their levels, budget, zero-shot arguments).
+        levels: run only the variants holding every one of these levels (``[dncnn,fresh]``),
+            e.g. to split the study over two one-thread processes.
+    """
+    from benchmarks.studies import AblationStudy, run_ablation
+    from core.paths import cache_dir
+    from leaderboards.store import ResultsStore
+
+    if not study.is_file():
+        raise UsageError(f"no ablation study at {study}")
+    try:
+        spec = AblationStudy.from_yaml(study)
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    written = run_ablation(spec, ResultsStore(results_store_path()), cache_dir(), Console(), levels or [])
     Console().print(f"recorded {len(written)} runs in {results_store_path()}")
     return 0

@@ -81,7 +81,8 @@ def synth_stats(
         spaces: architecture spaces to compare (default: paper, extended, and each one-upsampling space).
         num_models: synthetic models per space (ids 0..N-1).
         images_per_model: images per synthetic model.
-        real_split: the zoo split whose generators are the real reference.
+        real_split: the zoo split whose generators are the real reference (``known_train`` to
+            choose a space for training: never the unseen generators the benchmark tests on).
         fit_steps: reconstruction-fitting steps per synthetic model.
         seed: recorded with the run (the set itself is fixed by the model ids).
         zoo_root: the zoo artifact (default: the shipped one).
@@ -124,6 +125,7 @@ def synth_stats(
         ),
         [Figure("diversity", reference)],
     )
+    fidelity: dict[str, float] = {}
     for space in spaces:
         start = time.perf_counter()
         ffd = FrechetFrequencyDistance(resolution)
@@ -154,7 +156,10 @@ def synth_stats(
             figures,
         )
         table.add_row(space, str(num_models), f"{figures[0].value:.2f}", f"{figures[1].value:.4f}")
+        fidelity[space] = figures[0].value
     Console().print(table)
+    closest = min(fidelity, key=fidelity.__getitem__)
+    Console().print(f"closest to zoo:{real_split} (lowest FFD): {closest} ({fidelity[closest]:.1f})")
     Console().print(f"recorded in {store.path}")
     return 0
 

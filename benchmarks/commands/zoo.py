@@ -66,7 +66,9 @@ def zoo_build(
         by_id = {s.generator_id: s for s in specs}
         unknown = [g for g in only if g not in by_id]
         if unknown:
-            raise ValueError(f"--only names generators not in the recipe: {unknown}")
+            raise UsageError(
+                f"--only names generators not in the recipe: {unknown}; valid: {', '.join(sorted(by_id))}"
+            )
         specs = [by_id[g] for g in only]
     console = Console()
     sets = load_training_sets({s.dataset for s in specs}, zoo.resolution, training_sets)

@@ -30,10 +30,12 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image
 
+from core.errors import ModelprintError
+
 SIZE_POLICIES = ("center_crop", "resize")
 
 
-class BadImageError(ValueError):
+class BadImageError(ModelprintError, ValueError):
     """An image file that cannot be used; the message names the file."""
 
 

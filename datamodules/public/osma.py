@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.errors import ModelprintError
 from datamodules import register_dataset
 from datamodules.public.datamodule import PublicDataModule
 from datamodules.public.splits import Entry
@@ -30,7 +31,7 @@ DEFAULT_FILES = {
 }
 
 
-class AnnotationError(ValueError):
+class AnnotationError(ModelprintError, ValueError):
     """A malformed annotation line or a missing annotation file; the message says where."""
 
 

@@ -9,6 +9,14 @@ only - not on the worker count, the batch, or the process. (Changing ``images_pe
 changes how convolutions are batched; float rounding then moves a rare pixel by one grey
 level after quantisation - measured: at most 1 level, on about 0.02% of pixels.)
 
+Sampling: ``sampling="fixed"`` cycles through the fixed images ``0..M-1`` of each model;
+``sampling="fresh"`` is the official trainer's scheme (Yang et al., arXiv 2307.15977, public
+code): every group comes from a model drawn at random out of all N and from image indices
+never used before (so a fresh input photo and flip), so a training budget buys breadth
+rather than repeats. Groups keep K images of one model, so the batch-hard triplet term still
+has positives (P random models x K fresh images a batch: our choice; the official batch of
+200 independent draws has positives only by chance).
+
 Splits: ``val_split="image"`` keeps the same models and holds out image indices (closed-set
 validation); ``val_split="model"`` holds out whole models (zero-shot validation, as at test).
 
@@ -28,7 +36,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.seeding import derive_seed
-from datamodules import register_dataset
+from datamodules import register_training_dataset
 from datamodules.synthetic.model import SyntheticGenerator, build_synthetic_model, to_uint8
 from datamodules.synthetic.space import ArchitectureSpace, get_space
 from datamodules.zoo.training_sets import build_training_set
@@ -89,10 +97,14 @@ class SyntheticImages(Dataset):
         """uint8 images of one model at the given image indices."""
         return to_uint8(self.model(model_id)(self.inputs(model_id, indices)))
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        position, group = divmod(item, self.groups_per_model)
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if isinstance(item, tuple):  # fresh sampling: (model position, first fresh image index)
+            position, first = item
+            indices = list(range(first, first + self.k))
+        else:
+            position, group = divmod(item, self.groups_per_model)
+            indices = self.image_indices[group * self.k : (group + 1) * self.k]
         model_id = self.model_ids[position]
-        indices = self.image_indices[group * self.k : (group + 1) * self.k]
         images = self.images(model_id, indices).float() / 127.5 - 1
         return images, torch.full((self.k,), position), torch.full((self.k,), model_id)
 
@@ -157,7 +169,40 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
                 yield [m * self.g + groups[m][j] for m in block]
 
 
-@register_dataset("synthetic")
+class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
+    """P models drawn at random (distinct within a batch) out of all N, each with K image
+    indices never drawn before: items ``(model position, first image index)``.
+
+    Image indices start at :data:`FRESH_INDEX_OFFSET`, above any fixed set's, and count up
+    with (epoch, batch, slot), so no (model, image) pair repeats within or across epochs.
+    """
+
+    def __init__(
+        self, num_models: int, models_per_batch: int, images_per_group: int, batches: int, seed: int = 0
+    ) -> None:
+        self.n, self.p, self.k = num_models, min(models_per_batch, num_models), images_per_group
+        self.batches, self.seed, self.epoch = batches, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        generator = torch.Generator().manual_seed(derive_seed("fresh-batches", self.seed, epoch) % 2**63)
+        for b in range(self.batches):
+            models = torch.randperm(self.n, generator=generator)[: self.p].tolist()
+            base = FRESH_INDEX_OFFSET + ((epoch * self.batches + b) * self.p) * self.k
+            yield [(m, base + slot * self.k) for slot, m in enumerate(models)]
+
+
+FRESH_INDEX_OFFSET = 1 << 20
+SAMPLINGS = ("fixed", "fresh")
+
+
+@register_training_dataset("synthetic")
 class SyntheticModelDataModule(L.LightningDataModule):
     """Images of N synthetic models x M images each, generated on the fly (Yang et al. 2023).
 
@@ -178,6 +223,11 @@ class SyntheticModelDataModule(L.LightningDataModule):
         seed: shuffling seed.
         interleave: training batches cycle through all models round by round instead of
             block by block (see :class:`ModelMajorBatchSampler`).
+        sampling: ``fixed`` (images ``0..M-1`` of each model, repeated each epoch) or ``fresh``
+            (random model, never-seen images each group; an epoch is as many images as
+            ``fixed`` would give). See the module docstring.
+        val_images_per_model: with ``val_split="model"``, images of each held-out model that
+            validation scores (default: all ``images_per_model``).
     """
 
     def __init__(
@@ -197,10 +247,16 @@ class SyntheticModelDataModule(L.LightningDataModule):
         first_model_id: int = 0,
         seed: int = 0,
         interleave: bool = False,
+        sampling: str = "fixed",
+        val_images_per_model: int | None = None,
     ) -> None:
         super().__init__()
         if val_split not in ("image", "model"):
             raise ValueError(f"val_split must be 'image' or 'model', got {val_split!r}")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if sampling == "fresh" and val_split == "image" and val_fraction > 0:
+            raise ValueError("fresh sampling validates on held-out models: set val_split: model")
         if num_models < 1 or images_per_model < images_per_group:
             raise ValueError(
                 f"need num_models >= 1 and images_per_model >= images_per_group, "
@@ -219,7 +275,8 @@ class SyntheticModelDataModule(L.LightningDataModule):
             return (ids, indices), ([], [])
         if h.val_split == "model":
             n_val = max(1, round(h.num_models * h.val_fraction)) if h.num_models > 1 else 0
-            return (ids[: len(ids) - n_val], indices), (ids[len(ids) - n_val :], indices)
+            val_indices = indices[: h.val_images_per_model] if h.val_images_per_model else indices
+            return (ids[: len(ids) - n_val], indices), (ids[len(ids) - n_val :], val_indices)
         k = h.images_per_group
         n_val = max(k, round(h.images_per_model * h.val_fraction) // k * k)
         return (ids, indices[: len(indices) - n_val]), (ids, indices[len(indices) - n_val :])
@@ -266,6 +323,20 @@ class SyntheticModelDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
+        if self.hparams.sampling == "fresh":
+            h, dataset = self.hparams, self.train_set
+            batch_images = min(h.models_per_batch, len(dataset.model_ids)) * h.images_per_group
+            batches = max(1, len(dataset.model_ids) * h.images_per_model // batch_images)
+            sampler = FreshBatchSampler(
+                len(dataset.model_ids), h.models_per_batch, h.images_per_group, batches, h.seed
+            )
+            return DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                num_workers=h.num_workers,
+                collate_fn=collate_groups,
+                persistent_workers=h.num_workers > 0,
+            )
         return self._loader(self.train_set, shuffle=True)
 
     def val_dataloader(self) -> DataLoader | list:

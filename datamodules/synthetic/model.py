@@ -59,6 +59,8 @@ class _Upsample(nn.Module):
         self.mode = mode
         if mode == "transposed":
             self.layer: nn.Module = nn.ConvTranspose2d(channels, channels, 2, 2)
+        elif mode == "transposed4":  # DCGAN's up-sampling: overlapping k4 s2 kernels (checkerboard)
+            self.layer = nn.ConvTranspose2d(channels, channels, 4, 2, padding=1)
         elif mode == "pixel_shuffle":
             self.layer = nn.Sequential(nn.Conv2d(channels, 4 * channels, 1), nn.PixelShuffle(2))
         else:

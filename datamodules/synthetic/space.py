@@ -31,9 +31,10 @@ from typing import Any
 
 import torch
 
+from core.errors import ModelprintError
 from core.seeding import derive_seed
 
-UPSAMPLING = ("nearest", "bilinear", "bicubic", "transposed", "pixel_shuffle")
+UPSAMPLING = ("nearest", "bilinear", "bicubic", "transposed", "pixel_shuffle", "transposed4")
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu")
 NORMS = ("none", "batch", "instance", "layer", "group")
 ORDERS = ("post", "pre")
@@ -42,7 +43,7 @@ OUTPUTS = ("raw", "tanh", "clamp")
 WEIGHT_INITS = ("kaiming_uniform", "kaiming_normal", "xavier_normal", "orthogonal")
 
 
-class InvalidSpaceError(ValueError):
+class InvalidSpaceError(ModelprintError, ValueError):
     """An architecture space that cannot produce a valid model; the message says why."""
 
 
@@ -189,7 +190,7 @@ PAPER_SPACE = ArchitectureSpace()
 EXTENDED_SPACE = ArchitectureSpace(
     name="extended",
     blocks=(1, 2, 3),
-    upsampling=UPSAMPLING,
+    upsampling=("nearest", "bilinear", "bicubic", "transposed", "pixel_shuffle"),
     activation=ACTIVATIONS,
     norm=NORMS,
     kernel_size=(1, 3, 5),
@@ -207,6 +208,34 @@ SPACES: dict[str, ArchitectureSpace] = {
         f"paper_{up}_only": dataclasses.replace(PAPER_SPACE, name=f"paper_{up}_only", upsampling=(up,))
         for up in PAPER_SPACE.upsampling
     },
+    # candidates of the fidelity-guided choice (``modelprint synth stats --real_split=known_train``):
+    # three blocks (32 px outputs up-sampled 4 -> 8 -> 16 -> 32), DCGAN's k4 s2 transposed
+    # convolution, a tanh output layer as most real generators have, and their combinations
+    "paper_3blocks": dataclasses.replace(PAPER_SPACE, name="paper_3blocks", blocks=(1, 2, 3)),
+    "paper_transposed4": dataclasses.replace(
+        PAPER_SPACE, name="paper_transposed4", upsampling=("bilinear", "nearest", "transposed4")
+    ),
+    "paper_tanh": dataclasses.replace(PAPER_SPACE, name="paper_tanh", output=("tanh",)),
+    "paper_3blocks_tanh": dataclasses.replace(
+        PAPER_SPACE, name="paper_3blocks_tanh", blocks=(1, 2, 3), output=("tanh",)
+    ),
+    "paper_bilinear_tanh": dataclasses.replace(
+        PAPER_SPACE, name="paper_bilinear_tanh", upsampling=("bilinear",), output=("tanh",)
+    ),
+    "paper_bilinear_3blocks_tanh": dataclasses.replace(
+        PAPER_SPACE,
+        name="paper_bilinear_3blocks_tanh",
+        upsampling=("bilinear",),
+        blocks=(1, 2, 3),
+        output=("tanh",),
+    ),
+    "paper_transposed4_3blocks_tanh": dataclasses.replace(
+        PAPER_SPACE,
+        name="paper_transposed4_3blocks_tanh",
+        upsampling=("bilinear", "nearest", "transposed4"),
+        blocks=(1, 2, 3),
+        output=("tanh",),
+    ),
 }
 
 

@@ -7,11 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from core.errors import ModelprintError
+
 ARTIFACT_DIR = Path(__file__).with_name("artifact")
 TIMING_FIELDS = ("train_seconds", "sample_seconds")
 
 
-class MissingArtifactError(FileNotFoundError):
+class MissingArtifactError(ModelprintError, FileNotFoundError):
     """The zoo artifact is not where it should be; the message says how to build it."""
 
 

@@ -23,6 +23,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
+from core.errors import ModelprintError
 from core.images import as_float_images
 from datamodules import register_dataset
 from datamodules.zoo.artifact import ARTIFACT_DIR, load_manifest, recorded_data_hash, require_artifact
@@ -31,7 +32,7 @@ UNSEEN = ("unseen_seed", "unseen_dataset", "unseen_architecture")
 SPLITS = ("known_train", "known_val", "known_test", *UNSEEN, "unseen_all", "generators", "real")
 
 
-class UnknownSplitError(KeyError):
+class UnknownSplitError(ModelprintError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 

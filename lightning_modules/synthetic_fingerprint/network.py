@@ -11,11 +11,12 @@ Here:
   ``stem_stride`` (default 1) and the stem max-pool is removed, so the first layers see
   every pixel - early down-sampling would alias away the high-frequency traces that
   up-sampling layers leave (the periodic peaks in a generator's spectrum);
-* the input is the image's denoiser residual ``x - median3(x)`` by default (``input_transform``;
-  ``image`` feeds pixels as they are). The paper computes fingerprints of denoised
-  residuals for its fidelity metric; feeding the residual to the network also removes most
-  image content, which a small CPU-trained network cannot learn to ignore from few images -
-  a documented choice, configurable;
+* the input (``input_transform``) is the denoiser residual ``x - denoise(x)`` (``residual``),
+  the per-channel 2-D FFT magnitude of that residual (``spectrum``: the official code's input -
+  ``abs(fft2)``, no shift, no log - with ``spectrum_log`` / ``spectrum_standardise`` as
+  options), or the pixels as they are (``image``). The denoiser is a fixed filter
+  (``median3``, ``gaussian``) or the suite's trained DnCNN (``dncnn``, frozen; the paper uses
+  GRIP's DnCNN);
 * an embedding head (linear, ``embedding_dim``) whose L2-normalised output is the fingerprint:
   cosine similarity compares two images, as in the paper's zero-shot matching.
 """
@@ -29,9 +30,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.images import DENOISERS, residual
+from core.images import magnitude_spectrum
+from lightning_modules.denoiser.training import build_residual
 
-INPUT_TRANSFORMS = ("residual", "image")
+INPUT_TRANSFORMS = ("residual", "spectrum", "image")
 DEFAULT_BACKBONE_ARGS: dict[str, Any] = {"channels": [32, 64, 128, 256]}
 
 
@@ -59,12 +61,15 @@ class FingerprintNet(nn.Module):
         keep_stem_pool: bool = False,
         input_transform: str = "residual",
         denoiser: str = "median3",
+        spectrum_log: bool = False,
+        spectrum_standardise: bool = False,
+        denoiser_checkpoint: str | None = None,
     ) -> None:
         super().__init__()
         if input_transform not in INPUT_TRANSFORMS:
             raise ValueError(f"unknown input_transform {input_transform!r}; valid: {INPUT_TRANSFORMS}")
-        if denoiser not in DENOISERS:
-            raise ValueError(f"unknown denoiser {denoiser!r}; valid: {DENOISERS}")
+        self.residual = build_residual(denoiser, denoiser_checkpoint)
+        self.spectrum_log, self.spectrum_standardise = spectrum_log, spectrum_standardise
         args = DEFAULT_BACKBONE_ARGS if backbone_args is None and backbone == "resnet18" else backbone_args
         body = timm.create_model(backbone, pretrained=False, num_classes=0, **(args or {}))
         self.backbone = adapt_stem(body, stem_stride, keep_stem_pool)
@@ -72,9 +77,11 @@ class FingerprintNet(nn.Module):
         self.input_transform, self.denoiser = input_transform, denoiser
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Images in [-1, 1] -> the network's input (the residual, or the image itself)."""
+        """Images in [-1, 1] -> the network's input (residual, its spectrum, or the image)."""
         if self.input_transform == "residual":
-            return residual(images, self.denoiser)
+            return self.residual(images)
+        if self.input_transform == "spectrum":
+            return magnitude_spectrum(self.residual(images), self.spectrum_log, self.spectrum_standardise)
         return images.float()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -33,6 +33,40 @@ from core.tracking import wandb_logger
 from core.yaml_config import read_dataclass_yaml
 
 WEIGHTS_FILE = "extractor.safetensors"
+#: where a run executes, not what it trains: left out of its key
+HARDWARE_FIELDS = ("accelerator", "devices", "strategy", "num_nodes")
+#: the zero-shot validation figure a run with held-out validation models is selected on
+SELECTION_METRIC = "val/zs_identification"
+
+
+class KeepBestWeights(Callback):
+    """Saves the network's weights whenever ``monitor`` improves (higher is better), with the
+    score and step beside them, so a resumed run still knows its best; the run then ships the
+    best weights, chosen on held-out synthetic models - never on a real generator."""
+
+    def __init__(self, directory: Path, monitor: str = SELECTION_METRIC) -> None:
+        self.directory, self.monitor = directory, monitor
+        record = directory / "best.json"
+        self.best = json.loads(record.read_text()) if record.is_file() else None
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        score = trainer.callback_metrics.get(self.monitor)
+        if score is None or trainer.sanity_checking or not trainer.is_global_zero:
+            return
+        if self.best is None or float(score) > self.best["score"]:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            save_weights(pl_module.net, self.directory / "best.safetensors")
+            self.best = {"score": float(score), "step": trainer.global_step, "metric": self.monitor}
+            (self.directory / "best.json").write_text(json.dumps(self.best))
+
+    def restore(self, net: Any) -> dict[str, Any] | None:
+        """Load the best weights into ``net``; returns their record (None: no validation ran)."""
+        from safetensors.torch import load_file
+
+        if self.best is None:
+            return None
+        net.load_state_dict(load_file(str(self.directory / "best.safetensors")))
+        return self.best
 
 
 @dataclass
@@ -53,6 +87,9 @@ class ExtractorTrainingConfig:
     checkpoint_every_steps: int = 100
     seed: int = 0
     accelerator: str = "auto"
+    devices: int = 1
+    strategy: str = "auto"
+    num_nodes: int = 1
     precision: str = "32-true"
 
     @classmethod
@@ -63,7 +100,7 @@ class ExtractorTrainingConfig:
         """Identifies the run (everything but where and on what hardware it ran), with the
         revision of the real photo sets its synthetic models take as input: a cached extractor
         trained on other inputs (the ``faces`` set lost its non-faces: revision 2) is not it."""
-        described = {k: v for k, v in asdict(self).items() if k not in ("accelerator",)}
+        described = {k: v for k, v in asdict(self).items() if k not in HARDWARE_FIELDS}
         return config_hash({**described, "inputs": _input_digest(self.data)})
 
 
@@ -109,8 +146,10 @@ def train_extractor(
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         warmup_fraction=cfg.warmup_fraction,
+        zero_shot_val=dm.hparams.val_split == "model",
     )
     has_val = dm.val_set is not None
+    keep_best = KeepBestWeights(out / "lightning") if has_val and dm.hparams.val_split == "model" else None
     resumable = ModelCheckpoint(
         dirpath=out / "lightning",
         save_last=True,
@@ -122,10 +161,12 @@ def train_extractor(
         max_steps=steps,
         max_epochs=-1,
         accelerator=cfg.accelerator,
-        devices=1,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        num_nodes=cfg.num_nodes,
         precision=cfg.precision,
         logger=[CSVLogger(out, name="log", version=0), *([tracked] if tracked else [])],
-        callbacks=[resumable, *extra_callbacks],
+        callbacks=[resumable, *([keep_best] if keep_best else []), *extra_callbacks],
         check_val_every_n_epoch=None,
         val_check_interval=min(cfg.val_every_steps, steps) if has_val else None,
         limit_val_batches=cfg.val_batches if has_val else 0,
@@ -145,8 +186,11 @@ def train_extractor(
     wall = time.perf_counter() - start
     if trainer.global_step < steps:  # interrupted (e.g. KeyboardInterrupt): keep last.ckpt, no summary
         raise RuntimeError(f"training stopped at step {trainer.global_step} of {steps}; run again to resume")
-    save_weights(module.net, out / WEIGHTS_FILE)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    selected = keep_best.restore(module.net) if keep_best is not None else None
+    if not trainer.is_global_zero:
+        return {}
+    save_weights(module.net, out / WEIGHTS_FILE)
     summary = {
         "key": cfg.key(),
         "steps": steps,
@@ -156,6 +200,7 @@ def train_extractor(
         "wall_time_s": wall,
         "images_per_s": steps * batch_images / wall,
         "metrics": metrics,
+        "selected": selected or {"step": steps, "metric": "last step"},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     shutil.rmtree(out / "lightning", ignore_errors=True)

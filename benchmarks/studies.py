@@ -1,0 +1,270 @@
+"""Studies of the flagship: train a set of extractor variants, evaluate each zero shot on the
+zoo's unseen generators with the leaderboard's own ``zero_shot`` protocol, record each once.
+
+Two studies share this runner (Yang et al., arXiv 2307.15977 make both claims):
+
+* the **ablation** (``configs/extractor/ablation.yaml``, protocol ``flagship_ablation``): a
+  full factorial over the choices that separate the paper's recipe from a naive one - input
+  (spatial residual or its FFT magnitude), denoiser (median filter or learned DnCNN),
+  sampling (fixed images cycled, or a fresh model and photo every group) and architecture
+  space (the paper's, or the one chosen for fidelity to the *known* zoo generators) - all at
+  one training budget, so the table says which choice matters;
+* the **scaling** study (``configs/extractor/scaling.yaml``, protocol ``zero_shot_scaling``):
+  the number of synthetic models at a fixed number of images *per model* (the budget grows
+  with the models), and architecture diversity (one up-sampling type only).
+
+Each variant's extractor is cached per training configuration (resumable); a variant already
+in the store (same name, configuration and zoo data hash) is skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigError
+from core.yaml_config import read_dataclass_yaml
+from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig, train_extractor
+
+SCALING_PROTOCOL = "zero_shot_scaling"
+ABLATION_PROTOCOL = "flagship_ablation"
+
+
+@dataclass(frozen=True)
+class StudyVariant:
+    """One extractor to train and evaluate: its board name, training config and what it varies."""
+
+    name: str
+    training: ExtractorTrainingConfig
+    details: dict[str, Any]
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` on top, dictionaries merged key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = (
+            _merge(merged[key], value)
+            if isinstance(value, dict) and isinstance(merged.get(key), dict)
+            else value
+        )
+    return merged
+
+
+def _resolve(path: str, beside: Path) -> str:
+    return str((beside.parent / path).resolve())
+
+
+@dataclass
+class ScalingStudy:
+    """Variants (``num_models``, ``space``) trained from ``base_config``.
+
+    ``images_per_model`` set: every variant sees that many images per model (its budget is
+    ``num_models * images_per_model``, capped at ``max_image_budget``); unset: all variants
+    share ``image_budget`` (fewer images per model as models grow - under-training).
+    """
+
+    base_config: str = "cpu.yaml"
+    image_budget: int = 20_000
+    images_per_model: int | None = None
+    max_image_budget: int = 1_000_000
+    images_per_group: int = 2
+    models_per_batch: int = 32
+    overrides: dict[str, Any] = field(default_factory=dict)
+    variants: list[dict[str, Any]] = field(default_factory=list)
+    zero_shot: dict[str, Any] = field(default_factory=dict)
+    bootstrap_samples: int = 200
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> ScalingStudy:
+        study = cls(**read_dataclass_yaml(cls, path))
+        study.base_config = _resolve(study.base_config, path)
+        return study
+
+    def training_config(self, num_models: int, space: str) -> ExtractorTrainingConfig:
+        """The base training config for one variant, at this study's budget."""
+        base = ExtractorTrainingConfig.from_yaml(self.base_config)
+        k = self.images_per_group
+        if self.images_per_model is not None:
+            per_model = max(k, self.images_per_model // k * k)
+            budget = min(self.max_image_budget, num_models * per_model)
+        else:
+            per_model = max(k, self.image_budget // num_models // k * k)
+            budget = self.image_budget
+        data = {
+            **base.data,
+            "num_models": num_models,
+            "space": space,
+            "images_per_model": per_model,
+            "images_per_group": k,
+            "models_per_batch": self.models_per_batch,
+            "val_fraction": 0.0,
+            "interleave": True,
+            "cache_models": min(num_models, 2048),
+        }
+        cfg = replace(base, data=data, image_budget=budget, seed=self.seed)
+        if self.overrides:
+            cfg = replace(cfg, **_merge({"data": cfg.data, "net": cfg.net}, self.overrides))
+        return cfg
+
+    def study_variants(self) -> list[StudyVariant]:
+        out = []
+        for variant in self.variants:
+            num_models, space = int(variant["num_models"]), str(variant.get("space", "paper"))
+            cfg = self.training_config(num_models, space)
+            out.append(
+                StudyVariant(
+                    variant_name(space, num_models),
+                    cfg,
+                    {
+                        "num_models": num_models,
+                        "space": space,
+                        "images_per_model": cfg.data["images_per_model"],
+                        "image_budget": cfg.image_budget,
+                    },
+                )
+            )
+        return out
+
+
+@dataclass
+class AblationStudy:
+    """A full factorial: every combination of one level per factor, applied over ``base_config``.
+
+    ``factors`` maps a factor name to its levels; a level maps a name to the training-config
+    override it stands for (``{spectrum: {net: {input_transform: spectrum}}}``).
+    """
+
+    base_config: str = "cpu.yaml"
+    image_budget: int = 16_000
+    #: training-config overrides shared by every variant (``{val_every_steps: 50}``)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    factors: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    zero_shot: dict[str, Any] = field(default_factory=dict)
+    bootstrap_samples: int = 200
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> AblationStudy:
+        study = cls(**read_dataclass_yaml(cls, path))
+        study.base_config = _resolve(study.base_config, path)
+        return study
+
+    def study_variants(self) -> list[StudyVariant]:
+        base = ExtractorTrainingConfig.from_yaml(self.base_config)
+        names = list(self.factors)
+        out = []
+        for levels in itertools.product(*(self.factors[n].items() for n in names)):
+            merged: dict[str, Any] = {"data": base.data, "net": base.net}
+            for override in (self.overrides, *(o for _, o in levels)):
+                merged = _merge(merged, override)
+            cfg = replace(base, **merged, image_budget=self.image_budget, seed=self.seed)
+            choice = {n: level for n, (level, _) in zip(names, levels, strict=True)}
+            name = "synthetic_fingerprint[" + ",".join(choice.values()) + "]"
+            out.append(StudyVariant(name, cfg, {"factors": choice}))
+        return out
+
+
+def variant_name(space: str, num_models: int) -> str:
+    return f"synthetic_fingerprint[{space},{num_models}]"
+
+
+def run_study(
+    variants: list[StudyVariant],
+    protocol_name: str,
+    zero_shot: dict[str, Any],
+    bootstrap_samples: int,
+    seed: int,
+    store: Any,
+    cache: Path,
+    console: Any,
+) -> list[str]:
+    """Train and evaluate every variant not yet in the store; returns the run ids written."""
+    from benchmarks.protocols.zero_shot import ZeroShotProtocol
+    from benchmarks.provenance import run_record
+    from benchmarks.runner import BenchmarkConfig, extract, load_splits
+    from core.hashing import config_hash
+    from core.seeding import seed_all
+    from leaderboards.store import RunKey
+    from lightning_modules.base import Features
+    from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
+
+    protocol = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
+    splits = load_splits(BenchmarkConfig(dataset="zoo"), protocol.feature_splits())
+    data_hash = splits[protocol.split].data_hash
+    written = []
+    for variant in variants:
+        cfg = variant.training
+        config = {"training": cfg.key(), **variant.details, "protocol": protocol.config()}
+        key = RunKey(variant.name, protocol_name, "zoo", protocol.split, seed, config_hash(config), data_hash)
+        if store.has_run(key):
+            console.print(f"{variant.name}: already in the store")
+            continue
+        start = time.perf_counter()
+        directory = cache / "extractors" / cfg.key()
+        summary = train_extractor(cfg, directory, quiet=True)
+        seed_all(seed)
+        method = SyntheticFingerprintMethod(checkpoint=str(directory))
+        method.fit_extractor(None, None, seed)
+        features = {
+            s: Features(s, extract(method, splits[s], 256), splits[s].labels, splits[s].generator_ids)
+            for s in protocol.feature_splits()
+        }
+        for result in protocol.evaluate(method, features, seed):
+            record = run_record(
+                method=variant.name,
+                protocol=protocol_name,
+                dataset="zoo",
+                split=result.split,
+                seed=seed,
+                config=config,
+                data_hash=data_hash,
+                wall_time_s=time.perf_counter() - start,
+                details={**variant.details, "training": summary, **result.details},
+            )
+            written.append(store.write_run(record, result.figures))
+            figures = {f.metric: f.value for f in result.figures}
+            console.print(
+                f"{variant.name}: identification {figures.get('identification_accuracy', float('nan')):.3f}, "
+                f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f} "
+                f"({summary['wall_time_s']:.0f} s training)"
+            )
+    return written
+
+
+def run_scaling(study: ScalingStudy, store: Any, cache: Path, console: Any) -> list[str]:
+    return run_study(
+        study.study_variants(),
+        SCALING_PROTOCOL,
+        study.zero_shot,
+        study.bootstrap_samples,
+        study.seed,
+        store,
+        cache,
+        console,
+    )
+
+
+def run_ablation(
+    study: AblationStudy, store: Any, cache: Path, console: Any, levels: list[str] = ()
+) -> list[str]:
+    """Run the variants holding every level in ``levels`` (all variants when it is empty)."""
+    known = {level for factor in study.factors.values() for level in factor}
+    unknown = sorted(set(levels) - known)
+    if unknown:
+        raise ConfigError(f"unknown ablation level(s) {unknown}; valid: {', '.join(sorted(known))}")
+    variants = [v for v in study.study_variants() if set(levels) <= set(v.details["factors"].values())]
+    return run_study(
+        variants,
+        ABLATION_PROTOCOL,
+        study.zero_shot,
+        study.bootstrap_samples,
+        study.seed,
+        store,
+        cache,
+        console,
+    )

@@ -186,7 +186,7 @@ def run_study(
     """Train and evaluate every variant not yet in the store; returns the run ids written."""
     from benchmarks.protocols.zero_shot import ZeroShotProtocol
     from benchmarks.provenance import run_record
-    from benchmarks.runner import BenchmarkConfig, extract, load_splits
+    from benchmarks.runner import FIT_SPLITS, BenchmarkConfig, extract, load_splits
     from core.hashing import config_hash
     from core.seeding import seed_all
     from leaderboards.store import RunKey
@@ -194,12 +194,17 @@ def run_study(
     from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
 
     protocol = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
-    splits = load_splits(BenchmarkConfig(dataset="zoo"), protocol.feature_splits())
+    splits = load_splits(BenchmarkConfig(dataset="zoo"), (*FIT_SPLITS, *protocol.feature_splits()))
     data_hash = splits[protocol.split].data_hash
     written = []
     for variant in variants:
         cfg = variant.training
-        config = {"training": cfg.key(), **variant.details, "protocol": protocol.config()}
+        config = {
+            "training": cfg.key(),
+            **variant.details,
+            "protocol": protocol.config(),
+            "embedding": "standardised with known-train statistics",
+        }
         key = RunKey(variant.name, protocol_name, "zoo", protocol.split, seed, config_hash(config), data_hash)
         if store.has_run(key):
             console.print(f"{variant.name}: already in the store")
@@ -212,8 +217,9 @@ def run_study(
         method.fit_extractor(None, None, seed)
         features = {
             s: Features(s, extract(method, splits[s], 256), splits[s].labels, splits[s].generator_ids)
-            for s in protocol.feature_splits()
+            for s in FIT_SPLITS + protocol.feature_splits()
         }
+        method.fit_head(features["known_train"], features["known_val"], seed)  # the board's post-processing
         for result in protocol.evaluate(method, features, seed):
             record = run_record(
                 method=variant.name,

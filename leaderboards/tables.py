@@ -36,6 +36,8 @@ METRIC_CLASSES: dict[str, type] = {
 
 
 def higher_is_better(metric: str) -> bool:
+    if metric in HEADLINE_METRICS:
+        return higher_is_better(HEADLINE_METRICS[metric])
     if metric.startswith("verification_"):
         return bool(VerificationMetrics.higher_is_better)
     if metric.endswith("_loss"):  # training losses (protocol ``training``)
@@ -153,3 +155,32 @@ def format_cell(cell: Cell) -> str:
     if cell.ci_low is None or cell.ci_high is None:
         return f"{cell.value:.3f}"
     return f"{cell.value:.3f} ± {(cell.ci_high - cell.ci_low) / 2:.3f}"
+
+
+#: the README's one table: (protocol, split, metric, column) per column, one row per method
+HEADLINE_COLUMNS = (
+    ("zero_shot", "unseen_all", "identification_accuracy", "zero-shot identification"),
+    ("zero_shot", "unseen_all", "verification_auroc", "zero-shot verification AUROC"),
+    ("closed_set", "known_test", "accuracy", "closed-set accuracy"),
+    ("open_set", "unseen_all", "auroc", "open-set AUROC"),
+)
+
+
+def headline_table(tables: list[Table], dataset: str = "zoo") -> Table:
+    """Zero shot, closed set and open set side by side for one data set, one row per method:
+    the README's summary of the full board (the same cells, picked out, never recomputed)."""
+    by_key = {(t.protocol, t.split): t for t in tables if t.dataset == dataset and not t.value_metric}
+    rows: dict[str, Row] = {}
+    for protocol, split, metric, column in HEADLINE_COLUMNS:
+        table = by_key.get((protocol, split))
+        for source in table.rows if table else []:
+            if metric in source.cells:
+                row = rows.setdefault(source.method, Row(source.method, {}, [], {"weights": ""}))
+                row.cells[column] = source.cells[metric]
+                row.seeds = sorted(set(row.seeds) | set(source.seeds))
+                row.provenance["weights"] = source.provenance["weights"]
+    columns = [c for *_, c in HEADLINE_COLUMNS if any(c in r.cells for r in rows.values())]
+    return Table("headline", "", dataset, columns, sorted(rows.values(), key=lambda r: r.method))
+
+
+HEADLINE_METRICS = {column: metric for _, _, metric, column in HEADLINE_COLUMNS}

@@ -66,14 +66,15 @@ def board(
     Args:
         out: output directory.
         protocols: only these protocols (default: every protocol in the store).
-        readme: also splice board.md into this README between its board markers.
+        readme: also write the headline table (zero-shot, closed-set and open-set figures of
+            the zoo, one row per method) into this README between its board markers.
         site: also write the static site (index, a page per method, plots) into this directory.
     """
     from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
-    from leaderboards.render import write_all
+    from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
     from leaderboards.store import ResultsStore
-    from leaderboards.tables import build_tables
+    from leaderboards.tables import build_tables, headline_table
 
     path = results_store_path()
     if not path.exists():
@@ -96,7 +97,7 @@ def board(
     ]
     files = write_all(tables, out, images=images)
     if readme is not None:
-        splice_into_readme(readme, (out / "board.md").read_text())
+        splice_into_readme(readme, to_markdown([headline_table(tables)]).partition("\n\n")[2])
     console = Console()
     log_board(tables, images)
     if site is not None:

@@ -144,7 +144,7 @@ def synth_stats(
         }
         store.write_run(
             run_record(
-                method=f"synthetic:{space}",
+                method=f"synthetic:{space}" + (f"+fit{fit_steps}" if fit_steps else ""),
                 protocol="synth_stats",
                 dataset="zoo",
                 split=real_split,

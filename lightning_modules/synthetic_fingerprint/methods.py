@@ -4,10 +4,11 @@
   arXiv 2307.15977): the extractor trained on synthetic models only - it never sees a real
   generator's image. By default it loads the checkpoint that ``modelprint extractor train``
   produced and that ships in ``lightning_modules/synthetic_fingerprint/checkpoint/`` (with
-  its config, training log and summary); ``retrain=True`` (``modelprint run --retrain``)
-  trains from scratch with the same config. Scaled for CPU: a half-width ResNet-18 instead
-  of ResNet-50, 1,000 synthetic models x 64 images (one pass, ~8 min on 2 cores) instead of
-  the paper's thousands of models for many epochs, 32 x 32 images.
+  its config, training log and summary: the configuration is there, not here);
+  ``retrain=True`` (``modelprint run --retrain``) trains from scratch with the training
+  config (``configs/extractor/cpu.yaml`` unless ``training_config`` says otherwise).
+  Scaled for CPU: a half-width ResNet-18 instead of ResNet-50, 32 x 32 images, and a
+  training budget of minutes instead of the paper's ~8 M images.
 * ``fingerprint_random`` (control): the same network with random weights - what the
   architecture alone gives.
 * ``fingerprint_real`` (control): the same network and objective trained on the *known
@@ -15,7 +16,8 @@
   cf. Yu, Davis & Fritz 2019, plus the triplet term), its epoch chosen on the known
   generators' validation images. Weights are cached per (config, data hash, seed).
 
-Zero shot compares L2-normalised embeddings by cosine similarity (the paper's matching);
+Zero shot compares embeddings by cosine similarity (the paper's matching), after the
+standardisation with known-train statistics that every method's features get;
 closed and open set fit the base class's logistic-regression probe on the known
 generators' embeddings (model selection on their validation images only).
 """
@@ -46,7 +48,9 @@ TRAINING_CONFIG = config_file("extractor", "cpu.yaml")
 
 
 class FingerprintMethod(AttributionMethod):
-    """Features are the network's L2-normalised embeddings; zero shot uses them as they are."""
+    """Features are the network's L2-normalised embeddings. Zero shot compares them after the
+    same post-processing every method's features get (standardised with known-train
+    statistics, :meth:`AttributionMethod.embed`), so no method is scored on different terms."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -61,9 +65,6 @@ class FingerprintMethod(AttributionMethod):
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self._network().eval().fingerprint(images)
-
-    def embed(self, features: torch.Tensor) -> torch.Tensor:
-        return features
 
     def method_key(self) -> str:
         return f"{super().method_key()}-{self.weights_digest}"

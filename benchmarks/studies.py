@@ -73,6 +73,9 @@ class ScalingStudy:
     max_image_budget: int = 1_000_000
     images_per_group: int = 2
     models_per_batch: int = 32
+    #: synthetic models held out beside each variant's ``num_models`` for zero-shot
+    #: validation (0: none, the last step's weights ship)
+    val_models: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
     variants: list[dict[str, Any]] = field(default_factory=list)
     zero_shot: dict[str, Any] = field(default_factory=dict)
@@ -95,16 +98,18 @@ class ScalingStudy:
         else:
             per_model = max(k, self.image_budget // num_models // k * k)
             budget = self.image_budget
+        total = num_models + self.val_models
         data = {
             **base.data,
-            "num_models": num_models,
+            "num_models": total,
             "space": space,
             "images_per_model": per_model,
             "images_per_group": k,
             "models_per_batch": self.models_per_batch,
-            "val_fraction": 0.0,
+            "val_fraction": self.val_models / total,
+            "val_split": "model",
             "interleave": True,
-            "cache_models": min(num_models, 2048),
+            "cache_models": total,
         }
         cfg = replace(base, data=data, image_budget=budget, seed=self.seed)
         if self.overrides:

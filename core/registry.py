@@ -13,6 +13,7 @@ import fnmatch
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -35,7 +36,6 @@ class Entry(Generic[T]):
     name: str
     factory: Callable[..., T]
     summary: str
-    tags: tuple[str, ...] = ()
 
 
 @dataclass
@@ -52,9 +52,7 @@ class Registry(Generic[T]):
     _entries: dict[str, Entry[T]] = field(default_factory=dict)
     _discovered: bool = False
 
-    def register(
-        self, name: str | None = None, *, tags: tuple[str, ...] = ()
-    ) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    def register(self, name: str | None = None) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator that registers a class or function under ``name`` (default: its own name)."""
 
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
@@ -67,10 +65,26 @@ class Registry(Generic[T]):
                         f"{self.kind} {key!r} is already registered by {_qualified_name(existing.factory)}"
                     )
             doc = (factory.__doc__ or "").strip().splitlines()
-            self._entries[key] = Entry(key, factory, doc[0] if doc else "", tags)
+            self._entries[key] = Entry(key, factory, doc[0] if doc else "")
             return factory
 
         return decorate
+
+    @contextmanager
+    def scoped(self, entries: dict[str, Callable[..., T]]) -> Iterator[Registry[T]]:
+        """Register ``entries`` for the duration of a ``with`` block (a test's own methods),
+        leaving the registry as it was afterwards."""
+        self.discover()
+        clash = sorted(set(entries) & set(self._entries))
+        if clash:
+            raise ValueError(f"{self.kind}(s) {clash} are already registered")
+        for name, factory in entries.items():
+            self.register(name)(factory)
+        try:
+            yield self
+        finally:
+            for name in entries:
+                self._entries.pop(name, None)
 
     def discover(self) -> None:
         """Import every module of the home package so that their decorators run."""

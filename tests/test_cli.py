@@ -85,3 +85,27 @@ def test_list_shows_registered_entries_by_wildcard(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert "spectral" in out and "noise_residual" not in out
     assert main(["list", "nothing*"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["run", "--methods=[spectral]", "--method_args={spectral: {denoisr: gaussian}}"],
+            "method 'spectral': unknown argument(s) ['denoisr'] (from spectral.yaml or --method_args); "
+            "valid: denoiser",
+        ),
+        (["run", "--dataset=synthetic"], "'synthetic' is a training data set"),
+        (["zoo", "build", "--only=[nope]"], "--only names generators not in the recipe: ['nope']; valid:"),
+        (["run", "--methods=[spectral]", "--method_args={pose: {epochs: 1}}"], "method_args for methods not"),
+        (["extractor", "ablation", "--levels=[nope]"], "unknown ablation level(s) ['nope']"),
+    ],
+)
+def test_user_mistakes_end_in_one_line_before_any_work(
+    args: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each is a ModelprintError the CLI prints on one line with exit status 2, no traceback."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and expected in err

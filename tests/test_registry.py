@@ -15,7 +15,7 @@ def make_registry() -> Registry:
         """A small widget."""
         return ("small", size)
 
-    @registry.register("large_widget", tags=("big",))
+    @registry.register("large_widget")
     def build_large() -> tuple[str, int]:
         return ("large", 100)
 
@@ -33,7 +33,6 @@ def test_names_filter_by_wildcard_and_summary_comes_from_docstring() -> None:
     assert registry.names() == ["large_widget", "small_widget"]
     assert registry.names("small*") == ["small_widget"]
     assert registry.entry("small_widget").summary == "A small widget."
-    assert registry.entry("large_widget").tags == ("big",)
 
 
 def test_unknown_name_names_close_matches_and_valid_names() -> None:

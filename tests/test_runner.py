@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -52,9 +53,11 @@ class ZeroShotOnly(SpectralMethod):
     capabilities: ClassVar[frozenset[str]] = frozenset({"zero_shot"})
 
 
-for name, cls in (("spy", SpyMethod), ("zero_shot_only", ZeroShotOnly)):
-    if name not in METHODS:
-        METHODS.register(name)(cls)
+@pytest.fixture(autouse=True)
+def test_methods() -> Iterator[None]:
+    """The spy and a zero-shot-only method exist for this module's tests only."""
+    with METHODS.scoped({"spy": SpyMethod, "zero_shot_only": ZeroShotOnly}):
+        yield
 
 
 def figures(store: ResultsStore) -> dict[tuple[str, str, str, str], float]:

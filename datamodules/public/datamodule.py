@@ -76,10 +76,6 @@ class PublicDataModule(RealGeneratorDataModule):
         except (FileNotFoundError, KeyError):
             return []
 
-    def hparams_for_record(self) -> dict[str, Any]:
-        return {"resolution": self.resolution, "size_policy": self.size_policy, "skip_bad": self.skip_bad}
-
-
 class GroupedDataModule(PublicDataModule):
     """A layout whose generators the user groups: known ones, and unseen ones by how they differ
     (seed / architecture / data set). Known generators' training images are split into train

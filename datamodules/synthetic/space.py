@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -145,13 +144,6 @@ class ArchitectureSpace:
             weight_set=weight_set,
             **self.architecture(arch_index),
         )
-
-    def all_architectures(self) -> list[dict[str, Any]]:
-        return [
-            dict(zip(self.choice_names(), combo, strict=True))
-            for combo in itertools.product(*(getattr(self, n) for n in self.choice_names()))
-        ]
-
 
 @dataclass(frozen=True)
 class SyntheticModelSpec:

@@ -14,7 +14,6 @@ plus a data hash over images and manifest.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -365,14 +364,3 @@ def assemble(recipe: ZooRecipe, work: Path, out: Path) -> str:
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return data_hash
-
-
-def summarise_logs(work: Path) -> list[dict[str, str]]:
-    """The last logged row of every finished generator (for progress displays)."""
-    out = []
-    for log in sorted(work.glob("*/metrics.csv")):
-        with log.open() as handle:
-            rows = list(csv.DictReader(handle))
-        if rows:
-            out.append({"generator": log.parent.name, **rows[-1]})
-    return out

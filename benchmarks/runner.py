@@ -256,149 +256,194 @@ def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol | Variant)
     return config
 
 
-def run_benchmark(
-    cfg: BenchmarkConfig,
-    store: ResultsStore,
-    cache: FeatureCache | None = None,
-    console: Console | None = None,
-) -> RunSummary:
-    console = console or Console()
-    cache = cache or FeatureCache()
-    methods, protocols = plan(cfg)
-    variants = [Variant(p, level) for level in perturbations(cfg) for p in protocols]
-    splits = load_splits(cfg, [*FIT_SPLITS, *(s for p in protocols for s in p.feature_splits())])
-    data_hash = splits["known_train"].data_hash
-    perturbed: dict[tuple[str, Perturbation], Any] = {}  # made once, shared by every method
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a method, a protocol (clean or perturbed) and a seed."""
 
-    def split_for(name: str, level: Perturbation | None) -> Any:
+    method: str
+    variant: Variant
+    seed: int
+
+
+class SplitSource:
+    """The loaded splits, and their perturbed copies made once and shared by every method."""
+
+    def __init__(self, splits: dict[str, Any]) -> None:
+        self.splits = splits
+        self.perturbed: dict[tuple[str, Perturbation], Any] = {}
+        self.data_hash = splits["known_train"].data_hash
+
+    def get(self, name: str, level: Perturbation | None) -> Any:
         if level is None:
-            return splits[name]
-        if (name, level) not in perturbed:
-            perturbed[(name, level)] = perturbed_split(splits[name], level)
-        return perturbed[(name, level)]
+            return self.splits[name]
+        if (name, level) not in self.perturbed:
+            self.perturbed[(name, level)] = perturbed_split(self.splits[name], level)
+        return self.perturbed[(name, level)]
 
-    summary = RunSummary()
-    start = time.perf_counter()
-    cells = [
-        (m, v, s)
+
+def plan_cells(cfg: BenchmarkConfig, methods: list[str], variants: list[Variant]) -> list[Cell]:
+    """Every (method, seed, protocol variant) the method can serve, in run order."""
+    return [
+        Cell(m, v, s)
         for m in methods
         for s in cfg.seeds
         for v in variants
         if v.protocol.requires in METHODS.entry(m).factory.capabilities
     ]
 
-    def config_for(method: str, variant: Variant) -> dict[str, Any]:
-        return cell_config(cfg, method, variant)
 
-    def done(method: str, variant: Variant, seed: int) -> bool:
-        chash = config_hash(config_for(method, variant))
-        return all(
-            store.has_run(RunKey(method, variant.name, cfg.dataset, split, seed, chash, data_hash))
-            for split in variant.protocol.result_splits()
+def is_recorded(cell: Cell, cfg: BenchmarkConfig, store: ResultsStore, data_hash: str) -> bool:
+    """Whether every split the cell writes is in the store under its current key."""
+    chash = config_hash(cell_config(cfg, cell.method, cell.variant))
+    return all(
+        store.has_run(RunKey(cell.method, cell.variant.name, cfg.dataset, split, cell.seed, chash, data_hash))
+        for split in cell.variant.protocol.result_splits()
+    )
+
+
+def fit_method(
+    cfg: BenchmarkConfig, name: str, seed: int, source: SplitSource
+) -> tuple[AttributionMethod, dict]:
+    """Build the method from its YAML and overrides and fit its extractor on the known splits."""
+    seed_all(seed)
+    method: AttributionMethod = METHODS.create(
+        name, **method_args(name, cfg.method_args.get(name), cfg.retrain)
+    )
+    return method, method.fit_extractor(source.splits["known_train"], source.splits["known_val"], seed)
+
+
+def featurise(
+    method: AttributionMethod,
+    cells: list[Cell],
+    source: SplitSource,
+    cache: FeatureCache,
+    batch_size: int,
+    summary: RunSummary,
+) -> dict[tuple[str, Perturbation | None], Features]:
+    """Features of every split the cells need: from the cache, from splits already featurised
+    (``unseen_all`` = its parts), or by running the method - smallest split first."""
+    needed = {(name, None) for name in FIT_SPLITS} | {
+        (name, c.variant.split_variant(name)) for c in cells for name in c.variant.protocol.feature_splits()
+    }
+    features: dict[tuple[str, Perturbation | None], Features] = {}
+    clean: list[tuple[Any, torch.Tensor]] = []
+    for split_name, level in sorted(needed, key=lambda item: (len(source.get(*item)), item[0], str(item[1]))):
+        split = source.get(split_name, level)
+        key = feature_key(method.method_key(), split.data_hash, split_name)
+        cached = cache.load(key)
+        derived = None if cached or level else features_from_parts(split, clean)
+        if cached is not None:
+            values = cached["features"]
+            summary.cache_hits += 1
+        elif derived is not None:
+            values = derived
+        else:
+            start = time.perf_counter()
+            values = extract(method, split, batch_size)
+            summary.feature_seconds += time.perf_counter() - start
+            summary.images_featurised += len(split)
+            cache.save(key, {"features": values})
+        if level is None:
+            clean.append((split, values))
+        features[(split_name, level)] = Features(split_name, values, split.labels, split.generator_ids)
+    return features
+
+
+def cell_records(
+    cfg: BenchmarkConfig,
+    cell: Cell,
+    results: list[Any],
+    source: SplitSource,
+    context: dict[str, Any],
+    wall_time_s: float,
+) -> list[tuple[Any, list]]:
+    """The store records of one evaluated cell, each with its figures and provenance."""
+    variant, out = cell.variant, []
+    for result in results:
+        details = {**context, **result.details}
+        if variant.perturbation is not None:
+            details["perturbation"] = {
+                "kind": variant.perturbation.kind.name,
+                "strength": variant.perturbation.strength,
+                "clean_protocol": variant.protocol.name,
+                "data_hash": source.get(result.split, variant.perturbation).data_hash,
+            }
+        record = run_record(
+            method=cell.method,
+            protocol=variant.name,
+            dataset=cfg.dataset,
+            split=result.split,
+            seed=cell.seed,
+            config=cell_config(cfg, cell.method, variant),
+            data_hash=source.data_hash,
+            wall_time_s=wall_time_s,
+            details=details,
         )
+        out.append((record, list(result.figures)))
+    return out
 
+
+def run_benchmark(
+    cfg: BenchmarkConfig,
+    store: ResultsStore,
+    cache: FeatureCache | None = None,
+    console: Console | None = None,
+) -> RunSummary:
+    """Plan the cells, then per (method, seed): fit, featurise, evaluate and record each cell
+    not yet in the store (so a killed run resumes where it stopped)."""
+    console, cache = console or Console(), cache or FeatureCache()
+    methods, protocols = plan(cfg)
+    variants = [Variant(p, level) for level in perturbations(cfg) for p in protocols]
+    source = SplitSource(load_splits(cfg, [*FIT_SPLITS, *(s for p in protocols for s in p.feature_splits())]))
+    cells = plan_cells(cfg, methods, variants)
+    summary, start = RunSummary(), time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("benchmark", total=len(cells))
-        for method_name in methods:
-            for seed in cfg.seeds:
-                todo = [v for m, v, s in cells if m == method_name and s == seed and not done(m, v, s)]
-                skipped = sum(1 for m, _, s in cells if m == method_name and s == seed) - len(todo)
-                summary.skipped += skipped
-                progress.advance(task, skipped)
-                if not todo:
-                    continue
-                progress.update(task, description=f"{method_name} seed {seed}: fitting")
-                method_start = time.perf_counter()
-                seed_all(seed)
-                method: AttributionMethod = METHODS.create(
-                    method_name, **method_args(method_name, cfg.method_args.get(method_name), cfg.retrain)
-                )
-                extractor_info = method.fit_extractor(splits["known_train"], splits["known_val"], seed)
-                needed = {(name, None) for name in FIT_SPLITS} | {
-                    (name, v.split_variant(name)) for v in todo for name in v.protocol.feature_splits()
+        for method_name, seed in dict.fromkeys((c.method, c.seed) for c in cells):
+            group = [c for c in cells if (c.method, c.seed) == (method_name, seed)]
+            todo = [c for c in group if not is_recorded(c, cfg, store, source.data_hash)]
+            summary.skipped += len(group) - len(todo)
+            progress.advance(task, len(group) - len(todo))
+            if not todo:
+                continue
+            progress.update(task, description=f"{method_name} seed {seed}: fitting")
+            fit_start = time.perf_counter()
+            method, extractor_info = fit_method(cfg, method_name, seed, source)
+            features = featurise(method, todo, source, cache, cfg.batch_size, summary)
+            head_info = method.fit_head(features[("known_train", None)], features[("known_val", None)], seed)
+            fit_seconds = time.perf_counter() - fit_start
+            context = {
+                **skipped_images(source.splits),
+                "weights": method.weights_note or "n/a",
+                "extractor": extractor_info,
+                "head": head_info,
+            }
+            tracked = wandb_logger(
+                f"{method_name}-seed{seed}",
+                {c.variant.name: cell_config(cfg, method_name, c.variant) for c in todo},
+                group=cfg.dataset,
+            )
+            tracked_figures: dict[str, float] = {}
+            tracked_runs: list[str] = []
+            for cell in todo:
+                progress.update(task, description=f"{method_name} seed {seed}: {cell.variant.name}")
+                eval_start = time.perf_counter()
+                cell_features = {
+                    name: features[(name, cell.variant.split_variant(name))]
+                    for name in (*FIT_SPLITS, *cell.variant.protocol.feature_splits())
                 }
-                features: dict[tuple[str, Perturbation | None], Features] = {}
-                clean: list[tuple[Any, torch.Tensor]] = []  # featurised unperturbed splits
-                # smallest first, so a split uniting others (unseen_all) comes after its parts
-                for split_name, level in sorted(
-                    needed, key=lambda item: (len(split_for(*item)), item[0], str(item[1]))
-                ):
-                    split = split_for(split_name, level)
-                    key = feature_key(method.method_key(), split.data_hash, split_name)
-                    cached = cache.load(key)
-                    derived = None if cached or level else features_from_parts(split, clean)
-                    if cached is not None:
-                        values = cached["features"]
-                        summary.cache_hits += 1
-                    elif derived is not None:
-                        values = derived
-                    else:
-                        t = time.perf_counter()
-                        values = extract(method, split, cfg.batch_size)
-                        summary.feature_seconds += time.perf_counter() - t
-                        summary.images_featurised += len(split)
-                        cache.save(key, {"features": values})
-                    if level is None:
-                        clean.append((split, values))
-                    features[(split_name, level)] = Features(
-                        split_name, values, split.labels, split.generator_ids
+                results = cell.variant.protocol.evaluate(method, cell_features, seed)
+                wall = fit_seconds + time.perf_counter() - eval_start
+                for record, figures in cell_records(cfg, cell, results, source, context, wall):
+                    run_id = store.write_run(record, figures)
+                    summary.run_ids.append(run_id)
+                    tracked_runs.append(run_id)
+                    tracked_figures.update(
+                        {f"{cell.variant.name}/{record.split}/{f.metric}": f.value for f in figures}
                     )
-                head_info = method.fit_head(
-                    features[("known_train", None)], features[("known_val", None)], seed
-                )
-                fit_seconds = time.perf_counter() - method_start
-                tracked = wandb_logger(
-                    f"{method_name}-seed{seed}",
-                    {v.name: config_for(method_name, v) for v in todo},
-                    group=cfg.dataset,
-                )
-                tracked_figures: dict[str, float] = {}
-                tracked_runs: list[str] = []
-                for variant in todo:
-                    progress.update(task, description=f"{method_name} seed {seed}: {variant.name}")
-                    t = time.perf_counter()
-                    variant_features = {
-                        name: features[(name, variant.split_variant(name))]
-                        for name in (*FIT_SPLITS, *variant.protocol.feature_splits())
-                    }
-                    results = variant.protocol.evaluate(method, variant_features, seed)
-                    eval_seconds = time.perf_counter() - t
-                    for result in results:
-                        details = {
-                            **skipped_images(splits),
-                            "weights": method.weights_note or "n/a",
-                            "extractor": extractor_info,
-                            "head": head_info,
-                            **result.details,
-                        }
-                        if variant.perturbation is not None:
-                            details["perturbation"] = {
-                                "kind": variant.perturbation.kind.name,
-                                "strength": variant.perturbation.strength,
-                                "clean_protocol": variant.protocol.name,
-                                "data_hash": split_for(result.split, variant.perturbation).data_hash,
-                            }
-                        record = run_record(
-                            method=method_name,
-                            protocol=variant.name,
-                            dataset=cfg.dataset,
-                            split=result.split,
-                            seed=seed,
-                            config=config_for(method_name, variant),
-                            data_hash=data_hash,
-                            wall_time_s=fit_seconds + eval_seconds,
-                            details=details,
-                        )
-                        figures = list(result.figures)
-                        run_id = store.write_run(record, figures)
-                        summary.run_ids.append(run_id)
-                        tracked_runs.append(run_id)
-                        tracked_figures.update(
-                            {f"{variant.name}/{result.split}/{f.metric}": f.value for f in figures}
-                        )
-                    summary.ran += 1
-                    progress.advance(task)
-                log_evaluation(tracked, tracked_figures, tracked_runs)
+                summary.ran += 1
+                progress.advance(task)
+            log_evaluation(tracked, tracked_figures, tracked_runs)
     summary.wall_time_s = time.perf_counter() - start
     return summary

@@ -20,6 +20,7 @@ in the store (same name, configuration and zoo data hash) is skipped.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -148,6 +149,10 @@ class AblationStudy:
     image_budget: int = 16_000
     #: training-config overrides shared by every variant (``{val_every_steps: 50}``)
     overrides: dict[str, Any] = field(default_factory=dict)
+    #: ``full``: every combination; ``half``: the 2^(k-1) fractional factorial with defining
+    #: relation I = ABC... (two levels a factor, coded -1 / +1 in the YAML's order), whose main
+    #: effects are not confounded with two-factor interactions (resolution k)
+    fraction: str = "full"
     factors: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     zero_shot: dict[str, Any] = field(default_factory=dict)
     bootstrap_samples: int = 200
@@ -163,7 +168,17 @@ class AblationStudy:
         base = ExtractorTrainingConfig.from_yaml(self.base_config)
         names = list(self.factors)
         out = []
+        if self.fraction not in ("full", "half"):
+            raise ConfigError(f"fraction must be 'full' or 'half', got {self.fraction!r}")
+        if self.fraction == "half" and any(len(levels) != 2 for levels in self.factors.values()):
+            raise ConfigError("a half fraction needs exactly two levels per factor")
         for levels in itertools.product(*(self.factors[n].items() for n in names)):
+            signs = [
+                list(self.factors[n]).index(level) * 2 - 1
+                for n, (level, _) in zip(names, levels, strict=True)
+            ]
+            if self.fraction == "half" and math.prod(signs) != 1:
+                continue
             merged: dict[str, Any] = {"data": base.data, "net": base.net}
             for override in (self.overrides, *(o for _, o in levels)):
                 merged = _merge(merged, override)

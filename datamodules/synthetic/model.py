@@ -176,11 +176,8 @@ def build_synthetic_model(
     if fit_steps > 0:
         optimiser = torch.optim.Adam(model.parameters(), lr=fit_lr)
         model.train()
-        for _ in range(fit_steps):
-            loss = F.l1_loss(model(calibration_images), calibration_images)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+        with torch.enable_grad():  # models are built inside image generation's no_grad
+            _fit(model, optimiser, calibration_images, fit_steps)
     for module in model.modules():  # exact running statistics from the calibration batch
         if isinstance(module, nn.BatchNorm2d):
             module.reset_running_stats()
@@ -188,6 +185,15 @@ def build_synthetic_model(
     with torch.no_grad():
         model(calibration_images)
     return model.eval().requires_grad_(False)
+
+
+def _fit(model: nn.Module, optimiser: torch.optim.Optimizer, images: torch.Tensor, steps: int) -> None:
+    """``steps`` Adam steps of L1 reconstruction of ``images`` (the model's own inputs)."""
+    for _ in range(steps):
+        loss = F.l1_loss(model(images), images)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -47,7 +47,7 @@ def test_variants_are_trained_evaluated_recorded_and_plotted_once(tmp_path: Path
     store = ResultsStore(tmp_path / "r.sqlite")
     console = Console(quiet=True)
     written = run_scaling(study, store, tmp_path / "cache", console)
-    assert len(written) == 3
+    assert len(written) == 6, "each variant recorded raw and standardised"
     rows = store.figure_rows(protocol=PROTOCOL)
     assert {r["method"] for r in rows} == {
         variant_name("paper", 4),

@@ -16,8 +16,8 @@
   cf. Yu, Davis & Fritz 2019, plus the triplet term), its epoch chosen on the known
   generators' validation images. Weights are cached per (config, data hash, seed).
 
-Zero shot compares embeddings by cosine similarity (the paper's matching), after the
-standardisation with known-train statistics that every method's features get;
+Zero shot compares embeddings by cosine similarity (the paper's matching; standardised with
+known-train statistics first when ``zero_shot_embedding: standardised``);
 closed and open set fit the base class's logistic-regression probe on the known
 generators' embeddings (model selection on their validation images only).
 """
@@ -47,15 +47,28 @@ SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
 TRAINING_CONFIG = config_file("extractor", "cpu.yaml")
 
 
-class FingerprintMethod(AttributionMethod):
-    """Features are the network's L2-normalised embeddings. Zero shot compares them after the
-    same post-processing every method's features get (standardised with known-train
-    statistics, :meth:`AttributionMethod.embed`), so no method is scored on different terms."""
+#: how zero shot post-processes the fingerprints: ``raw`` compares the L2-normalised
+#: embeddings by cosine as they are (the paper's matching); ``standardised`` first scales each
+#: dimension with known-train statistics, as ``spectral`` and ``clip_features`` do
+ZERO_SHOT_EMBEDDINGS = ("raw", "standardised")
 
-    def __init__(self) -> None:
+
+class FingerprintMethod(AttributionMethod):
+    """Features are the network's L2-normalised embeddings; zero shot compares them by cosine,
+    raw (the paper) or standardised with known-train statistics (``zero_shot_embedding``)."""
+
+    def __init__(self, zero_shot_embedding: str = "raw") -> None:
         super().__init__()
+        if zero_shot_embedding not in ZERO_SHOT_EMBEDDINGS:
+            raise ValueError(
+                f"unknown zero_shot_embedding {zero_shot_embedding!r}; valid: {ZERO_SHOT_EMBEDDINGS}"
+            )
+        self.zero_shot_embedding = zero_shot_embedding
         self.net: FingerprintNet | None = None
         self.weights_digest = "untrained"
+
+    def embed(self, features: torch.Tensor) -> torch.Tensor:
+        return super().embed(features) if self.zero_shot_embedding == "standardised" else features
 
     def _network(self) -> FingerprintNet:
         if self.net is None:
@@ -79,6 +92,7 @@ class SyntheticFingerprintMethod(FingerprintMethod):
         retrain: train from scratch with ``training_config`` instead of loading.
         training_config: the training YAML used when retraining.
         num_models, backbone: overrides of that YAML when retraining (the sweep's knobs).
+        zero_shot_embedding: ``raw`` (the paper's cosine) or ``standardised`` (see above).
     """
 
     def __init__(
@@ -88,8 +102,9 @@ class SyntheticFingerprintMethod(FingerprintMethod):
         training_config: str | None = None,
         num_models: int | None = None,
         backbone: str | None = None,
+        zero_shot_embedding: str = "raw",
     ) -> None:
-        super().__init__()
+        super().__init__(zero_shot_embedding)
         if not retrain and (num_models is not None or backbone is not None):
             raise ValueError("synthetic_fingerprint: num_models / backbone apply only with retrain=true")
         self.save_hyperparameters()

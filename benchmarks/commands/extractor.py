@@ -53,6 +53,8 @@ def extractor_train(
         cfg.seed = seed
     out = out or cache_dir() / "extractors" / cfg.key()
     summary = train_extractor(cfg, out)
+    if not summary:  # a non-zero rank of a distributed run: rank 0 saves and records
+        return 0
     run_id = record_training(cfg, summary, results_store_path())
     console = Console()
     console.print(

@@ -27,6 +27,7 @@ model is built about once per epoch per worker rather than once per item.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -130,8 +131,10 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
         shuffle: bool,
         seed: int = 0,
         interleave: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
-        self.interleave = interleave
+        self.interleave, self.rank, self.world_size = interleave, rank, world_size
         self.n, self.g, self.p, self.shuffle, self.seed, self.epoch = (
             num_models,
             groups_per_model,
@@ -145,9 +148,14 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return (self.n // self.p) * self.g
+        total = (self.n // self.p) * self.g
+        return len(range(self.rank, total, self.world_size))
 
     def __iter__(self) -> Iterator[list[int]]:
+        """This rank's share of the batches (every ``world_size``-th, from ``rank``)."""
+        return itertools.islice(self._batches(), self.rank, None, self.world_size)
+
+    def _batches(self) -> Iterator[list[int]]:
         rng = random.Random(derive_seed("model-major", self.seed, self.epoch))
         self.epoch += 1
         order = list(range(self.n))
@@ -174,14 +182,23 @@ class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
     indices never drawn before: items ``(model position, first image index)``.
 
     Image indices start at :data:`FRESH_INDEX_OFFSET`, above any fixed set's, and count up
-    with (epoch, batch, slot), so no (model, image) pair repeats within or across epochs.
+    with (epoch, batch, rank, slot), so no (model, image) pair repeats within or across epochs,
+    nor between the processes of a distributed run (each rank draws its own batches).
     """
 
     def __init__(
-        self, num_models: int, models_per_batch: int, images_per_group: int, batches: int, seed: int = 0
+        self,
+        num_models: int,
+        models_per_batch: int,
+        images_per_group: int,
+        batches: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
         self.n, self.p, self.k = num_models, min(models_per_batch, num_models), images_per_group
         self.batches, self.seed, self.epoch = batches, seed, 0
+        self.rank, self.world_size = rank, world_size
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -191,10 +208,13 @@ class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         epoch, self.epoch = self.epoch, self.epoch + 1
-        generator = torch.Generator().manual_seed(derive_seed("fresh-batches", self.seed, epoch) % 2**63)
+        stream = (self.seed, epoch) if self.world_size == 1 else (self.seed, epoch, self.rank)
+        seed = derive_seed("fresh-batches", *stream) % 2**63
+        generator = torch.Generator().manual_seed(seed)
         for b in range(self.batches):
             models = torch.randperm(self.n, generator=generator)[: self.p].tolist()
-            base = FRESH_INDEX_OFFSET + ((epoch * self.batches + b) * self.p) * self.k
+            draw = (epoch * self.batches + b) * self.world_size + self.rank  # unique across ranks
+            base = FRESH_INDEX_OFFSET + draw * self.p * self.k
             yield [(m, base + slot * self.k) for slot, m in enumerate(models)]
 
 
@@ -313,6 +333,8 @@ class SyntheticModelDataModule(L.LightningDataModule):
             shuffle,
             self.hparams.seed,
             interleave=self.hparams.interleave and shuffle,
+            # training batches are shared out between processes; every process validates all
+            **dict(zip(("rank", "world_size"), self._rank() if shuffle else (0, 1), strict=True)),
         )
         return DataLoader(
             dataset,
@@ -322,13 +344,25 @@ class SyntheticModelDataModule(L.LightningDataModule):
             persistent_workers=self.hparams.num_workers > 0,
         )
 
+    def _rank(self) -> tuple[int, int]:
+        """This process's rank and the number of processes (1 outside a distributed run)."""
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
     def train_dataloader(self) -> DataLoader:
         if self.hparams.sampling == "fresh":
             h, dataset = self.hparams, self.train_set
             batch_images = min(h.models_per_batch, len(dataset.model_ids)) * h.images_per_group
             batches = max(1, len(dataset.model_ids) * h.images_per_model // batch_images)
+            rank, world_size = self._rank()
             sampler = FreshBatchSampler(
-                len(dataset.model_ids), h.models_per_batch, h.images_per_group, batches, h.seed
+                len(dataset.model_ids),
+                h.models_per_batch,
+                h.images_per_group,
+                batches,
+                h.seed,
+                rank,
+                world_size,
             )
             return DataLoader(
                 dataset,

@@ -164,6 +164,7 @@ def train_extractor(
         devices=cfg.devices,
         strategy=cfg.strategy,
         num_nodes=cfg.num_nodes,
+        use_distributed_sampler=False,  # the DataModule's batch samplers shard by rank themselves
         precision=cfg.precision,
         logger=[CSVLogger(out, name="log", version=0), *([tracked] if tracked else [])],
         callbacks=[resumable, *([keep_best] if keep_best else []), *extra_callbacks],

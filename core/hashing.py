@@ -17,3 +17,22 @@ def config_hash(config: dict[str, Any]) -> str:
 def file_digest(path: Path) -> str:
     """A short content hash of a weights file: part of a method's feature-cache key."""
     return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, as a run directory's ``summary.json`` records its weights'."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_weights_digest(directory: Path, weights_file: str) -> None:
+    """Refuse weights that do not match the digest their run's ``summary.json`` recorded (a
+    shipped checkpoint damaged or swapped); runs recorded without a digest load unchecked."""
+    from core.errors import ModelprintError
+
+    summary = Path(directory) / "summary.json"
+    recorded = json.loads(summary.read_text()).get("weights_sha256") if summary.is_file() else None
+    if recorded and sha256_file(Path(directory) / weights_file) != recorded:
+        raise ModelprintError(
+            f"{Path(directory) / weights_file} does not match the digest in {summary.name}: damaged or "
+            "replaced (restore it, or train again)"
+        )

@@ -198,3 +198,18 @@ def test_two_process_ddp_training_on_cpu(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["steps"] == 48 // 12 and (tmp_path / "run" / WEIGHTS_FILE).is_file()
+
+
+def test_shipped_weights_that_do_not_match_their_digest_are_refused(tmp_path: Path) -> None:
+    import shutil
+
+    from core.errors import ModelprintError
+    from lightning_modules.denoiser.training import SHIPPED_DENOISER, WEIGHTS_FILE, load_dncnn
+
+    copy = tmp_path / "denoiser"
+    shutil.copytree(SHIPPED_DENOISER, copy)
+    data = bytearray((copy / WEIGHTS_FILE).read_bytes())
+    data[-1] ^= 0xFF
+    (copy / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(ModelprintError, match="does not match the digest"):
+        load_dncnn(copy)

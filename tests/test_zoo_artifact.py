@@ -77,3 +77,19 @@ def test_loading_is_deterministic() -> None:
 def test_artifact_stays_small() -> None:
     size = sum(f.stat().st_size for f in ARTIFACT_DIR.rglob("*") if f.is_file())
     assert size < 60e6, f"zoo artifact is {size / 1e6:.1f} MB"
+
+
+def test_a_damaged_artifact_is_refused_before_any_figure(tmp_path: Path) -> None:
+    """An edited manifest no longer hashes to data_hash.txt: the zoo will not load it."""
+    import json
+    import shutil
+
+    from datamodules.zoo.artifact import DamagedArtifactError, verify_artifact
+
+    copy = tmp_path / "artifact"
+    shutil.copytree(ARTIFACT_DIR, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest[0]["role"] = "known" if manifest[0]["role"] != "known" else "unseen_seed"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DamagedArtifactError, match="not its recorded data hash"):
+        verify_artifact(copy, (copy / "data_hash.txt").read_text().strip())

@@ -65,3 +65,19 @@ def load_manifest(root: str | Path = ARTIFACT_DIR) -> list[dict[str, Any]]:
 
 def recorded_data_hash(root: str | Path = ARTIFACT_DIR) -> str:
     return (require_artifact(root) / "data_hash.txt").read_text().strip()
+
+
+class DamagedArtifactError(ModelprintError):
+    """The artifact's content does not hash to the data hash it records."""
+
+
+def verify_artifact(root: str | Path, recorded: str) -> None:
+    """Refuse an artifact whose images or manifest no longer hash to ``data_hash.txt``: a
+    damaged or edited zoo would otherwise be reported under the original's data hash."""
+    actual = compute_data_hash(root)
+    if actual != recorded:
+        raise DamagedArtifactError(
+            f"zoo artifact at {root} hashes to {actual[:12]}..., not its recorded data hash "
+            f"{recorded[:12]}...: it was damaged or edited (restore it, or rebuild it with "
+            "`modelprint zoo build`)"
+        )

@@ -26,7 +26,13 @@ from torch.utils.data import DataLoader, Dataset
 from core.errors import ModelprintError
 from core.images import as_float_images
 from datamodules import register_dataset
-from datamodules.zoo.artifact import ARTIFACT_DIR, load_manifest, recorded_data_hash, require_artifact
+from datamodules.zoo.artifact import (
+    ARTIFACT_DIR,
+    load_manifest,
+    recorded_data_hash,
+    require_artifact,
+    verify_artifact,
+)
 
 UNSEEN = ("unseen_seed", "unseen_dataset", "unseen_architecture")
 SPLITS = ("known_train", "known_val", "known_test", *UNSEEN, "unseen_all", "generators", "real")
@@ -66,6 +72,7 @@ def _decoded(root: str, data_hash: str) -> tuple[np.ndarray, list[str], np.ndarr
 
     from core.paths import cache_dir
 
+    verify_artifact(root, data_hash)
     table = datasets.load_dataset(
         "parquet",
         data_files=str(Path(root) / "images.parquet"),

@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import DataLoader, TensorDataset
 
 from core.errors import ModelprintError
+from core.hashing import check_weights_digest, sha256_file
 from core.quiet_trainer import quiet_trainer
 from core.seeding import seed_all
 from core.yaml_config import read_dataclass_yaml
@@ -136,6 +137,7 @@ def train_denoiser(cfg: DenoiserConfig, out: Path) -> dict[str, Any]:
         "val_images": len(val),
         "wall_time_s": wall,
         "metrics": {k: float(v) for k, v in final.items()},
+        "weights_sha256": sha256_file(out / WEIGHTS_FILE),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -150,6 +152,7 @@ def load_dncnn(directory: str | Path = SHIPPED_DENOISER) -> DnCNN:
                 f"no trained denoiser in {directory}: {name} is missing (train one with "
                 "`modelprint denoiser train`)"
             )
+    check_weights_digest(directory, WEIGHTS_FILE)
     cfg = DenoiserConfig.from_yaml(directory / "config.yaml")
     net = DnCNN(cfg.depth, cfg.width)
     try:

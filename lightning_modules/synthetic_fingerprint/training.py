@@ -27,7 +27,7 @@ import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from core.hashing import config_hash
+from core.hashing import check_weights_digest, config_hash, sha256_file
 from core.seeding import seed_all
 from core.tracking import wandb_logger
 from core.yaml_config import read_dataclass_yaml
@@ -202,6 +202,7 @@ def train_extractor(
         "images_per_s": steps * batch_images / wall,
         "metrics": metrics,
         "selected": selected or {"step": steps, "metric": "last step"},
+        "weights_sha256": sha256_file(out / WEIGHTS_FILE),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     shutil.rmtree(out / "lightning", ignore_errors=True)
@@ -227,6 +228,7 @@ def load_extractor(directory: str | Path) -> Any:
                 f"no trained extractor in {directory}: {name} is missing "
                 "(train one with `modelprint extractor train`, or run with --retrain)"
             )
+    check_weights_digest(directory, WEIGHTS_FILE)
     cfg = ExtractorTrainingConfig.from_yaml(directory / "config.yaml")
     net = FingerprintNet(**cfg.net)
     try:

@@ -39,6 +39,7 @@ from core.paths import config_file
 from core.quiet_trainer import quiet_trainer
 from core.seeding import seed_all
 from core.tracking import log_evaluation, wandb_logger
+from core.yaml_config import check_typed
 from datamodules import DATASETS, TRAINING_DATASETS
 from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
 from leaderboards.store import ResultsStore, RunKey
@@ -130,15 +131,9 @@ def check_method_args(cfg: BenchmarkConfig, methods: list[str]) -> None:
     if stray:
         raise PlanError(f"method_args for methods not in this run: {stray}; the run's methods: {methods}")
     for name in methods:
-        parameters = inspect.signature(METHODS.entry(name).factory).parameters
         args = method_args(name, cfg.method_args.get(name), cfg.retrain)
-        unknown = sorted(set(args) - set(parameters))
-        if unknown:
-            source = METHOD_CONFIG_DIR / f"{name}.yaml"
-            raise PlanError(
-                f"method {name!r}: unknown argument(s) {unknown} (from {source.name} or --method_args); "
-                f"valid: {', '.join(parameters) or '(none)'}"
-            )
+        source = f"method {name!r} (configs/methods/{name}.yaml and --method_args)"
+        check_typed(METHODS.entry(name).factory, args, source)
 
 
 def perturbations(cfg: BenchmarkConfig) -> list[Perturbation | None]:

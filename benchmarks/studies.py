@@ -64,14 +64,14 @@ def _resolve(path: str, beside: Path) -> str:
 
 @dataclass
 class ScalingStudy:
-    """Variants (``num_models``, ``space``) trained from ``base_config``.
+    """Variants (``num_models``, ``space``) trained from ``training_config``.
 
     ``images_per_model`` set: every variant sees that many images per model (its budget is
     ``num_models * images_per_model``, capped at ``max_image_budget``); unset: all variants
     share ``image_budget`` (fewer images per model as models grow - under-training).
     """
 
-    base_config: str = "cpu.yaml"
+    training_config: str = "cpu.yaml"
     image_budget: int = 20_000
     images_per_model: int | None = None
     max_image_budget: int = 1_000_000
@@ -89,12 +89,12 @@ class ScalingStudy:
     @classmethod
     def from_yaml(cls, path: Path) -> ScalingStudy:
         study = cls(**read_dataclass_yaml(cls, path))
-        study.base_config = _resolve(study.base_config, path)
+        study.training_config = _resolve(study.training_config, path)
         return study
 
     def training_config(self, num_models: int, space: str) -> ExtractorTrainingConfig:
         """The base training config for one variant, at this study's budget."""
-        base = ExtractorTrainingConfig.from_yaml(self.base_config)
+        base = ExtractorTrainingConfig.from_yaml(self.training_config)
         k = self.images_per_group
         if self.images_per_model is not None:
             per_model = max(k, self.images_per_model // k * k)
@@ -142,13 +142,13 @@ class ScalingStudy:
 
 @dataclass
 class AblationStudy:
-    """A full factorial: every combination of one level per factor, applied over ``base_config``.
+    """A full factorial: every combination of one level per factor, applied over ``training_config``.
 
     ``factors`` maps a factor name to its levels; a level maps a name to the training-config
     override it stands for (``{spectrum: {net: {input_transform: spectrum}}}``).
     """
 
-    base_config: str = "cpu.yaml"
+    training_config: str = "cpu.yaml"
     image_budget: int = 16_000
     #: training-config overrides shared by every variant (``{val_every_steps: 50}``)
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -164,11 +164,11 @@ class AblationStudy:
     @classmethod
     def from_yaml(cls, path: Path) -> AblationStudy:
         study = cls(**read_dataclass_yaml(cls, path))
-        study.base_config = _resolve(study.base_config, path)
+        study.training_config = _resolve(study.training_config, path)
         return study
 
     def study_variants(self) -> list[StudyVariant]:
-        base = ExtractorTrainingConfig.from_yaml(self.base_config)
+        base = ExtractorTrainingConfig.from_yaml(self.training_config)
         names = list(self.factors)
         out = []
         if self.fraction not in ("full", "half"):

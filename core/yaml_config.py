@@ -1,17 +1,70 @@
-"""YAML files that fill a dataclass: an unknown key is an error naming the valid ones."""
+"""Typed configs: every YAML mapping and argument set is checked by jsonargparse against the
+typed signature it fills (a dataclass, a method's constructor) before any work starts.
+
+An unknown key or a value of the wrong type is a :class:`core.errors.ConfigError` naming the
+key, the file and the valid keys. The values are returned as written (validation only), so
+what a run records and hashes is exactly what the user gave.
+"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonargparse import ArgumentParser
+
+from core.errors import ConfigError
+
+
+def accepted_parameters(target: Any) -> list[str]:
+    """The keyword parameters ``target`` accepts, following ``**kwargs`` up a class's bases
+    (a subclass that passes them on to its parent accepts the parent's too)."""
+    names: list[str] = []
+    classes = inspect.getmro(target) if inspect.isclass(target) else (target,)
+    for owner in classes:
+        function = owner.__init__ if inspect.isclass(owner) else owner
+        if function is object.__init__:
+            break
+        parameters = list(inspect.signature(function).parameters.values())
+        names += [
+            p.name
+            for p in parameters
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in names
+        ]
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return names
+
+
+def check_typed(target: Any, values: dict[str, Any], source: str) -> dict[str, Any]:
+    """``values`` checked against ``target``'s typed signature; returned unchanged."""
+    valid = accepted_parameters(target)
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {unknown}; valid: {', '.join(valid) or '(none)'}")
+    parser = ArgumentParser(exit_on_error=False)
+    try:
+        parser.add_class_arguments(target, as_group=False) if inspect.isclass(
+            target
+        ) else parser.add_function_arguments(target, as_group=False)
+    except Exception:  # a signature jsonargparse cannot describe: names were checked above
+        return values
+    typed = {k: v for k, v in values.items() if k in {a.dest for a in parser._actions}}  # noqa: SLF001
+    try:
+        parser.parse_object(typed, defaults=False)
+    except Exception as error:  # jsonargparse's ArgumentError: make it one line with the file
+        raise ConfigError(f"{source}: {' '.join(str(error).split())}") from None
+    return values
 
 
 def read_dataclass_yaml(cls: type, path: str | Path) -> dict[str, Any]:
-    """The YAML mapping at ``path``, checked against ``cls``'s fields (ValueError on unknown keys)."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = set(raw) - set(cls.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(cls.__dataclass_fields__)}")
-    return raw
+    """The YAML mapping at ``path``, checked against ``cls``'s typed fields (ConfigError)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(raw).__name__}")
+    return check_typed(cls, raw, str(path))

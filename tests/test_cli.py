@@ -92,10 +92,14 @@ def test_list_shows_registered_entries_by_wildcard(capsys: pytest.CaptureFixture
     [
         (
             ["run", "--methods=[spectral]", "--method_args={spectral: {denoisr: gaussian}}"],
-            "method 'spectral': unknown argument(s) ['denoisr'] (from spectral.yaml or --method_args); "
-            "valid: denoiser",
+            "method 'spectral' (configs/methods/spectral.yaml and --method_args): unknown key(s) "
+            "['denoisr']; valid: denoiser",
         ),
         (["run", "--dataset=synthetic"], "'synthetic' is a training data set"),
+        (
+            ["run", "--methods=[spectral]", "--method_args={spectral: {denoiser: 3}}"],
+            'Parser key "denoiser": Expected a <class \'str\'>',
+        ),
         (["zoo", "build", "--only=[nope]"], "--only names generators not in the recipe: ['nope']; valid:"),
         (["run", "--methods=[spectral]", "--method_args={pose: {epochs: 1}}"], "method_args for methods not"),
         (["extractor", "ablation", "--levels=[nope]"], "unknown ablation level(s) ['nope']"),

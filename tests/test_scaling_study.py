@@ -22,7 +22,7 @@ def test_variants_are_trained_evaluated_recorded_and_plotted_once(tmp_path: Path
     study_file.write_text(
         yaml.safe_dump(
             {
-                "base_config": str(TINY),
+                "training_config": str(TINY),
                 "image_budget": 32,
                 "images_per_group": 2,
                 "models_per_batch": 4,
@@ -61,5 +61,5 @@ def test_variants_are_trained_evaluated_recorded_and_plotted_once(tmp_path: Path
 
 def test_an_unknown_study_key_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text("variantz: []\n")
-    with pytest.raises(ValueError, match="unknown keys \\['variantz'\\]"):
+    with pytest.raises(ValueError, match="unknown key\\(s\\) \\[.variantz.\\]"):
         ScalingStudy.from_yaml(tmp_path / "s.yaml")

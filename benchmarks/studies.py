@@ -92,7 +92,7 @@ class ScalingStudy:
         study.training_config = _resolve(study.training_config, path)
         return study
 
-    def training_config(self, num_models: int, space: str) -> ExtractorTrainingConfig:
+    def variant_config(self, num_models: int, space: str) -> ExtractorTrainingConfig:
         """The base training config for one variant, at this study's budget."""
         base = ExtractorTrainingConfig.from_yaml(self.training_config)
         k = self.images_per_group
@@ -124,7 +124,7 @@ class ScalingStudy:
         out = []
         for variant in self.variants:
             num_models, space = int(variant["num_models"]), str(variant.get("space", "paper"))
-            cfg = self.training_config(num_models, space)
+            cfg = self.variant_config(num_models, space)
             out.append(
                 StudyVariant(
                     variant_name(space, num_models),

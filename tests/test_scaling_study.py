@@ -42,7 +42,7 @@ def test_variants_are_trained_evaluated_recorded_and_plotted_once(tmp_path: Path
         )
     )
     study = ScalingStudy.from_yaml(study_file)
-    cfg = study.training_config(16, "paper")
+    cfg = study.variant_config(16, "paper")
     assert cfg.data["images_per_model"] == 2 and cfg.image_budget == 32 and cfg.data["val_fraction"] == 0
     store = ResultsStore(tmp_path / "r.sqlite")
     console = Console(quiet=True)

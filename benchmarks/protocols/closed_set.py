@@ -18,7 +18,6 @@ from lightning_modules.base import AttributionMethod, Features
 class ClosedSetProtocol(Protocol):
     """Known generators' test images: top-1 accuracy and macro-F1, bootstrap CIs over images."""
 
-    name = "closed_set"
     requires = "closed_set"
 
     def feature_splits(self) -> tuple[str, ...]:

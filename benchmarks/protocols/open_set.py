@@ -22,7 +22,6 @@ UNSEEN_SUBSETS = ("unseen_seed", "unseen_dataset", "unseen_architecture", "unsee
 class OpenSetProtocol(Protocol):
     """Known vs unseen generators: closed accuracy on knowns, AUROC known-vs-unknown, OSCR."""
 
-    name = "open_set"
     requires = "open_set"
 
     def __init__(self, subsets: tuple[str, ...] = UNSEEN_SUBSETS, bootstrap_samples: int = 200) -> None:

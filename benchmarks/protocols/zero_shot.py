@@ -66,7 +66,6 @@ def cosine(embeddings: torch.Tensor, first: torch.Tensor, second: torch.Tensor) 
 class ZeroShotProtocol(Protocol):
     """Unseen generators only: N-way identification from K references, and pair verification."""
 
-    name = "zero_shot"
     requires = "zero_shot"
 
     def __init__(

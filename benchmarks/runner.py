@@ -248,6 +248,10 @@ def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol | Variant)
     }
     if variant.perturbation is not None:
         config["perturbation"] = variant.perturbation.spec
+    args = config["method_args"]
+    files = METHODS.entry(method).factory.input_files(args)
+    if files:  # a cell is stale when a file it reads changes (a new shipped checkpoint)
+        config["input_files"] = {str(name): digest for name, digest in files.items()}
     return config
 
 

@@ -58,6 +58,13 @@ class AttributionMethod(L.LightningModule):
         images = batch[0] if isinstance(batch, list | tuple) else batch
         return self.features(images)
 
+    @classmethod
+    def input_files(cls, args: dict[str, Any]) -> dict[str, str]:
+        """Files this method reads beyond its arguments (a shipped checkpoint, a training
+        config), by name, with their content digests: part of a cell's recorded configuration,
+        so that a changed file makes its cells run again (default: none)."""
+        return {}
+
     def method_key(self) -> str:
         """Identifies the feature extractor (config and, for trained ones, weights) for caching."""
         return config_hash({"class": type(self).__qualname__, "hparams": dict(self.hparams)})

@@ -213,3 +213,22 @@ def test_shipped_weights_that_do_not_match_their_digest_are_refused(tmp_path: Pa
     (copy / WEIGHTS_FILE).write_bytes(bytes(data))
     with pytest.raises(ModelprintError, match="does not match the digest"):
         load_dncnn(copy)
+
+
+def test_a_new_checkpoint_makes_the_flagships_cells_stale(tmp_path: Path) -> None:
+    """The cell's recorded configuration carries the checkpoint's digests, so replacing the
+    shipped weights (same arguments) is a new cell, never a skipped one."""
+    import shutil
+
+    from benchmarks.protocols import PROTOCOLS
+    from benchmarks.runner import BenchmarkConfig, cell_config
+    from core.hashing import config_hash
+    from lightning_modules.synthetic_fingerprint.methods import SHIPPED_CHECKPOINT
+
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(SHIPPED_CHECKPOINT, checkpoint)
+    cfg = BenchmarkConfig(method_args={"synthetic_fingerprint": {"checkpoint": str(checkpoint)}})
+    protocol = PROTOCOLS.create("zero_shot")
+    before = config_hash(cell_config(cfg, "synthetic_fingerprint", protocol))
+    (checkpoint / WEIGHTS_FILE).write_bytes((checkpoint / WEIGHTS_FILE).read_bytes() + b"\0")
+    assert config_hash(cell_config(cfg, "synthetic_fingerprint", protocol)) != before

@@ -109,6 +109,14 @@ class SyntheticFingerprintMethod(FingerprintMethod):
             raise ValueError("synthetic_fingerprint: num_models / backbone apply only with retrain=true")
         self.save_hyperparameters()
 
+    @classmethod
+    def input_files(cls, args: dict[str, Any]) -> dict[str, str]:
+        """The training config when retraining; otherwise the checkpoint's config and weights."""
+        if args.get("retrain"):
+            return digests([Path(args.get("training_config") or TRAINING_CONFIG)])
+        checkpoint = Path(args.get("checkpoint") or SHIPPED_CHECKPOINT)
+        return digests([checkpoint / "config.yaml", checkpoint / WEIGHTS_FILE])
+
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Never looks at ``train``/``val`` (real known generators): synthetic data only."""
         if self.hparams.retrain:
@@ -132,8 +140,21 @@ class SyntheticFingerprintMethod(FingerprintMethod):
         return {"checkpoint": str(directory), "weights": self.weights_digest, "training": summary}
 
 
+class ControlMethod(FingerprintMethod):
+    """A control: the flagship's network (``net`` of its training config), other weights."""
+
+    @classmethod
+    def input_files(cls, args: dict[str, Any]) -> dict[str, str]:
+        return digests([Path(args.get("training_config") or TRAINING_CONFIG)])
+
+
+def digests(paths: list[Path]) -> dict[str, str]:
+    """``{file name: content digest}`` of files that exist (a missing one is reported on use)."""
+    return {path.name: file_digest(path) for path in paths if path.is_file()}
+
+
 @register_method("fingerprint_random")
-class RandomFingerprintMethod(FingerprintMethod):
+class RandomFingerprintMethod(ControlMethod):
     """Control: the flagship's network with random weights (seeded), nothing trained."""
 
     weights_note = "random init (control)"
@@ -151,7 +172,7 @@ class RandomFingerprintMethod(FingerprintMethod):
 
 
 @register_method("fingerprint_real")
-class RealFingerprintMethod(FingerprintMethod):
+class RealFingerprintMethod(ControlMethod):
     """Control: the flagship's network and objective trained on the known real generators.
 
     Args:

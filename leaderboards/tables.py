@@ -184,3 +184,44 @@ def headline_table(tables: list[Table], dataset: str = "zoo") -> Table:
 
 
 HEADLINE_METRICS = {column: metric for _, _, metric, column in HEADLINE_COLUMNS}
+
+
+#: the studies whose variants name their factor levels in ``details["factors"]``
+FACTORIAL_PROTOCOLS = ("flagship_ablation", "flagship_ablation_standardised")
+EFFECT_METRICS = ("identification_accuracy", "verification_auroc")
+
+
+def main_effects_tables(store: ResultsStore) -> list[Table]:
+    """For a factorial study: each factor level's mean figure over the variants that hold it
+    (a balanced design gives every level the same share of the other factors' levels), so the
+    gap between a factor's two rows is its main effect. Derived from the store's runs only."""
+    tables = []
+    for protocol in FACTORIAL_PROTOCOLS:
+        rows = [r for r in store.figure_rows(protocol=protocol) if r["metric"] in EFFECT_METRICS]
+        if not rows:
+            continue
+        by_level: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for row in rows:
+            for factor, level in json.loads(row["details_json"]).get("factors", {}).items():
+                by_level[(factor, level)][row["metric"]].append(row)
+        table_rows = [
+            Row(
+                f"{factor}={level}",
+                {m: mean_cell(fs) for m, fs in metrics.items()},
+                sorted({f["seed"] for fs in metrics.values() for f in fs}),
+                {
+                    **provenance([f for fs in metrics.values() for f in fs]),
+                    "weights": _variants(len(next(iter(metrics.values())))),
+                },
+            )
+            for (factor, level), metrics in sorted(by_level.items())
+        ]
+        split, dataset = rows[0]["split"], rows[0]["dataset"]
+        tables.append(Table(f"{protocol}_main_effects", split, dataset, list(EFFECT_METRICS), table_rows))
+    return tables
+
+
+def _variants(count: int) -> str:
+    return f"mean of {count} variant{'s' if count != 1 else ''}"

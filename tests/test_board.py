@@ -119,3 +119,30 @@ def test_readme_splice_replaces_only_the_marked_section_and_refuses_without_mark
     readme.write_text("no markers here\n")
     with pytest.raises(UsageError, match="board:start"):
         splice_into_readme(readme, "| x |")
+
+
+def test_a_factorial_study_gets_a_main_effects_table(tmp_path: Path) -> None:
+    """Each factor level's row is the mean over the variants holding it; computed from the store."""
+    from leaderboards.tables import main_effects_tables
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    for (a, b), value in {("x", "u"): 0.2, ("x", "v"): 0.4, ("y", "u"): 0.6, ("y", "v"): 0.8}.items():
+        run = RunRecord(
+            f"variant[{a},{b}]",
+            "flagship_ablation",
+            "zoo",
+            "unseen_all",
+            0,
+            {"v": a + b},
+            "d0",
+            "abc",
+            {},
+            "cpu",
+            1.0,
+            {"factors": {"first": a, "second": b}},
+        )
+        store.write_run(run, [Figure("identification_accuracy", value), Figure("verification_auroc", value)])
+    [table] = main_effects_tables(store)
+    means = {row.method: row.cells["identification_accuracy"].value for row in table.rows}
+    assert means == pytest.approx({"first=x": 0.3, "first=y": 0.7, "second=u": 0.4, "second=v": 0.6})
+    assert table.rows[0].provenance["weights"] == "mean of 2 variants"

@@ -74,13 +74,15 @@ def board(
     from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
     from leaderboards.store import ResultsStore
-    from leaderboards.tables import build_tables, headline_table
+    from leaderboards.tables import build_tables, headline_table, main_effects_tables
 
     path = results_store_path()
     if not path.exists():
         raise UsageError(f"no results store at {path}; run `modelprint run` first")
     store = ResultsStore(path)
     tables = build_tables(store, protocols)
+    if not protocols:  # derived views follow the tables they summarise
+        tables += main_effects_tables(store)
     robustness = [] if protocols else build_robustness_tables(store)  # they follow the main tables
     tables += robustness
     if not tables:

@@ -145,7 +145,9 @@ class ControlMethod(FingerprintMethod):
 
     @classmethod
     def input_files(cls, args: dict[str, Any]) -> dict[str, str]:
-        return digests([Path(args.get("training_config") or TRAINING_CONFIG)])
+        """Only the training config's ``net`` section: all a control takes from it."""
+        path = Path(args.get("training_config") or TRAINING_CONFIG)
+        return {f"{path.name}:net": config_hash(ExtractorTrainingConfig.from_yaml(path).net)}
 
 
 def digests(paths: list[Path]) -> dict[str, str]:

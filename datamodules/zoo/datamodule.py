@@ -64,6 +64,12 @@ class GeneratorSplit:
         return len(self.labels)
 
 
+@functools.lru_cache(maxsize=4)
+def _verified(root: str, data_hash: str) -> None:
+    """The artifact's content checked against its data hash, once per process."""
+    verify_artifact(root, data_hash)
+
+
 @functools.lru_cache(maxsize=2)
 def _decoded(root: str, data_hash: str) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Every image of the artifact, decoded once per process (keyed by the data hash)."""
@@ -72,7 +78,6 @@ def _decoded(root: str, data_hash: str) -> tuple[np.ndarray, list[str], np.ndarr
 
     from core.paths import cache_dir
 
-    verify_artifact(root, data_hash)
     table = datasets.load_dataset(
         "parquet",
         data_files=str(Path(root) / "images.parquet"),
@@ -106,6 +111,7 @@ def load_split(split: str, root: str | Path = ARTIFACT_DIR) -> GeneratorSplit:
         )
         wanted, index_range = {g for g, r in manifest.items() if r["role"] in roles}, (0, 1 << 30)
     data_hash = recorded_data_hash(root)
+    _verified(str(root), data_hash)  # figures are never made on a damaged artifact
     images, generator_ids, indices = _decoded(str(root), data_hash)
     ids = np.asarray(generator_ids)
     keep = np.isin(ids, sorted(wanted)) & (indices >= index_range[0]) & (indices < index_range[1])

@@ -6,7 +6,7 @@
   produced and that ships in ``lightning_modules/synthetic_fingerprint/checkpoint/`` (with
   its config, training log and summary: the configuration is there, not here);
   ``retrain=True`` (``modelprint run --retrain``) trains from scratch with the training
-  config (``configs/extractor/cpu.yaml`` unless ``training_config`` says otherwise).
+  config (``configs/extractor/shipped.yaml`` unless ``training_config`` says otherwise).
   Scaled for CPU: a half-width ResNet-18 instead of ResNet-50, 32 x 32 images, and a
   training budget of minutes instead of the paper's ~8 M images.
 * ``fingerprint_random`` (control): the same network with random weights - what the
@@ -44,7 +44,10 @@ from lightning_modules.synthetic_fingerprint.training import (
 )
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
+#: the controls' network comes from here (the flagship's network, trained in minutes)
 TRAINING_CONFIG = config_file("extractor", "cpu.yaml")
+#: what the shipped checkpoint was trained with; ``--retrain`` trains it again
+SHIPPED_TRAINING_CONFIG = config_file("extractor", "shipped.yaml")
 
 
 #: how zero shot post-processes the fingerprints: ``raw`` compares the L2-normalised
@@ -90,7 +93,8 @@ class SyntheticFingerprintMethod(FingerprintMethod):
     Args:
         checkpoint: a run directory of ``modelprint extractor train`` (default: the shipped one).
         retrain: train from scratch with ``training_config`` instead of loading.
-        training_config: the training YAML used when retraining.
+        training_config: the training YAML used when retraining (default: ``shipped.yaml``,
+            which made the shipped checkpoint).
         num_models, backbone: overrides of that YAML when retraining (the sweep's knobs).
         zero_shot_embedding: ``raw`` (the paper's cosine) or ``standardised`` (see above).
     """
@@ -113,7 +117,7 @@ class SyntheticFingerprintMethod(FingerprintMethod):
     def input_files(cls, args: dict[str, Any]) -> dict[str, str]:
         """The training config when retraining; otherwise the checkpoint's config and weights."""
         if args.get("retrain"):
-            return digests([Path(args.get("training_config") or TRAINING_CONFIG)])
+            return digests([Path(args.get("training_config") or SHIPPED_TRAINING_CONFIG)])
         checkpoint = Path(args.get("checkpoint") or SHIPPED_CHECKPOINT)
         return digests([checkpoint / "config.yaml", checkpoint / WEIGHTS_FILE])
 
@@ -121,7 +125,7 @@ class SyntheticFingerprintMethod(FingerprintMethod):
         """Never looks at ``train``/``val`` (real known generators): synthetic data only."""
         if self.hparams.retrain:
             cfg = ExtractorTrainingConfig.from_yaml(
-                self.hparams.training_config or TRAINING_CONFIG, seed=seed
+                self.hparams.training_config or SHIPPED_TRAINING_CONFIG, seed=seed
             )
             if self.hparams.num_models is not None:
                 cfg.data = {**cfg.data, "num_models": self.hparams.num_models}

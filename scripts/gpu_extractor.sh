@@ -7,7 +7,7 @@
 #   1. a speed probe (PROBE_IMAGES, default 25,600 = 100 steps, no validation) measures
 #      training images/s of the whole pipeline on this machine;
 #   2. the image budget is set so that training takes about TRAIN_SECONDS (default 270),
-#      capped at gpu.yaml's own budget (one pass over 5,760 models x 256 images);
+#      capped at gpu.yaml's own budget (the paper's ~8 M images);
 #   3. `modelprint run` evaluates synthetic_fingerprint with that checkpoint on every protocol.
 # IMAGE_BUDGET skips the probe and trains on that many images; NUM_WORKERS overrides the
 # data workers (gpu.yaml: 15). MODELPRINT_GIT_SHA names the commit where the machine's copy

@@ -24,7 +24,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from core.errors import ConfigError
 from core.yaml_config import read_dataclass_yaml
@@ -58,12 +58,45 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _resolve(path: str, beside: Path) -> str:
-    return str((beside.parent / path).resolve())
+@dataclass
+class ExtractorStudy:
+    """What every study shares: the training config its variants start from, the zero-shot
+    protocol's arguments, and the seed; :meth:`study_variants` says what is trained."""
+
+    training_config: str = "cpu.yaml"
+    zero_shot: dict[str, Any] = field(default_factory=dict)
+    bootstrap_samples: int = 200
+    seed: int = 0
+    #: the protocol name its runs are recorded under
+    protocol: ClassVar[str] = ""
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> ExtractorStudy:
+        study = cls(**read_dataclass_yaml(cls, path))
+        study.training_config = str((path.parent / study.training_config).resolve())
+        return study
+
+    def study_variants(self) -> list[StudyVariant]:
+        raise NotImplementedError
+
+    def run(
+        self, store: Any, cache: Path, console: Any, variants: list[StudyVariant] | None = None
+    ) -> list[str]:
+        """Train and evaluate ``variants`` (default: all), recording each once."""
+        return run_study(
+            self.study_variants() if variants is None else variants,
+            self.protocol,
+            self.zero_shot,
+            self.bootstrap_samples,
+            self.seed,
+            store,
+            cache,
+            console,
+        )
 
 
 @dataclass
-class ScalingStudy:
+class ScalingStudy(ExtractorStudy):
     """Variants (``num_models``, ``space``) trained from ``training_config``.
 
     ``images_per_model`` set: every variant sees that many images per model (its budget is
@@ -71,7 +104,7 @@ class ScalingStudy:
     share ``image_budget`` (fewer images per model as models grow - under-training).
     """
 
-    training_config: str = "cpu.yaml"
+    protocol: ClassVar[str] = SCALING_PROTOCOL
     image_budget: int = 20_000
     images_per_model: int | None = None
     max_image_budget: int = 1_000_000
@@ -82,15 +115,6 @@ class ScalingStudy:
     val_models: int = 0
     overrides: dict[str, Any] = field(default_factory=dict)
     variants: list[dict[str, Any]] = field(default_factory=list)
-    zero_shot: dict[str, Any] = field(default_factory=dict)
-    bootstrap_samples: int = 200
-    seed: int = 0
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> ScalingStudy:
-        study = cls(**read_dataclass_yaml(cls, path))
-        study.training_config = _resolve(study.training_config, path)
-        return study
 
     def variant_config(self, num_models: int, space: str) -> ExtractorTrainingConfig:
         """The base training config for one variant, at this study's budget."""
@@ -141,14 +165,14 @@ class ScalingStudy:
 
 
 @dataclass
-class AblationStudy:
+class AblationStudy(ExtractorStudy):
     """A full factorial: every combination of one level per factor, applied over ``training_config``.
 
     ``factors`` maps a factor name to its levels; a level maps a name to the training-config
     override it stands for (``{spectrum: {net: {input_transform: spectrum}}}``).
     """
 
-    training_config: str = "cpu.yaml"
+    protocol: ClassVar[str] = ABLATION_PROTOCOL
     image_budget: int = 16_000
     #: training-config overrides shared by every variant (``{val_every_steps: 50}``)
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -157,15 +181,6 @@ class AblationStudy:
     #: effects are not confounded with two-factor interactions (resolution k)
     fraction: str = "full"
     factors: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    zero_shot: dict[str, Any] = field(default_factory=dict)
-    bootstrap_samples: int = 200
-    seed: int = 0
-
-    @classmethod
-    def from_yaml(cls, path: Path) -> AblationStudy:
-        study = cls(**read_dataclass_yaml(cls, path))
-        study.training_config = _resolve(study.training_config, path)
-        return study
 
     def study_variants(self) -> list[StudyVariant]:
         base = ExtractorTrainingConfig.from_yaml(self.training_config)
@@ -286,16 +301,7 @@ def run_study(
 
 
 def run_scaling(study: ScalingStudy, store: Any, cache: Path, console: Any) -> list[str]:
-    return run_study(
-        study.study_variants(),
-        SCALING_PROTOCOL,
-        study.zero_shot,
-        study.bootstrap_samples,
-        study.seed,
-        store,
-        cache,
-        console,
-    )
+    return study.run(store, cache, console)
 
 
 def run_ablation(
@@ -307,13 +313,4 @@ def run_ablation(
     if unknown:
         raise ConfigError(f"unknown ablation level(s) {unknown}; valid: {', '.join(sorted(known))}")
     variants = [v for v in study.study_variants() if set(levels) <= set(v.details["factors"].values())]
-    return run_study(
-        variants,
-        ABLATION_PROTOCOL,
-        study.zero_shot,
-        study.bootstrap_samples,
-        study.seed,
-        store,
-        cache,
-        console,
-    )
+    return study.run(store, cache, console, variants)

@@ -42,28 +42,25 @@ def run_record(
 
 
 def record_training(cfg: ExtractorTrainingConfig, summary: dict[str, Any], store_path: Path) -> str:
-    """Record a finished training run (protocol ``training``) with its provenance."""
+    """Record a finished extractor training (protocol ``training``) with its provenance; with
+    held-out validation models, the zero-shot validation figures of the weights it kept."""
     metrics = summary["metrics"]
     figures = [
         Figure("images_seen", float(summary["images_seen"])),
         Figure("images_per_s", float(summary["images_per_s"])),
         Figure("train_loss", metrics["train/loss"]),
     ]
-    if "val/accuracy" in metrics:
-        figures.append(Figure("val_accuracy", metrics["val/accuracy"]))
+    for key, metric in (
+        ("val/accuracy", "val_accuracy"),
+        ("val/zs_identification", "val_zs_identification"),
+        ("val/zs_verification_auroc", "val_zs_verification_auroc"),
+    ):
+        if key in metrics:
+            figures.append(Figure(metric, metrics[key]))
     space = cfg.data.get("space", "paper")
-    record = run_record(
-        method="synthetic_fingerprint",
-        protocol="training",
-        dataset=f"synthetic:{space}",
-        split=f"{summary['num_models']}_models",
-        seed=cfg.seed,
-        config=asdict(cfg),
-        data_hash=config_hash({"synthetic_data": cfg.data, "seed": cfg.seed}),
-        wall_time_s=summary["wall_time_s"],
-        details={"summary": summary},
-    )
-    return ResultsStore(store_path).write_run(record, figures)
+    data_hash = config_hash({"synthetic_data": cfg.data, "seed": cfg.seed})
+    run = ("synthetic_fingerprint", f"synthetic:{space}", f"{summary['num_models']}_models")
+    return _record_training_run(*run, cfg, data_hash, summary, figures, store_path)
 
 
 def record_denoiser_training(cfg: Any, summary: dict[str, Any], store_path: Path) -> str:
@@ -73,14 +70,30 @@ def record_denoiser_training(cfg: Any, summary: dict[str, Any], store_path: Path
         Figure("psnr_noisy", metrics["val/psnr_noisy"]),
         Figure("psnr_denoised", metrics["val/psnr_denoised"]),
     ]
+    data_hash = config_hash({"denoiser_data": cfg.sources, "resolution": cfg.resolution})
+    run = ("dncnn_denoiser", "photos:" + "+".join(cfg.sources), f"sigma_{cfg.val_sigma:g}")
+    return _record_training_run(*run, cfg, data_hash, summary, figures, store_path)
+
+
+def _record_training_run(
+    method: str,
+    dataset: str,
+    split: str,
+    cfg: Any,
+    data_hash: str,
+    summary: dict[str, Any],
+    figures: list[Figure],
+    store_path: Path,
+) -> str:
+    """One training run (protocol ``training``): its config, summary and figures, in one row."""
     record = run_record(
-        method="dncnn_denoiser",
+        method=method,
         protocol="training",
-        dataset="photos:" + "+".join(cfg.sources),
-        split=f"sigma_{cfg.val_sigma:g}",
+        dataset=dataset,
+        split=split,
         seed=cfg.seed,
         config=asdict(cfg),
-        data_hash=config_hash({"denoiser_data": cfg.sources, "resolution": cfg.resolution}),
+        data_hash=data_hash,
         wall_time_s=summary["wall_time_s"],
         details={"summary": summary},
     )

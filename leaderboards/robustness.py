@@ -9,6 +9,7 @@ figure (the default benchmark's run), so both come from the store alone.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -46,10 +47,14 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         lambda: defaultdict(lambda: defaultdict(list))
     )
     rows = store.figure_rows()
+    current = current_weights(rows)
     perturbed_keys = set()
     for row in rows:
         if not is_perturbed(row["protocol"]):
             continue
+        weights = _weights(row)
+        if weights is not None and current.get(_owner(row), weights) != weights:
+            continue  # made with weights the method no longer has: not a figure of it now
         base, spec = row["protocol"].split("@", 1)
         if row["metric"] in HEADLINE_METRICS.get(base, ()):
             key = (base, row["split"], row["dataset"], row["metric"])
@@ -60,6 +65,27 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         if (key, row["method"]) in perturbed_keys:
             grouped[key][row["method"]][CLEAN].append(row)
     return grouped
+
+
+def _weights(row: dict) -> str | None:
+    """The digest of the trained weights a run used (None for methods without any)."""
+    extractor = json.loads(row["details_json"]).get("extractor") or {}
+    return extractor.get("weights") if isinstance(extractor, dict) else None
+
+
+def _owner(row: dict) -> tuple[str, str, int]:
+    return row["method"], row["dataset"], row["seed"]
+
+
+def current_weights(rows: list[dict]) -> dict[tuple[str, str, int], str]:
+    """(method, data set, seed) -> the weights of its latest clean run: a perturbed run made
+    with other weights (an older checkpoint) is history, never shown beside the current one."""
+    current: dict[tuple[str, str, int], str] = {}
+    for row in rows:  # ordered by creation
+        weights = None if is_perturbed(row["protocol"]) else _weights(row)
+        if weights is not None:
+            current[_owner(row)] = weights
+    return current
 
 
 def build_robustness_tables(store: ResultsStore) -> list[Table]:

@@ -218,3 +218,24 @@ def test_cli_levels_run_and_a_bad_one_is_one_line(
     assert main([*args, "--perturbations=[none,crop:0.5]"]) == 0
     store = ResultsStore(private_paths / "results.sqlite")
     assert {r["protocol"] for r in store.runs()} == {"closed_set", "closed_set@crop:0.5"}
+
+
+def test_perturbed_runs_of_an_older_checkpoint_leave_the_robustness_tables(tmp_path: Path) -> None:
+    """A method retrained (new weights) shows no perturbed figure of its old weights."""
+    from leaderboards.robustness import build_robustness_tables
+    from leaderboards.store import Figure, ResultsStore, RunRecord
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+
+    def write(protocol: str, weights: str, value: float) -> None:
+        details = {"extractor": {"weights": weights}, "weights": "trained"}
+        run = RunRecord(
+            "m", protocol, "zoo", "known_test", 0, {"w": weights}, "d", "g", {}, "cpu", 1.0, details
+        )
+        store.write_run(run, [Figure("accuracy", value)])
+
+    write("closed_set", "old", 0.9)
+    write("closed_set@jpeg:75", "old", 0.5)
+    assert len(build_robustness_tables(store)) == 1
+    write("closed_set", "new", 0.95)
+    assert build_robustness_tables(store) == [], "the jpeg figure was made with the old weights"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -237,5 +238,6 @@ def test_perturbed_runs_of_an_older_checkpoint_leave_the_robustness_tables(tmp_p
     write("closed_set", "old", 0.9)
     write("closed_set@jpeg:75", "old", 0.5)
     assert len(build_robustness_tables(store)) == 1
+    time.sleep(1.1)  # the store orders runs by their creation time, to the second
     write("closed_set", "new", 0.95)
     assert build_robustness_tables(store) == [], "the jpeg figure was made with the old weights"

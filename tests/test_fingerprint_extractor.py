@@ -232,3 +232,19 @@ def test_a_new_checkpoint_makes_the_flagships_cells_stale(tmp_path: Path) -> Non
     before = config_hash(cell_config(cfg, "synthetic_fingerprint", protocol))
     (checkpoint / WEIGHTS_FILE).write_bytes((checkpoint / WEIGHTS_FILE).read_bytes() + b"\0")
     assert config_hash(cell_config(cfg, "synthetic_fingerprint", protocol)) != before
+
+
+def test_the_shipped_checkpoint_is_what_shipped_yaml_trains_on_the_controls_network() -> None:
+    """`--retrain` reproduces the shipped checkpoint's config; the controls share its network."""
+    from lightning_modules.synthetic_fingerprint.methods import (
+        SHIPPED_CHECKPOINT,
+        SHIPPED_TRAINING_CONFIG,
+        TRAINING_CONFIG,
+    )
+
+    shipped = ExtractorTrainingConfig.from_yaml(SHIPPED_CHECKPOINT / "config.yaml")
+    assert shipped.key() == ExtractorTrainingConfig.from_yaml(SHIPPED_TRAINING_CONFIG).key()
+    assert shipped.net == ExtractorTrainingConfig.from_yaml(TRAINING_CONFIG).net
+    summary = json.loads((SHIPPED_CHECKPOINT / "summary.json").read_text())
+    assert summary["key"] == shipped.key() and summary["selected"]["metric"] == "val/zs_identification"
+    assert load_extractor(SHIPPED_CHECKPOINT).input_transform == "spectrum"

@@ -24,12 +24,12 @@ import torch
 import torch.nn.functional as F
 import yaml
 from lightning.pytorch.loggers import CSVLogger
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch.utils.data import DataLoader, TensorDataset
 
-from core.errors import ModelprintError
-from core.hashing import check_weights_digest, sha256_file
+from core.hashing import sha256_file
 from core.quiet_trainer import quiet_trainer
+from core.run_directory import load_run
 from core.seeding import seed_all
 from core.yaml_config import read_dataclass_yaml
 from datamodules.synthetic.datamodule import input_photos
@@ -144,24 +144,13 @@ def train_denoiser(cfg: DenoiserConfig, out: Path) -> dict[str, Any]:
 
 
 def load_dncnn(directory: str | Path = SHIPPED_DENOISER) -> DnCNN:
-    """The trained DnCNN of a run directory (safetensors: loading never unpickles)."""
-    directory = Path(directory)
-    for name in ("config.yaml", WEIGHTS_FILE):
-        if not (directory / name).is_file():
-            raise ModelprintError(
-                f"no trained denoiser in {directory}: {name} is missing (train one with "
-                "`modelprint denoiser train`)"
-            )
-    check_weights_digest(directory, WEIGHTS_FILE)
-    cfg = DenoiserConfig.from_yaml(directory / "config.yaml")
-    net = DnCNN(cfg.depth, cfg.width)
-    try:
-        net.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
-    except Exception as error:
-        raise ModelprintError(
-            f"{directory / WEIGHTS_FILE} is not a valid denoiser checkpoint: {error}"
-        ) from error
-    return net.eval()
+    """The trained DnCNN of a run directory (config + safetensors)."""
+
+    def build(config: Path) -> DnCNN:
+        cfg = DenoiserConfig.from_yaml(config)
+        return DnCNN(cfg.depth, cfg.width)
+
+    return load_run(directory, WEIGHTS_FILE, build, "denoiser", "train one with `modelprint denoiser train`")
 
 
 def build_residual(name: str, denoiser_checkpoint: str | Path | None = None) -> Residual:

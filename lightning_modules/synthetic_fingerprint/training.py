@@ -27,7 +27,8 @@ import yaml
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from core.hashing import check_weights_digest, config_hash, sha256_file
+from core.hashing import config_hash, sha256_file
+from core.run_directory import load_run
 from core.seeding import seed_all
 from core.tracking import wandb_logger
 from core.yaml_config import read_dataclass_yaml
@@ -217,26 +218,11 @@ def save_weights(net: Any, path: Path) -> None:
 
 def load_extractor(directory: str | Path) -> Any:
     """The trained :class:`FingerprintNet` of a run directory (config + safetensors)."""
-    from safetensors.torch import load_file
-
     from lightning_modules.synthetic_fingerprint.network import FingerprintNet
 
-    directory = Path(directory)
-    for name in ("config.yaml", WEIGHTS_FILE):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(
-                f"no trained extractor in {directory}: {name} is missing "
-                "(train one with `modelprint extractor train`, or run with --retrain)"
-            )
-    check_weights_digest(directory, WEIGHTS_FILE)
-    cfg = ExtractorTrainingConfig.from_yaml(directory / "config.yaml")
-    net = FingerprintNet(**cfg.net)
-    try:
-        state = load_file(str(directory / WEIGHTS_FILE))
-        net.load_state_dict(state)
-    except Exception as error:  # a truncated or foreign file: say which file, not a deep traceback
-        raise ValueError(
-            f"{directory / WEIGHTS_FILE} is not a valid extractor checkpoint: {error}"
-        ) from error
-    return net.eval()
+    def build(config: Path) -> Any:
+        return FingerprintNet(**ExtractorTrainingConfig.from_yaml(config).net)
+
+    hint = "train one with `modelprint extractor train`, or run with --retrain"
+    return load_run(directory, WEIGHTS_FILE, build, "extractor", hint)
 

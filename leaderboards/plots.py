@@ -94,8 +94,9 @@ def plot_scaling(store: ResultsStore, out: Path) -> list[Path]:
     )
     fig, axes = plt.subplots(1, 2, figsize=(9, 4))
     by_space: dict[str, list[dict]] = defaultdict(list)
-    for run in runs.values():
-        by_space[run["details"]["space"]].append(run)
+    for run in runs.values():  # the fixed images-per-model design only: the curve of one study
+        if "images_per_model" in run["details"]:
+            by_space[run["details"]["space"]].append(run)
     for space, space_runs in sorted(by_space.items()):
         space_runs.sort(key=lambda run: run["details"]["num_models"])
         x = [run["details"]["num_models"] for run in space_runs]
@@ -103,7 +104,7 @@ def plot_scaling(store: ResultsStore, out: Path) -> list[Path]:
             rows = [values.get((run["method"], metric)) for run in space_runs]
             y = [row["value"] if row else float("nan") for row in rows]
             ax.plot(x, y, "o-" if len(x) > 1 else "s", label=space)
-            ax.set(xscale="log", xlabel="synthetic models (fixed image budget)", ylabel=label, title=label)
+            ax.set(xscale="log", xlabel="synthetic models (fixed per-model)", ylabel=label, title=label)
     axes[0].legend(fontsize=7)
     path = save_figure(fig, out / "zero_shot_scaling.png")
     return [path]

@@ -395,7 +395,7 @@ class PixelCNN(nn.Module):
     plain masked-conv stack (revision 1: a 7-row reach and a blind spot to the upper right)
     could not do: it drew face-toned texture on faces and digits' strokes only at the top.
 
-    Scaled for CPU: ``width`` 16 by default, 32 in the zoo's recipe since build 6 (160 in the
+    Scaled for CPU: ``width`` 16 by default, 32 in the zoo's recipe (160 in the
     paper; at 16 the digits models drew bars and arcs), ``blocks`` 1 per scale (5), no dropout
     (0.5), nearest upsampling instead of shifted transposed convs (both keep causality; a
     test checks it), and each sub-pixel a categorical over ``levels`` intensity levels instead

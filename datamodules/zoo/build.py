@@ -61,7 +61,7 @@ def generator_lock(work: Path, generator_id: str) -> Iterator[None]:
     """Hold ``work/.locks/<id>.lock`` while a generator trains. Two builds sharing a work folder (say,
     two ``--only`` lists, or a full build started while a share still runs) would otherwise both
     write the generator's staging folder: the later one clears it, and the earlier one publishes
-    a log that mixes the two (session 10 lost the first 5,574 iterations of a log that way)."""
+    a log that mixes the two (one shipped log lost its first 5,574 iterations that way)."""
     (work / ".locks").mkdir(parents=True, exist_ok=True)  # out of the way of the generators' folders
     lock = FileLock(work / ".locks" / f"{generator_id}.lock")
     try:

@@ -5,7 +5,8 @@ Every subcommand is a typed function registered with :func:`command` in a module
 is a ``--key=value`` flag (the form a ``wandb agent`` passes with ``${args}``) and can also
 come from stacked YAML files (``--config base.yaml --config small.yaml --key=value``, later
 ones winning). A bad flag or config value ends in one line that names the key and what is
-valid, never in a traceback.
+valid, never in a traceback; ``--debug`` anywhere on the line shows the traceback of a user
+mistake too (every other exception is a bug and always keeps its traceback).
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ def bare_boolean_flags(args: list[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``modelprint`` console script."""
-    args = bare_boolean_flags(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args  # anywhere on the line: a user mistake keeps its traceback
+    args = bare_boolean_flags([a for a in args if a != "--debug"])
     parser = build_parser()
     try:
         cfg = parser.parse_args(args)
@@ -149,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(one_line_error(parser, args, error), file=sys.stderr)
         return 2
     except ModelprintError as error:  # every user mistake: one line, no traceback
+        if debug:
+            raise
         print(f"modelprint: {' '.join(str(error).split())}", file=sys.stderr)
         return error.exit_code
     return int(status or 0)

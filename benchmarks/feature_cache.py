@@ -1,51 +1,102 @@
 """On-disk cache of a method's features per (method key, data hash, split, transform).
 
 A second protocol, a re-run, or a sweep over a probe's hyper-parameters reads features
-from here instead of running a backbone again. Files are written atomically (temp file +
-rename) and read with ``torch.load(weights_only=True)``.
+from here instead of running a backbone again. A cache entry is only ever a shortcut, never a
+source of truth: each file records what it holds (method key, data hash, split, transform, row
+count, a hash of the array's bytes), and an entry that cannot be read, or says it is something
+other than what was asked, or whose array does not match its own hash, is reported once,
+deleted and recomputed - a swapped, truncated or foreign file can cost time, never a figure.
+Files are written atomically (temp file + rename) and read with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 
 from core.paths import cache_dir
 
+log = logging.getLogger(__name__)
 
-def feature_key(method_key: str, data_hash: str, split: str, transform: str = "none") -> str:
-    """``method_key`` names the feature extractor alone (class, backbone config, weights), not the
-    registry name or head: two methods on one backbone (a probe and a k-NN) share features."""
-    text = "|".join((method_key, data_hash, split, transform))
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+@dataclass(frozen=True)
+class FeatureEntry:
+    """What one cache entry holds. ``method_key`` names the feature extractor alone (class,
+    backbone config, weights), not the registry name or head: two methods on one backbone (a
+    probe and a k-NN) share features."""
+
+    method_key: str
+    data_hash: str
+    split: str
+    transform: str = "none"
+
+    @property
+    def key(self) -> str:
+        text = "|".join((self.method_key, self.data_hash, self.split, self.transform))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def content_hash(features: torch.Tensor) -> str:
+    """A hash of the array's dtype, shape and bytes."""
+    array = features.detach().cpu().contiguous()
+    digest = hashlib.sha256(f"{array.dtype}|{tuple(array.shape)}|".encode())
+    digest.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+    return digest.hexdigest()
 
 
 class FeatureCache:
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root or cache_dir() / "features"
+        self.root = Path(root) if root is not None else cache_dir() / "features"
         self.hits = self.misses = 0
+        #: entries found bad and deleted: "file: why", one per entry
+        self.rejected: list[str] = []
 
-    def path(self, key: str) -> Path:
-        return self.root / f"{key}.pt"
+    def path(self, entry: FeatureEntry) -> Path:
+        return self.root / f"{entry.key}.pt"
 
-    def load(self, key: str) -> dict[str, torch.Tensor] | None:
-        path = self.path(key)
+    def load(self, entry: FeatureEntry, rows: int) -> torch.Tensor | None:
+        """The features of ``entry`` (``rows`` x dim), or None when absent or not trustworthy."""
+        path = self.path(entry)
         if not path.exists():
             self.misses += 1
             return None
-        try:
-            value = torch.load(path, weights_only=True)
-        except Exception:  # a truncated or foreign file is a miss, never a crash
+        problem = self._problem(path, entry, rows)
+        if isinstance(problem, str):
             self.misses += 1
+            self.rejected.append(f"{path}: {problem}")
+            log.warning("feature cache entry %s %s; deleted, recomputing", path, problem)
+            path.unlink(missing_ok=True)
             return None
         self.hits += 1
-        return value
+        return problem
 
-    def save(self, key: str, value: dict[str, torch.Tensor]) -> None:
+    @staticmethod
+    def _problem(path: Path, entry: FeatureEntry, rows: int) -> torch.Tensor | str:
+        """The entry's features if it is what was asked for, else why not."""
+        try:
+            value = torch.load(path, weights_only=True)
+        except Exception as error:  # truncated, empty, not a torch file, unsafe content
+            return f"is unreadable ({type(error).__name__})"
+        if not isinstance(value, dict) or not isinstance(value.get("features"), torch.Tensor):
+            return "holds no feature array"
+        features, recorded = value["features"], value.get("entry")
+        if recorded != asdict(entry):
+            return f"records {recorded!r}, not {asdict(entry)!r}"
+        if features.ndim != 2 or features.shape[0] != rows:
+            return f"has shape {tuple(features.shape)}, expected {rows} rows"
+        if value.get("content_hash") != content_hash(features):
+            return "does not match its own content hash"
+        return features
+
+    def save(self, entry: FeatureEntry, features: torch.Tensor) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(key).with_suffix(f".tmp{os.getpid()}")
-        torch.save(value, tmp)
-        tmp.replace(self.path(key))
+        path = self.path(entry)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        record = {"features": features, "entry": asdict(entry), "content_hash": content_hash(features)}
+        torch.save(record, tmp)
+        tmp.replace(path)

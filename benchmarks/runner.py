@@ -1,7 +1,9 @@
 """The benchmark runner: every (method x protocol x seed) cell on one data set, into the store.
 
-Everything is checked before any work starts - names, method/protocol compatibility, and
-that every split needed exists and is non-empty. A cell already in the results store (same
+Everything is checked before any work starts - names, method/protocol compatibility, seeds,
+that the store can be written, that every split exists and is non-empty, and that the
+splits do not leak into each other (:mod:`benchmarks.split_integrity`). The data hash covers
+every split; every figure of a cell is written in one transaction. A cell already in the results store (same
 run key: method, protocol, data set, split, seed, config hash) is skipped, so a killed run
 resumes where it stopped. Features are cached per (method key, data hash, split).
 
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks.feature_cache import FeatureCache, feature_key
+from benchmarks.feature_cache import FeatureCache, FeatureEntry
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
 from benchmarks.provenance import run_record
-from core.errors import ModelprintError
+from benchmarks.split_integrity import KNOWN_SPLITS, UNSEEN_GROUPS, check_split_integrity, data_set_hash
+from core.errors import AbsentSplitError, ModelprintError
 from core.hashing import config_hash
 from core.images import as_float_images
 from core.paths import config_file
@@ -42,12 +44,16 @@ from core.tracking import log_evaluation, wandb_logger
 from core.yaml_config import check_typed
 from datamodules import DATASETS, TRAINING_DATASETS
 from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
+from leaderboards.claims import CellClaims
 from leaderboards.store import ResultsStore, RunKey
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
 
 METHOD_CONFIG_DIR = config_file("methods")
 FIT_SPLITS = ("known_train", "known_val")
+#: every split a data set serves to the protocols; the unseen ones may be absent from a layout
+OPTIONAL_SPLITS = (*UNSEEN_GROUPS, "unseen_all")
+DATA_SPLITS = (*KNOWN_SPLITS, *OPTIONAL_SPLITS)
 
 
 class PlanError(ModelprintError, ValueError):
@@ -102,6 +108,10 @@ class RunSummary:
     feature_seconds: float = 0.0
     images_featurised: int = 0
     cache_hits: int = 0
+    #: cells another run on the same store computed while this one waited for them
+    reused: int = 0
+    #: cache entries found damaged or foreign, deleted and recomputed ("file: why")
+    cache_rejected: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
 
 
@@ -153,8 +163,17 @@ def perturbations(cfg: BenchmarkConfig) -> list[Perturbation | None]:
 
 def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     """Validate names and compatibility; returns the methods and protocols to run."""
-    methods = cfg.methods or METHODS.names()
-    protocols = cfg.protocols or PROTOCOLS.names()
+    for option in ("methods", "protocols"):
+        if getattr(cfg, option) == []:
+            raise PlanError(f"--{option}=[] selects nothing; leave it out to run all of them")
+    methods = cfg.methods if cfg.methods is not None else METHODS.names()
+    protocols = cfg.protocols if cfg.protocols is not None else PROTOCOLS.names()
+    check_seeds(cfg.seeds)
+    if cfg.bootstrap_samples < 0 or cfg.bootstrap_samples == 1:
+        raise PlanError(
+            "bootstrap_samples must be 0 (no intervals) or at least 2 (200 is usual), "
+            f"got {cfg.bootstrap_samples}"
+        )
     for name in methods:
         METHODS.entry(name)
     for name in protocols:
@@ -164,16 +183,17 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
             f"{cfg.dataset!r} is a training data set (methods train on it), not one split into known "
             f"and unseen generators; protocols run on: {', '.join(DATASETS.names())}"
         )
-    DATASETS.entry(cfg.dataset)
+    check_typed(
+        DATASETS.entry(cfg.dataset).factory,
+        cfg.dataset_args,
+        f"data set {cfg.dataset!r} (--dataset_args)",
+        supplied=("split",),
+    )
     check_method_args(cfg, methods)
     perturbations(cfg)
-    if not cfg.seeds:
-        raise PlanError("no seeds given")
-    unknown_args = set(cfg.protocol_args) - set(PROTOCOLS.names())
-    if unknown_args:
-        raise PlanError(
-            f"protocol_args for unknown protocols {sorted(unknown_args)}; valid: {PROTOCOLS.names()}"
-        )
+    stray = sorted(set(cfg.protocol_args) - set(protocols))
+    if stray:
+        raise PlanError(f"protocol_args for protocols not in this run: {stray}; its protocols: {protocols}")
     built = [
         PROTOCOLS.create(name, bootstrap_samples=cfg.bootstrap_samples, **cfg.protocol_args.get(name, {}))
         for name in protocols
@@ -190,16 +210,55 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     return methods, built
 
 
-def load_splits(cfg: BenchmarkConfig, names: Iterable[str]) -> dict[str, Any]:
-    """Every split needed, loaded up front so that a missing or empty one fails before work."""
-    splits = {}
-    for name in sorted(set(names)):
+def check_seeds(seeds: list[int]) -> None:
+    """Seeds are given, distinct (a repeated seed would run its cells twice) and in the range
+    every library seeds from (numpy and scikit-learn take 0 .. 2**32 - 1)."""
+    if not seeds:
+        raise PlanError("no seeds given")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise PlanError(f"seed(s) {repeated} given twice in --seeds={seeds}")
+    bad = [s for s in seeds if not 0 <= s < 2**32]
+    if bad:
+        raise PlanError(f"seed(s) {bad} out of range: a seed is an integer in [0, 2**32)")
+
+
+def load_splits(cfg: BenchmarkConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Every split of the data set, loaded up front so that a missing or empty one fails before
+    work, and so that the data hash covers all of them whatever the plan reads. An unseen group
+    the layout does not have is absent (returned by name), not an error."""
+    splits, absent = {}, []
+    for name in DATA_SPLITS:
         dm = DATASETS.create(cfg.dataset, split=name, **cfg.dataset_args)
-        dm.setup()
+        try:
+            dm.setup()
+        except AbsentSplitError:
+            if name not in OPTIONAL_SPLITS:
+                raise
+            absent.append(name)
+            continue
         if len(dm.split) == 0:
             raise PlanError(f"split {name!r} of data set {cfg.dataset!r} is empty")
         splits[name] = dm.split
-    return splits
+    return splits, tuple(absent)
+
+
+def present_protocols(protocols: list[Protocol], absent: tuple[str, ...], explicit: bool) -> list[Protocol]:
+    """The protocols restricted to the splits the data set has (open set on the unseen groups it
+    has). One that cannot run at all is an error when asked for by name, else left out."""
+    kept = []
+    for protocol in protocols:
+        restricted = protocol.restricted(set(absent))
+        if restricted is not None:
+            kept.append(restricted)
+        elif explicit:
+            raise PlanError(
+                f"protocol {protocol.name!r} needs {', '.join(protocol.feature_splits())}; "
+                f"this data set has no {', '.join(absent)}"
+            )
+    if not kept:
+        raise PlanError(f"no protocol can run: this data set has no {', '.join(absent)}")
+    return kept
 
 
 def skipped_images(splits: dict[str, Any]) -> dict[str, Any]:
@@ -267,10 +326,10 @@ class Cell:
 class SplitSource:
     """The loaded splits, and their perturbed copies made once and shared by every method."""
 
-    def __init__(self, splits: dict[str, Any]) -> None:
-        self.splits = splits
+    def __init__(self, splits: dict[str, Any], absent: tuple[str, ...] = ()) -> None:
+        self.splits, self.absent = splits, absent
         self.perturbed: dict[tuple[str, Perturbation], Any] = {}
-        self.data_hash = splits["known_train"].data_hash
+        self.data_hash = data_set_hash(splits)
 
     def get(self, name: str, level: Perturbation | None) -> Any:
         if level is None:
@@ -328,11 +387,11 @@ def featurise(
     clean: list[tuple[Any, torch.Tensor]] = []
     for split_name, level in sorted(needed, key=lambda item: (len(source.get(*item)), item[0], str(item[1]))):
         split = source.get(split_name, level)
-        key = feature_key(method.method_key(), split.data_hash, split_name)
-        cached = cache.load(key)
-        derived = None if cached or level else features_from_parts(split, clean)
+        entry = FeatureEntry(method.method_key(), split.data_hash, split_name)
+        cached = cache.load(entry, rows=len(split))
+        derived = None if cached is not None or level else features_from_parts(split, clean)
         if cached is not None:
-            values = cached["features"]
+            values = cached
             summary.cache_hits += 1
         elif derived is not None:
             values = derived
@@ -341,7 +400,7 @@ def featurise(
             values = extract(method, split, batch_size)
             summary.feature_seconds += time.perf_counter() - start
             summary.images_featurised += len(split)
-            cache.save(key, {"features": values})
+            cache.save(entry, values)
         if level is None:
             clean.append((split, values))
         features[(split_name, level)] = Features(split_name, values, split.labels, split.generator_ids)
@@ -358,8 +417,12 @@ def cell_records(
 ) -> list[tuple[Any, list]]:
     """The store records of one evaluated cell, each with its figures and provenance."""
     variant, out = cell.variant, []
+    cell_splits = [r.split for r in results]
     for result in results:
-        details = {**context, **result.details}
+        details = {**context, **result.details, "cell_splits": cell_splits}
+        absent = variant.protocol.absent_splits
+        if absent:
+            details["absent_splits"] = list(absent)
         if variant.perturbation is not None:
             details["perturbation"] = {
                 "kind": variant.perturbation.kind.name,
@@ -382,67 +445,124 @@ def cell_records(
     return out
 
 
+def compute_cells(run: RunContext, method_name: str, seed: int, todo: list[Cell]) -> None:
+    """Fit one method for one seed, featurise what its cells need, evaluate and record each cell."""
+    cfg, source, summary, progress = run.cfg, run.source, run.summary, run.progress
+    progress.update(run.task, description=f"{method_name} seed {seed}: fitting")
+    fit_start = time.perf_counter()
+    method, extractor_info = fit_method(cfg, method_name, seed, source)
+    features = featurise(method, todo, source, run.cache, cfg.batch_size, summary)
+    head_info = method.fit_head(features[("known_train", None)], features[("known_val", None)], seed)
+    fit_seconds = time.perf_counter() - fit_start
+    context = {
+        **skipped_images(source.splits),
+        "weights": method.weights_note or "n/a",
+        "extractor": extractor_info,
+        "head": head_info,
+    }
+    tracked = wandb_logger(
+        f"{method_name}-seed{seed}",
+        {c.variant.name: cell_config(cfg, method_name, c.variant) for c in todo},
+        group=cfg.dataset,
+    )
+    tracked_figures: dict[str, float] = {}
+    tracked_runs: list[str] = []
+    for cell in todo:
+        progress.update(run.task, description=f"{method_name} seed {seed}: {cell.variant.name}")
+        eval_start = time.perf_counter()
+        cell_features = {
+            name: features[(name, cell.variant.split_variant(name))]
+            for name in (*FIT_SPLITS, *cell.variant.protocol.feature_splits())
+        }
+        results = cell.variant.protocol.evaluate(method, cell_features, seed)
+        wall = fit_seconds + time.perf_counter() - eval_start
+        records = cell_records(cfg, cell, results, source, context, wall)
+        run_ids = run.store.write_runs(records)  # the whole cell, or nothing of it
+        summary.run_ids += run_ids
+        tracked_runs += run_ids
+        for record, figures in records:
+            tracked_figures.update(
+                {f"{cell.variant.name}/{record.split}/{f.metric}": f.value for f in figures}
+            )
+        summary.ran += 1
+        progress.advance(run.task)
+    log_evaluation(tracked, tracked_figures, tracked_runs)
+
+
+@dataclass
+class RunContext:
+    """What every (method, seed) group of one run shares."""
+
+    cfg: BenchmarkConfig
+    source: SplitSource
+    store: ResultsStore
+    cache: FeatureCache
+    summary: RunSummary
+    progress: Progress
+    task: Any
+
+
+def cell_id(cell: Cell, cfg: BenchmarkConfig, data_hash: str) -> str:
+    """The identity two runs of one plan agree on: what a claim names."""
+    chash = config_hash(cell_config(cfg, cell.method, cell.variant))
+    return "|".join((cell.method, cell.variant.name, cfg.dataset, str(cell.seed), chash, data_hash))
+
+
 def run_benchmark(
     cfg: BenchmarkConfig,
     store: ResultsStore,
     cache: FeatureCache | None = None,
     console: Console | None = None,
+    poll_s: float = 2.0,
 ) -> RunSummary:
     """Plan the cells, then per (method, seed): fit, featurise, evaluate and record each cell
-    not yet in the store (so a killed run resumes where it stopped)."""
+    not yet in the store (so a killed run resumes where it stopped). A cell another run on the
+    same store has claimed is left to it; once this run has done its own, it waits for those
+    figures (``poll_s``) and reuses them - or computes the cell if that run died."""
     console, cache = console or Console(), cache or FeatureCache()
     methods, protocols = plan(cfg)
+    store.check_writable()  # a store that cannot take the figures is refused before the work
+    splits, absent = load_splits(cfg)
+    check_split_integrity(splits)
+    protocols = present_protocols(protocols, absent, explicit=cfg.protocols is not None)
+    for protocol in protocols:
+        protocol.check_data(splits)
     variants = [Variant(p, level) for level in perturbations(cfg) for p in protocols]
-    source = SplitSource(load_splits(cfg, [*FIT_SPLITS, *(s for p in protocols for s in p.feature_splits())]))
+    source = SplitSource(splits, absent)
     cells = plan_cells(cfg, methods, variants)
     summary, start = RunSummary(), time.perf_counter()
+    groups = dict.fromkeys((c.method, c.seed) for c in cells)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
+    with Progress(*columns, console=console) as progress, CellClaims(store) as claims:
         task = progress.add_task("benchmark", total=len(cells))
-        for method_name, seed in dict.fromkeys((c.method, c.seed) for c in cells):
-            group = [c for c in cells if (c.method, c.seed) == (method_name, seed)]
-            todo = [c for c in group if not is_recorded(c, cfg, store, source.data_hash)]
-            summary.skipped += len(group) - len(todo)
-            progress.advance(task, len(group) - len(todo))
-            if not todo:
-                continue
-            progress.update(task, description=f"{method_name} seed {seed}: fitting")
-            fit_start = time.perf_counter()
-            method, extractor_info = fit_method(cfg, method_name, seed, source)
-            features = featurise(method, todo, source, cache, cfg.batch_size, summary)
-            head_info = method.fit_head(features[("known_train", None)], features[("known_val", None)], seed)
-            fit_seconds = time.perf_counter() - fit_start
-            context = {
-                **skipped_images(source.splits),
-                "weights": method.weights_note or "n/a",
-                "extractor": extractor_info,
-                "head": head_info,
-            }
-            tracked = wandb_logger(
-                f"{method_name}-seed{seed}",
-                {c.variant.name: cell_config(cfg, method_name, c.variant) for c in todo},
-                group=cfg.dataset,
-            )
-            tracked_figures: dict[str, float] = {}
-            tracked_runs: list[str] = []
-            for cell in todo:
-                progress.update(task, description=f"{method_name} seed {seed}: {cell.variant.name}")
-                eval_start = time.perf_counter()
-                cell_features = {
-                    name: features[(name, cell.variant.split_variant(name))]
-                    for name in (*FIT_SPLITS, *cell.variant.protocol.feature_splits())
-                }
-                results = cell.variant.protocol.evaluate(method, cell_features, seed)
-                wall = fit_seconds + time.perf_counter() - eval_start
-                for record, figures in cell_records(cfg, cell, results, source, context, wall):
-                    run_id = store.write_run(record, figures)
-                    summary.run_ids.append(run_id)
-                    tracked_runs.append(run_id)
-                    tracked_figures.update(
-                        {f"{cell.variant.name}/{record.split}/{f.metric}": f.value for f in figures}
-                    )
-                summary.ran += 1
-                progress.advance(task)
-            log_evaluation(tracked, tracked_figures, tracked_runs)
+        run = RunContext(cfg, source, store, cache, summary, progress, task)
+        pending = {g: [c for c in cells if (c.method, c.seed) == g] for g in groups}  # not yet seen recorded
+        first_pass = True
+        while pending:
+            if not first_pass:
+                progress.update(
+                    run.task, description=f"waiting for {len(pending)} group(s) another run holds"
+                )
+                time.sleep(poll_s)
+            for (method_name, seed), group in list(pending.items()):
+                todo = [c for c in group if not is_recorded(c, cfg, store, source.data_hash)]
+                if first_pass:
+                    summary.skipped += len(group) - len(todo)
+                else:
+                    summary.reused += len(group) - len(todo)
+                progress.advance(run.task, len(group) - len(todo))
+                ids = [cell_id(c, cfg, source.data_hash) for c in todo]
+                held = claims.claim(ids)
+                mine = [c for c, i in zip(todo, ids, strict=True) if i in held]
+                if mine:
+                    compute_cells(run, method_name, seed, mine)
+                    claims.release(held)
+                others = [c for c, i in zip(todo, ids, strict=True) if i not in held]
+                if others:
+                    pending[(method_name, seed)] = others
+                else:
+                    del pending[(method_name, seed)]
+            first_pass = False
     summary.wall_time_s = time.perf_counter() - start
+    summary.cache_rejected = list(cache.rejected)
     return summary

@@ -18,3 +18,13 @@ class ModelprintError(Exception):
 
 class ConfigError(ModelprintError, ValueError):
     """A config file or argument that cannot be used: unknown key, wrong type, bad value."""
+
+
+class DataError(ModelprintError, ValueError):
+    """A data set that cannot serve the plan as it is: a split with no usable image, a generator
+    in two roles, an image in two splits, a row without a label."""
+
+
+class AbsentSplitError(DataError):
+    """A split the data set's layout does not have at all (no unseen-seed generators, say); the
+    runner skips the protocols' figures on it and names it in the run's record."""

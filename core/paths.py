@@ -6,8 +6,10 @@ share one store, and CI can point everything at a scratch directory.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 RESULTS_ENV = "MODELPRINT_RESULTS"
@@ -41,3 +43,20 @@ def config_file(*parts: str) -> Path:
     if spec is None or spec.origin is None:
         raise FileNotFoundError("the modelprint `configs` package is not installed")
     return Path(spec.origin).parent.joinpath(*parts)
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def file_slug(name: str) -> str:
+    """``name`` made safe as one file-name component, and still unique.
+
+    Method, data set, split and metric names reach file names from the results store, which
+    anyone may have written: a ``/`` would write elsewhere, ``<`` or quotes would be carried into
+    HTML. A simple name is kept as it is; any other has its unsafe runs replaced by ``_`` and a
+    short hash of the original appended, so two names never share a file.
+    """
+    if SAFE_NAME.fullmatch(name) and name not in (".", ".."):
+        return name
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._-")[:60] or "name"
+    return f"{cleaned}-{hashlib.blake2b(name.encode(), digest_size=3).hexdigest()}"

@@ -38,12 +38,28 @@ def accepted_parameters(target: Any) -> list[str]:
     return names
 
 
-def check_typed(target: Any, values: dict[str, Any], source: str) -> dict[str, Any]:
-    """``values`` checked against ``target``'s typed signature; returned unchanged."""
+def required_parameters(target: Any) -> list[str]:
+    """The parameters of ``target``'s own signature that have no default."""
+    function = target.__init__ if inspect.isclass(target) else target
+    return [
+        p.name
+        for p in inspect.signature(function).parameters.values()
+        if p.name != "self" and p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+
+
+def check_typed(
+    target: Any, values: dict[str, Any], source: str, supplied: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """``values`` checked against ``target``'s typed signature; returned unchanged. A required
+    parameter must be in ``values`` unless the caller passes it itself (``supplied``)."""
     valid = accepted_parameters(target)
     unknown = sorted(set(values) - set(valid))
     if unknown:
         raise ConfigError(f"{source}: unknown key(s) {unknown}; valid: {', '.join(valid) or '(none)'}")
+    missing = [name for name in required_parameters(target) if name not in values and name not in supplied]
+    if missing:
+        raise ConfigError(f"{source}: missing required key(s) {missing}")
     parser = ArgumentParser(exit_on_error=False)
     try:
         parser.add_class_arguments(target, as_group=False) if inspect.isclass(

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from core.paths import file_slug
 from leaderboards.store import ResultsStore
 
 
@@ -60,7 +61,7 @@ def plot_curves(store: ResultsStore, out: Path) -> list[Path]:
             title=f"OSCR vs {split}", xlabel="false positive rate", ylabel="correct classification rate"
         )
         roc_ax.legend(fontsize=7)
-        path = save_figure(fig, out / f"open_set_{split}.png")
+        path = save_figure(fig, out / f"open_set_{file_slug(split)}.png")
         written.append(path)
     return written
 
@@ -76,7 +77,7 @@ def plot_confusions(store: ResultsStore, out: Path) -> list[Path]:
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
         ax.set_yticks(range(len(names)), names, fontsize=6)
         ax.set(title=f"{method}: closed-set confusion", xlabel="predicted", ylabel="true")
-        path = save_figure(fig, out / f"confusion_{method.replace(':', '_')}.png")
+        path = save_figure(fig, out / f"confusion_{file_slug(method)}.png")
         written.append(path)
     return written
 

@@ -17,10 +17,16 @@ def _arrow(metric: str) -> str:
     return "↑" if higher_is_better(metric) else "↓"
 
 
+def markdown_text(text: str) -> str:
+    """A name from the store as inert Markdown: HTML escaped (a README renders raw HTML) and the
+    table's cell separator escaped."""
+    return html.escape(text, quote=False).replace("|", "\\|")
+
+
 def to_markdown(tables: list[Table]) -> str:
     out = []
     for table in tables:
-        out.append(f"### {table.title}\n")
+        out.append(f"### {markdown_text(table.title)}\n")
         header = ["method", *[f"{m} {_arrow(table.metric_of(m))}" for m in table.metrics], "seeds", "weights"]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
@@ -32,7 +38,8 @@ def to_markdown(tables: list[Table]) -> str:
                     f"**{text}**" if table.best(metric) == row.method and len(table.rows) > 1 else text
                 )
             seeds = ",".join(map(str, row.seeds))
-            out.append("| " + " | ".join([row.method, *cells, seeds, row.provenance["weights"]]) + " |")
+            row_text = [markdown_text(row.method), *cells, seeds, markdown_text(row.provenance["weights"])]
+            out.append("| " + " | ".join(row_text) + " |")
         out.append("")
     return "\n".join(out)
 

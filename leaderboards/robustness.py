@@ -18,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from core.paths import file_slug
 from datamodules.perturbations import PERTURBATIONS, parse_perturbation
 from leaderboards.plots import save_figure
 from leaderboards.store import ResultsStore
@@ -139,6 +140,7 @@ def plot_robustness(tables: list[Table], out: Path) -> list[Path]:
                 ax.invert_xaxis()  # left to right = stronger, in every panel
         axes[0][0].legend(fontsize=6)
         fig.suptitle(f"{table.protocol} / {table.split}: {table.value_metric} vs perturbation", fontsize=10)
-        path = save_figure(fig, out / f"robustness_{table.protocol}_{table.split}_{table.value_metric}.png")
+        stem = "_".join(map(file_slug, ("robustness", table.protocol, table.split, table.value_metric)))
+        path = save_figure(fig, out / f"{stem}.png")
         written.append(path)
     return written

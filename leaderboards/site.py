@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import shutil
 from pathlib import Path
 
+from core.paths import file_slug
 from leaderboards.render import to_html
 from leaderboards.store import ResultsStore
 from leaderboards.tables import Table, format_cell
-
-
-def method_slug(method: str) -> str:
-    """A file name for a method (registry names are simple; scaling variants carry brackets)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", method).strip("_") or "method"
 
 
 def method_page(method: str, tables: list[Table], store: ResultsStore) -> str:
@@ -74,13 +69,13 @@ def write_site(tables: list[Table], store: ResultsStore, out: Path, images: list
     index = to_html(
         tables,
         images=images,
-        method_href=lambda m: f"methods/{method_slug(m)}.html",
+        method_href=lambda m: f"methods/{file_slug(m)}.html",
         image_src=lambda image: f"plots/{image.name}",
     )
     written = [out / "index.html"]
     written[0].write_text(index)
     for method in sorted({row.method for table in tables for row in table.rows}):
-        page = out / "methods" / f"{method_slug(method)}.html"
+        page = out / "methods" / f"{file_slug(method)}.html"
         page.write_text(method_page(method, tables, store))
         written.append(page)
     return written

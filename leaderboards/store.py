@@ -13,6 +13,7 @@ it is never duplicated.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -24,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from core.errors import ModelprintError
 from core.hashing import config_hash
 
 SCHEMA_VERSION = 2  # 2: the data hash is part of a run's key
@@ -93,6 +95,10 @@ class RunExistsError(RuntimeError):
     """A run with the same key is already in the store and the writer asked not to replace it."""
 
 
+class StoreError(ModelprintError):
+    """A results store that cannot be used as asked: damaged, of a newer schema, or not
+    writable where figures are to be written. Never overwritten: the message says what to do."""
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -161,19 +167,78 @@ class ResultsStore:
         [('spectral', 'accuracy', 0.75)]
     """
 
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0, readonly: bool = False) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.readonly = readonly
+        self._uri = f"file:{self.path.resolve()}?mode=ro" if readonly else None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as error:
+            raise self._damaged(error) from None
+
+    def _damaged(self, error: sqlite3.DatabaseError) -> StoreError:
+        """A damaged, unreadable or unwritable file: one line with SQLite's answer, never an
+        overwrite."""
+        if isinstance(error, sqlite3.OperationalError) and any(
+            words in str(error) for words in ("readonly", "read-only", "unable to open")
+        ):
+            return StoreError(
+                f"results store {self.path} cannot be written ({error}); nothing was run - "
+                "make it writable, or point MODELPRINT_RESULTS at a writable file"
+            )
+        answer = self._integrity_answer()
+        return StoreError(
+            f"results store {self.path} cannot be used ({error}"
+            + (f"; PRAGMA integrity_check: {answer}" if answer else "")
+            + "); it is left as it is - restore it from a copy, or point MODELPRINT_RESULTS at a new file"
+        )
+
+    def _integrity_answer(self) -> str:
+        """SQLite's own account of the damage (first lines of ``PRAGMA integrity_check``), or
+        what stops it from giving one."""
+        try:
+            with self._connect() as conn:
+                answer = [row[0] for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
+        except sqlite3.DatabaseError as error:
+            return f"cannot run ({error})"
+        return "; ".join(answer)
+
+    def check(self) -> list[str]:
+        """Every problem found, one line each (empty: the store is sound): SQLite's integrity
+        check, runs without figures, figures without a run, and cells with splits missing."""
+        answer = self._integrity_answer()
+        if answer != "ok":
+            return [f"PRAGMA integrity_check: {answer}"]
+        with self._connect() as conn:
+            bare = conn.execute(
+                "SELECT run_id, method, protocol, split, seed FROM runs "
+                "WHERE run_id NOT IN (SELECT run_id FROM figures)"
+            ).fetchall()
+            orphans = conn.execute(
+                "SELECT run_id, COUNT(*) AS n FROM figures WHERE run_id NOT IN (SELECT run_id FROM runs) "
+                "GROUP BY run_id"
+            ).fetchall()
+        problems = [
+            f"run {r['run_id']} ({r['method']} / {r['protocol']} / {r['split']} / seed {r['seed']}) "
+            "has no figures"
+            for r in bare
+        ]
+        problems += [f"{o['n']} figure(s) of run {o['run_id']}, which is not in the store" for o in orphans]
+        return problems + [note for _, note in self.incomplete_cells()]
+
+    def _open(self) -> None:
+        if self.readonly:
+            self._open_readonly()
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             self._enable_wal(conn)
             conn.execute("BEGIN IMMEDIATE")  # two processes creating one store: one creates, one waits
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, 1, SCHEMA_VERSION):
-                raise RuntimeError(
-                    f"results store {self.path} has schema version {version}; "
-                    f"this modelprint reads version {SCHEMA_VERSION}"
-                )
+                conn.execute("ROLLBACK")
+                raise self._newer(version)
             if version == 1:
                 conn.execute("ROLLBACK")
                 _migrate_1_to_2(conn)
@@ -183,6 +248,58 @@ class ResultsStore:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             conn.execute("COMMIT")
+
+    def _newer(self, version: int) -> StoreError:
+        return StoreError(
+            f"results store {self.path} has schema version {version}; this modelprint reads "
+            f"version {SCHEMA_VERSION} - upgrade modelprint, or use a new store"
+        )
+
+    def _open_readonly(self) -> None:
+        """Open for reading only (``modelprint board`` on a read-only mount): nothing is created
+        or migrated. Where SQLite cannot even take its read locks there (a WAL store needs its
+        ``-shm`` file), the file is read as immutable - a published store is checkpointed."""
+        if not self.path.is_file():
+            raise StoreError(f"no results store at {self.path}")
+        try:
+            with self._connect() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            self._uri = f"file:{self.path.resolve()}?immutable=1"
+            with self._connect() as conn:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            raise (
+                self._newer(version)
+                if version > SCHEMA_VERSION
+                else StoreError(
+                    f"results store {self.path} has schema version {version}; open it once for writing "
+                    "(modelprint run) to migrate it"
+                )
+            )
+
+    def check_writable(self) -> None:
+        """Refuse, before any work, a store that cannot take a run: damaged (SQLite's quick
+        check), read-only (file, folder or mount), or opened for reading only."""
+        if self.readonly:
+            raise StoreError(f"results store {self.path} was opened for reading only")
+        try:
+            with self._connect() as conn:
+                answer = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+                if answer != ["ok"]:
+                    found = "; ".join(answer[:3])
+                    raise StoreError(
+                        f"results store {self.path} is damaged (PRAGMA quick_check: {found}); "
+                        "restore it from a copy, or point MODELPRINT_RESULTS at a new file"
+                    )
+                conn.execute("BEGIN IMMEDIATE")
+                try:  # a real write, rolled back: the only test SQLite answers truthfully
+                    conn.execute("CREATE TABLE _write_probe (x)")
+                finally:
+                    conn.execute("ROLLBACK")
+        except sqlite3.DatabaseError as error:
+            raise self._damaged(error) from None
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
         """Switch to WAL; SQLite answers 'locked' at once (no busy wait) while another process
@@ -197,12 +314,21 @@ class ResultsStore:
                     raise
                 time.sleep(0.05)
 
+    def connection(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A connection to the store's file, closed on exit (autocommit: callers open their own
+        ``BEGIN IMMEDIATE`` transactions) - for tables kept beside the results, such as claims."""
+        return self._connect()
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        if self._uri is not None:
+            conn = sqlite3.connect(self._uri, timeout=self.busy_timeout_s, isolation_level=None, uri=True)
+        else:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        if not self.readonly:
+            conn.execute("PRAGMA synchronous=NORMAL")
         try:
             yield conn
         finally:
@@ -221,48 +347,66 @@ class ResultsStore:
         exhausted, nothing of the run is visible. A run with the same key is replaced
         (default) or, with ``on_conflict="reject"``, raises :class:`RunExistsError`.
         """
-        key = run.key
+        return self.write_runs([(run, figures)], on_conflict=on_conflict)[0]
+
+    def write_runs(
+        self,
+        runs: Iterable[tuple[RunRecord, Iterable[Figure]]],
+        *,
+        on_conflict: Literal["replace", "reject"] = "replace",
+    ) -> list[str]:
+        """Write several runs - every split of one benchmark cell - in one transaction, so that
+        the store holds all of them or none (the board never shows part of a cell)."""
+        ids = []
         with self._connect() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                existing = conn.execute(
-                    f"SELECT run_id FROM runs WHERE {_KEY_WHERE}",
-                    _key_tuple(key),
-                ).fetchone()
-                if existing is not None:
-                    if on_conflict == "reject":
-                        raise RunExistsError(f"run {key} already in {self.path}")
-                    conn.execute("DELETE FROM runs WHERE run_id=?", (existing["run_id"],))
-                conn.execute(
-                    f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
-                    (
-                        run.run_id,
-                        *_key_tuple(key)[:-1],  # the key's columns but its last, the data hash
-                        json.dumps(run.config, sort_keys=True, default=str),
-                        run.data_hash,
-                        run.git_sha,
-                        json.dumps(run.package_versions, sort_keys=True),
-                        run.device,
-                        float(run.wall_time_s),
-                        json.dumps(run.details, sort_keys=True, default=str),
-                        datetime.now(UTC).isoformat(timespec="seconds"),
-                    ),
-                )
-                count = 0
-                for fig in figures:
-                    conn.execute(
-                        "INSERT INTO figures VALUES (?,?,?,?,?)",
-                        (run.run_id, fig.metric, float(fig.value), fig.ci_low, fig.ci_high),
-                    )
-                    count += 1
-                if count == 0:
-                    raise ValueError(f"run {key} has no figures; refusing to record an empty run")
+                for run, figures in runs:
+                    self._insert(conn, run, figures, on_conflict)
+                    ids.append(run.run_id)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        return run.run_id
+        return ids
+
+    def _insert(
+        self,
+        conn: sqlite3.Connection,
+        run: RunRecord,
+        figures: Iterable[Figure],
+        on_conflict: Literal["replace", "reject"],
+    ) -> None:
+        key = run.key
+        existing = conn.execute(f"SELECT run_id FROM runs WHERE {_KEY_WHERE}", _key_tuple(key)).fetchone()
+        if existing is not None:
+            if on_conflict == "reject":
+                raise RunExistsError(f"run {key} already in {self.path}")
+            conn.execute("DELETE FROM runs WHERE run_id=?", (existing["run_id"],))
+        conn.execute(
+            f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
+            (
+                run.run_id,
+                *_key_tuple(key)[:-1],  # the key's columns but its last, the data hash
+                json.dumps(run.config, sort_keys=True, default=str),
+                run.data_hash,
+                run.git_sha,
+                json.dumps(run.package_versions, sort_keys=True),
+                run.device,
+                float(run.wall_time_s),
+                json.dumps(run.details, sort_keys=True, default=str),
+                datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
+        )
+        count = 0
+        for fig in figures:
+            conn.execute(
+                "INSERT INTO figures VALUES (?,?,?,?,?)",
+                (run.run_id, fig.metric, float(fig.value), fig.ci_low, fig.ci_high),
+            )
+            count += 1
+        if count == 0:
+            raise ValueError(f"run {key} has no figures; refusing to record an empty run")
 
     def has_run(self, key: RunKey) -> bool:
         """Whether a run with this key is recorded (the runner's resume check)."""
@@ -288,7 +432,8 @@ class ResultsStore:
         configuration since changed is history, not a result to average with the new one."""
         if every_data_version:
             return self._select("figure_rows", filters)
-        rows = self._select("current_figure_rows", filters)
+        incomplete = {cell for cell, _ in self.incomplete_cells()}
+        rows = [row for row in self._select("current_figure_rows", filters) if _cell(row) not in incomplete]
         latest: dict[tuple[Any, ...], tuple[str, str]] = {}
         for row in rows:  # ordered by created_at
             cell = (row["method"], row["protocol"], row["dataset"], row["split"], row["seed"])
@@ -299,6 +444,41 @@ class ResultsStore:
             if latest[(row["method"], row["protocol"], row["dataset"], row["split"], row["seed"])][1]
             == row["config_hash"]
         ]
+
+    def incomplete_cells(self) -> list[tuple[tuple[Any, ...], str]]:
+        """Cells (method, protocol, data set, seed, config and data hash) that lack some of the
+        splits they report on, each with a note saying which. A run records its cell's splits
+        (``cell_splits``); runs of older stores that do not are held to the subsets their
+        recorded protocol arguments name (open set's ``subsets``), else to what is there. The
+        runner writes a cell in one transaction, so only stores written otherwise hold such
+        cells - a kill between the open-set subsets' separate writes left them."""
+        with self._connect() as conn:
+            runs = conn.execute(
+                "SELECT method, protocol, dataset, seed, config_hash, data_hash, split, "
+                "json_extract(details_json, '$.cell_splits') AS cell_splits, "
+                "json_extract(config_json, '$.protocol_args.subsets') AS subsets FROM runs"
+            ).fetchall()
+        expected: dict[tuple[Any, ...], set[str]] = {}
+        present: dict[tuple[Any, ...], set[str]] = {}
+        for run in runs:
+            cell = _cell(run)
+            present.setdefault(cell, set()).add(run["split"])
+            named = run["cell_splits"] or run["subsets"]
+            if named:
+                expected.setdefault(cell, set()).update(json.loads(named))
+        notes = []
+        for cell, splits in present.items():
+            wanted = expected.get(cell, splits)
+            if not wanted <= splits:
+                method, protocol, dataset, seed = cell[:4]
+                notes.append(
+                    (
+                        cell,
+                        f"{method} / {protocol} / {dataset} / seed {seed}: only {sorted(splits)} of "
+                        f"{sorted(wanted)} recorded - left off the board; rerun the cell",
+                    )
+                )
+        return notes
 
     def _select(self, table: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         with self._connect() as conn:
@@ -338,6 +518,11 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
         raise
     finally:
         conn.execute("PRAGMA foreign_keys=ON")
+
+
+def _cell(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The benchmark cell a run belongs to: its key without the split."""
+    return (row["method"], row["protocol"], row["dataset"], row["seed"], row["config_hash"], row["data_hash"])
 
 
 _KEY_WHERE = " AND ".join(f"{name}=?" for name in RunKey.__dataclass_fields__)

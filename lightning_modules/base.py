@@ -27,7 +27,6 @@ from lightning_modules.heads import LinearProbe
 CAPABILITIES = frozenset({"closed_set", "open_set", "zero_shot"})
 
 
-
 @dataclass(frozen=True)
 class Features:
     """Features of one split's images, with their labels and the generators the labels index."""

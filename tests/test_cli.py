@@ -98,11 +98,19 @@ def test_list_shows_registered_entries_by_wildcard(capsys: pytest.CaptureFixture
         (["run", "--dataset=synthetic"], "'synthetic' is a training data set"),
         (
             ["run", "--methods=[spectral]", "--method_args={spectral: {denoiser: 3}}"],
-            'Parser key "denoiser": Expected a <class \'str\'>',
+            "Parser key \"denoiser\": Expected a <class 'str'>",
         ),
         (["zoo", "build", "--only=[nope]"], "--only names generators not in the recipe: ['nope']; valid:"),
         (["run", "--methods=[spectral]", "--method_args={pose: {epochs: 1}}"], "method_args for methods not"),
         (["extractor", "ablation", "--levels=[nope]"], "unknown ablation level(s) ['nope']"),
+        (["run", "--methods=[]"], "--methods=[] selects nothing"),
+        (["run", "--protocols=[]"], "--protocols=[] selects nothing"),
+        (["run", "--methods=[spectral]", "--seeds=[8,8]"], "seed(s) [8] given twice"),
+        (["run", "--methods=[spectral]", "--seeds=[-1]"], "out of range: a seed is an integer in [0, 2**32)"),
+        (
+            ["run", "--protocols=[closed_set]", "--protocol_args={open_set: {subsets: [unseen_seed]}}"],
+            "protocol_args for protocols not in this run: ['open_set']",
+        ),
     ],
 )
 def test_user_mistakes_end_in_one_line_before_any_work(

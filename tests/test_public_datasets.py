@@ -12,6 +12,7 @@ from PIL import Image
 
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.runner import BenchmarkConfig, run_benchmark
+from core.errors import AbsentSplitError, DataError
 from datamodules import DATASETS
 from datamodules.public.images import BadImageError, read_image
 from datamodules.public.osma import AnnotationError
@@ -104,9 +105,9 @@ def test_missing_corrupt_and_truncated_images_fail_clearly_or_are_skipped_and_co
     assert details["skipped_images"] == {"known_test": 3} and len(details["skipped_files"]["known_test"]) == 3
 
 
-def genimage_fixture(root: Path) -> None:
+def genimage_fixture(root: Path, val_images: int = 4) -> None:
     for generator in ("ADM", "BigGAN", "Midjourney", "VQDM", "wukong"):
-        for part, count in (("train", 10), ("val", 4)):
+        for part, count in (("train", 10), ("val", val_images)):
             for i in range(count):
                 png(root / generator / part / "ai" / f"{i:03d}.png")
             png(root / generator / part / "nature" / "n0.png")
@@ -125,8 +126,8 @@ def test_genimage_folders_split_by_generator(tmp_path: Path) -> None:
     assert train.generator_ids == ("ADM", "BigGAN", "Midjourney") == test.generator_ids
     assert (len(train), len(val), len(test)) == (24, 6, 12)  # 10 train/ai -> 8 + 2 (val_fraction 0.2)
     assert genimage(tmp_path, "unseen_all", **groups).generator_ids == ("VQDM", "wukong")
-    with pytest.raises(ValueError, match="no usable image"):
-        genimage(tmp_path, "unseen_seed", **groups)  # no unseen-seed generators were named
+    with pytest.raises(AbsentSplitError, match="no generators named for unseen_seed"):
+        genimage(tmp_path, "unseen_seed", **groups)  # absent, not empty: the runner skips it
 
 
 def test_genimage_errors_name_the_folder(tmp_path: Path) -> None:
@@ -135,7 +136,7 @@ def test_genimage_errors_name_the_folder(tmp_path: Path) -> None:
         f.unlink()
     with pytest.raises(ValueError, match=r"BigGAN/val/ai: no images in this generator folder"):
         genimage(tmp_path, "known_test")
-    with pytest.raises(FileNotFoundError, match=r"no generator folder for \['SDXL'\]"):
+    with pytest.raises(DataError, match=r"no generator folder for \['SDXL'\]"):
         genimage(tmp_path, "known_test", unseen_seed=["SDXL"])
 
 
@@ -158,14 +159,14 @@ def test_every_mode_becomes_rgb_by_the_documented_rule(tmp_path: Path) -> None:
     assert read_image(str(small), 32, "resize").shape == (3, 32, 32)
 
 
-def hf_fixture(root: Path) -> dict:
+def hf_fixture(root: Path, test_images: int = 4) -> dict:
     """Tiny-GenImage-like parquet files: image (encoded PNG) and generator (a ClassLabel)."""
     import datasets
 
     names = ["ADM", "BigGAN", "VQDM", "wukong"]
     features = datasets.Features({"image": datasets.Image(), "generator": datasets.ClassLabel(names=names)})
     files = {}
-    for part, count in (("train", 10), ("test", 4)):
+    for part, count in (("train", 10), ("test", test_images)):
         rows = {"image": [], "generator": []}
         for label in range(len(names)):
             for i in range(count):
@@ -193,7 +194,7 @@ def test_hugging_face_parquet_with_a_class_label_generator_column(tmp_path: Path
     assert train.generator_ids == val.generator_ids == test.generator_ids == ("ADM", "BigGAN")
     assert (len(train), len(val), len(test)) == (16, 4, 8)
     assert split("unseen_all").generator_ids == ("VQDM", "wukong")
-    with pytest.raises(KeyError, match="no column 'model'"):
+    with pytest.raises(DataError, match="no column 'model'"):
         split("known_test", generator_column="model")
 
     import datasets  # the same data saved with save_to_disk: a local directory

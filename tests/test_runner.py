@@ -112,9 +112,12 @@ def test_bad_configurations_fail_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(UnknownNameError, match="unknown protocol 'open'"):
         run_benchmark(config(protocols=["open"]), store)
     with pytest.raises(PlanError, match="cannot serve protocol 'closed_set'"):
-        run_benchmark(config(methods=["zero_shot_only"], protocols=["closed_set"]), store)
+        run_benchmark(config(methods=["zero_shot_only"], protocols=["closed_set"], protocol_args={}), store)
     with pytest.raises(PlanError, match="split 'unseen_seed' of data set 'fabricated' is empty"):
-        run_benchmark(config(protocols=["open_set"], dataset_args={"empty_splits": ("unseen_seed",)}), store)
+        run_benchmark(
+            config(protocols=["open_set"], protocol_args={}, dataset_args={"empty_splits": ("unseen_seed",)}),
+            store,
+        )
     assert store.runs() == []
 
 

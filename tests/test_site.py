@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from leaderboards.site import method_slug, write_site
+from core.paths import file_slug
+from leaderboards.site import write_site
 from leaderboards.store import Figure, ResultsStore
 from leaderboards.tables import build_tables
 from tests.test_board import record
@@ -40,8 +41,8 @@ def test_the_site_has_an_index_and_a_page_per_method(tmp_path: Path) -> None:
     index = (out / "index.html").read_text()
     methods = {row["method"] for row in store.runs()}
     for method in methods:
-        page = out / "methods" / f"{method_slug(method)}.html"
-        assert f"methods/{method_slug(method)}.html" in index and page.exists()
+        page = out / "methods" / f"{file_slug(method)}.html"
+        assert f"methods/{file_slug(method)}.html" in index and page.exists()
         text = page.read_text()
         assert "git" in text and "data hash" in text and "config hash" in text and "configuration (" in text
     assert "plots/plot.png" in index and (out / "plots" / "plot.png").exists()

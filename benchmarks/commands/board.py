@@ -79,7 +79,10 @@ def board(
     path = results_store_path()
     if not path.exists():
         raise UsageError(f"no results store at {path}; run `modelprint run` first")
-    store = ResultsStore(path)
+    store = ResultsStore(path, readonly=True)  # the board only reads: a read-only mount will do
+    console = Console()
+    for _, note in store.incomplete_cells():
+        console.print(f"note: {note}")
     tables = build_tables(store, protocols)
     if not protocols:  # derived views follow the tables they summarise
         tables += main_effects_tables(store)
@@ -100,7 +103,6 @@ def board(
     files = write_all(tables, out, images=images)
     if readme is not None:
         splice_into_readme(readme, to_markdown([headline_table(tables)]).partition("\n\n")[2])
-    console = Console()
     log_board(tables, images)
     if site is not None:
         from leaderboards.site import write_site

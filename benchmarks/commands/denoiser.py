@@ -15,9 +15,7 @@ DEFAULT_CONFIG = config_file("denoiser", "cpu.yaml")
 
 
 @command("denoiser train")
-def denoiser_train(
-    training_config: Path = DEFAULT_CONFIG, out: Path | None = None
-) -> int:
+def denoiser_train(training_config: Path = DEFAULT_CONFIG, out: Path | None = None) -> int:
     """Train the DnCNN residual denoiser on the packaged photos (resumable by its directory).
 
     Args:

@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks.cli import UsageError, command
+from benchmarks.cli import command
 from core.paths import config_file, results_store_path
 
 DEFAULT_EXPERIMENT = config_file("experiments", "default.yaml")
@@ -46,9 +46,7 @@ def run(
             (``[jpeg:75,blur:1,none]``; kinds: jpeg, resize, blur, noise, crop; see
             ``configs/experiments/robustness.yaml``).
     """
-    from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
-    from datamodules.zoo.artifact import MissingArtifactError
-    from datamodules.zoo.datamodule import UnknownSplitError
+    from benchmarks.runner import BenchmarkConfig, run_benchmark
     from leaderboards.store import ResultsStore
 
     cfg = BenchmarkConfig(
@@ -66,13 +64,12 @@ def run(
     )
     store = ResultsStore(results_store_path())
     console = Console()
-    try:
-        summary = run_benchmark(cfg, store, console=console)
-    except (PlanError, MissingArtifactError, UnknownSplitError) as error:
-        raise UsageError(str(error)) from None
+    summary = run_benchmark(cfg, store, console=console)  # a user mistake: ModelprintError, one line
     console.print(
         f"ran {summary.ran} cells, skipped {summary.skipped} already in {store.path}, "
         f"{summary.wall_time_s:.1f} s (features: {summary.images_featurised} images in "
-        f"{summary.feature_seconds:.1f} s, {summary.cache_hits} cache hits)"
+        f"{summary.feature_seconds:.1f} s, {summary.cache_hits} cache hits"
+        + (f", {len(summary.cache_rejected)} bad cache entries recomputed" if summary.cache_rejected else "")
+        + ")"
     )
     return 0

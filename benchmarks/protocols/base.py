@@ -25,11 +25,23 @@ class Protocol:
     #: the method capability this protocol needs
     requires: ClassVar[str]
 
+    #: splits this protocol would read that the data set lacks (set by :meth:`restricted`)
+    absent_splits: tuple[str, ...] = ()
+
     def __init__(self, bootstrap_samples: int = 200) -> None:
         self.bootstrap_samples = bootstrap_samples
 
     def config(self) -> dict[str, Any]:
-        return dict(vars(self))
+        return {k: v for k, v in vars(self).items() if k != "absent_splits"}
+
+    def restricted(self, absent: set[str]) -> Protocol | None:
+        """This protocol on a data set without the ``absent`` splits: itself where it needs none
+        of them, None where it cannot run (subclasses that can drop a split override this)."""
+        return None if absent & set(self.feature_splits()) else self
+
+    def check_data(self, splits: dict[str, Any]) -> None:
+        """Raise a one-line error (before any method is fitted) where the loaded ``splits`` cannot
+        serve this protocol, e.g. too few images per generator; subclasses override this."""
 
     def feature_splits(self) -> tuple[str, ...]:
         """The splits whose features ``evaluate`` reads."""

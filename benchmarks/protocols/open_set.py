@@ -31,6 +31,18 @@ class OpenSetProtocol(Protocol):
             raise ValueError(f"unknown open-set subset(s) {sorted(unknown)}; valid: {UNSEEN_SUBSETS}")
         self.subsets = tuple(subsets)
 
+    def restricted(self, absent: set[str]) -> OpenSetProtocol | None:
+        """Open set on the unseen groups the data set has; the absent ones are named in the record."""
+        missing = tuple(s for s in self.subsets if s in absent)
+        if not missing:
+            return self
+        present = tuple(s for s in self.subsets if s not in absent)
+        if not present:
+            return None
+        narrowed = OpenSetProtocol(present, self.bootstrap_samples)
+        narrowed.absent_splits = missing
+        return narrowed
+
     def feature_splits(self) -> tuple[str, ...]:
         return ("known_test", *self.subsets)
 

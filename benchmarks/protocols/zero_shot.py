@@ -16,12 +16,15 @@ Figures are means over episodes with bootstrap CIs over episodes.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from benchmarks.bootstrap import mean_over_episodes
 from benchmarks.protocols import register_protocol
 from benchmarks.protocols.base import Protocol, ProtocolResult
+from core.errors import DataError
 from core.metrics.attribution import (
     VerificationMetrics,
     accuracy_at,
@@ -89,6 +92,23 @@ class ZeroShotProtocol(Protocol):
         )
         self.n_way, self.episodes, self.pairs_per_episode = n_way, episodes, pairs_per_episode
         self.validation_pairs = validation_pairs
+
+    def check_data(self, splits: dict[str, Any]) -> None:
+        test = splits[self.split]
+        counts = torch.bincount(test.labels, minlength=len(test.generator_ids))
+        short = [
+            f"{test.generator_ids[g]} ({int(n)})"
+            for g, n in enumerate(counts)
+            if 0 < n <= self.gallery_per_model
+        ]
+        if short:
+            raise DataError(
+                f"zero shot needs more than gallery_per_model={self.gallery_per_model} images per "
+                f"generator of {self.split}; too few: {', '.join(short)} "
+                f"(lower it with --protocol_args='{{zero_shot: {{gallery_per_model: K}}}}')"
+            )
+        if len(counts.nonzero()) < 2:
+            raise DataError(f"zero shot needs at least two generators in {self.split}")
 
     def feature_splits(self) -> tuple[str, ...]:
         return ("known_val", self.split)

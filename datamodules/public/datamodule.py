@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from core.errors import AbsentSplitError, ConfigError
 from datamodules.public.images import SIZE_POLICIES
 from datamodules.public.splits import PUBLIC_SPLITS, Entry, build_split
 from datamodules.zoo.datamodule import RealGeneratorDataModule, UnknownSplitError
@@ -41,7 +42,7 @@ class PublicDataModule(RealGeneratorDataModule):
         if split not in PUBLIC_SPLITS:
             raise UnknownSplitError(f"unknown split {split!r}; valid: {', '.join(PUBLIC_SPLITS)}")
         if size_policy not in SIZE_POLICIES:
-            raise ValueError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
+            raise ConfigError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
         super().__init__(
             split="known_test", batch_size=batch_size, num_workers=num_workers, transform=transform
         )
@@ -53,7 +54,13 @@ class PublicDataModule(RealGeneratorDataModule):
         )
 
     def entries(self, split: str) -> list[Entry]:
+        """The split's images; an unseen group the layout lacks raises :class:`AbsentSplitError`."""
         raise NotImplementedError
+
+    def skipped_rows(self, split: str) -> tuple[str, ...]:
+        """Rows of the layout left out as bad before decoding (a row without a generator, where
+        ``skip_bad`` asked for it), listed with the split's skipped files."""
+        return ()
 
     def known_generators(self) -> tuple[str, ...]:
         return tuple(sorted({e.generator for e in self.entries("known_train")}))
@@ -64,17 +71,22 @@ class PublicDataModule(RealGeneratorDataModule):
         name = self.split_name
         if name == "unseen_all":
             entries = [e for group in UNSEEN_GROUPS for e in self._optional(group)]
+            if not entries:
+                raise AbsentSplitError(f"no unseen generators in this data set: none of {UNSEEN_GROUPS}")
         else:
             entries = self.entries(name)
         ids = self.known_generators() if name.startswith("known_") else None
-        self.split = build_split(name, entries, self.resolution, self.size_policy, self.skip_bad, ids)
+        self.split = build_split(
+            name, entries, self.resolution, self.size_policy, self.skip_bad, ids, self.skipped_rows(name)
+        )
 
     def _optional(self, group: str) -> list[Entry]:
         """An unseen group may be absent from a layout (e.g. no unknown-seed models)."""
         try:
             return self.entries(group)
-        except (FileNotFoundError, KeyError):
+        except AbsentSplitError:
             return []
+
 
 class GroupedDataModule(PublicDataModule):
     """A layout whose generators the user groups: known ones, and unseen ones by how they differ
@@ -98,21 +110,39 @@ class GroupedDataModule(PublicDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if not 0 < val_fraction < 1:
+            raise ConfigError(
+                f"val_fraction must be in (0, 1), got {val_fraction}: 0 or less would validate on the "
+                "training images themselves, 1 or more would leave none to train on"
+            )
         self.known = sorted(known) if known else None
         self.groups = {
             "unseen_seed": list(unseen_seed or []),
             "unseen_architecture": list(unseen_architecture or []),
             "unseen_dataset": list(unseen_dataset or []),
         }
-        self.every = max(2, round(1 / val_fraction)) if val_fraction > 0 else 0
+        roles: dict[str, str] = {g: "known" for g in self.known or []}
+        for group, generators in self.groups.items():
+            for generator in generators:
+                if generator in roles:
+                    raise ConfigError(
+                        f"generator {generator!r} is named as {roles[generator]} and {group}: "
+                        "a generator has one role (known, or one unseen group)"
+                    )
+                roles[generator] = group
+        self.every = max(2, round(1 / val_fraction))
 
     @property
     def unseen(self) -> set[str]:
         return {g for group in self.groups.values() for g in group}
 
+    def unseen_group(self, split: str) -> list[str]:
+        """The generators the user named for an unseen split; none named = the split is absent."""
+        if not self.groups[split]:
+            raise AbsentSplitError(f"no generators named for {split} (dataset_args: {split}: [...])")
+        return self.groups[split]
+
     def train_or_val(self, items: list[Any], split: str) -> list[Any]:
         """The known_train or known_val share of one generator's (or one table's) training items."""
-        if not self.every:
-            return items
         to_val = split == "known_val"
         return [item for i, item in enumerate(items) if (i % self.every == 0) == to_val]

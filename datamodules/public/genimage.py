@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.errors import DataError
 from datamodules import register_dataset
 from datamodules.public.datamodule import GroupedDataModule
 from datamodules.public.splits import Entry
@@ -25,10 +26,10 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 
 def ai_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder (expected <generator>/train|val/ai)")
+        raise DataError(f"{folder}: no such folder (expected <generator>/train|val/ai)")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise ValueError(f"{folder}: no images in this generator folder")
+        raise DataError(f"{folder}: no images in this generator folder")
     return files
 
 
@@ -49,12 +50,12 @@ class GenImageDataModule(GroupedDataModule):
         super().__init__(**kwargs)
         self.image_root = Path(root)
         if not self.image_root.is_dir():
-            raise FileNotFoundError(f"{root}: GenImage root folder not found")
+            raise DataError(f"{root}: GenImage root folder not found")
         unseen = self.unseen
         folders = sorted(p.name for p in self.image_root.iterdir() if p.is_dir())
         missing = sorted((set(self.known or []) | unseen) - set(folders))
         if missing:
-            raise FileNotFoundError(f"{root}: no generator folder for {missing}; found {folders}")
+            raise DataError(f"{root}: no generator folder for {missing}; found {folders}")
         self.known = self.known or [f for f in folders if f not in unseen]
 
     def known_generators(self) -> tuple[str, ...]:
@@ -72,6 +73,6 @@ class GenImageDataModule(GroupedDataModule):
             return entries
         return [
             Entry(f, generator, str(f))
-            for generator in self.groups[split]
+            for generator in self.unseen_group(split)
             for f in ai_images(self.image_root / generator / "val" / "ai")
         ]

@@ -20,8 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from core.errors import DataError
 from datamodules import register_dataset
 from datamodules.public.datamodule import GroupedDataModule
+from datamodules.public.images import require_regular_file
 from datamodules.public.splits import Entry
 
 
@@ -52,6 +54,7 @@ class HuggingFaceDataModule(GroupedDataModule):
         self.image_column, self.generator_column = image_column, generator_column
         self.train_split, self.test_split = train_split, test_split
         self._rows: dict[str, list[tuple[bytes, str, int]]] = {}
+        self._bad_rows: dict[str, tuple[str, ...]] = {}
 
     def _load(self, split: str) -> list[tuple[bytes, str, int]]:
         """(encoded image, generator, row index) of one split of the data set, read once."""
@@ -60,30 +63,79 @@ class HuggingFaceDataModule(GroupedDataModule):
         import datasets
 
         local = Path(self.path)
-        if local.is_dir() and ((local / "dataset_info.json").exists() or (local / "state.json").exists()):
-            table = datasets.load_from_disk(str(local))
-            table = table[split] if isinstance(table, datasets.DatasetDict) else table
-        else:
-            table = datasets.load_dataset(self.path, data_files=self.data_files, split=split)
+        was_shown = not datasets.utils.are_progress_bars_disabled()
+        datasets.disable_progress_bars()  # the runner shows progress; a failure stays one line
+        try:
+            if local.is_dir() and ((local / "dataset_info.json").exists() or (local / "state.json").exists()):
+                table = datasets.load_from_disk(str(local))
+                table = table[split] if isinstance(table, datasets.DatasetDict) else table
+            else:
+                table = datasets.load_dataset(self.path, data_files=self.data_files, split=split)
+        finally:
+            if was_shown:
+                datasets.enable_progress_bars()
         for column in (self.image_column, self.generator_column):
             if column not in table.column_names:
-                raise KeyError(f"{self.path} [{split}]: no column {column!r}; columns: {table.column_names}")
+                raise DataError(f"{self.path} [{split}]: no column {column!r}; columns: {table.column_names}")
         feature = table.features[self.generator_column]
         names = feature.names if isinstance(feature, datasets.ClassLabel) else None
         if isinstance(table.features[self.image_column], datasets.Image):
             table = table.cast_column(self.image_column, datasets.Image(decode=False))
-        rows = []
+        rows, bad = [], []
         for i, (cell, generator) in enumerate(
             zip(table[self.image_column], table[self.generator_column], strict=True)
         ):
             data = cell["bytes"] if isinstance(cell, dict) else cell
             if data is None and isinstance(cell, dict) and cell.get("path"):
-                data = Path(cell["path"]).read_bytes()
-            if not isinstance(data, bytes):
-                raise ValueError(f"{self.path} [{split}] row {i}: the image column holds no encoded image")
+                data = self._read_referenced(cell["path"], f"{self.path} [{split}] row {i}")
+            problem = (
+                "the image column holds no encoded image"
+                if not isinstance(data, bytes)
+                else "no generator (null label)"
+                if generator is None
+                else None
+            )
+            if problem is not None:  # a row that belongs to no generator, or shows nothing
+                where = f"{self.path} [{split}] row {i}: {problem}"
+                if not self.skip_bad:
+                    raise DataError(f"{where} (skip_bad: true skips such rows)")
+                bad.append(where)
+                continue
             rows.append((data, names[generator] if names else str(generator), i))
-        self._rows[split] = rows
+        self._rows[split], self._bad_rows[split] = rows, tuple(bad)
         return rows
+
+    def allowed_roots(self) -> list[Path]:
+        """Where an image cell's ``path`` may point: the data set's own folder, the folders of its
+        ``data_files``, and the ``datasets`` / Hub caches (where a downloaded set's files live)."""
+        import datasets
+        import huggingface_hub.constants
+
+        files = self.data_files
+        named = [files] if isinstance(files, str) else list((files or {}).values())
+        flat = [f for value in named for f in ([value] if isinstance(value, str) else value)]
+        roots = [Path(self.path), *(Path(f).parent for f in flat)]
+        roots += [Path(datasets.config.HF_DATASETS_CACHE), Path(huggingface_hub.constants.HF_HUB_CACHE)]
+        return list(dict.fromkeys(r.resolve() for r in roots if r.is_dir()))
+
+    def _read_referenced(self, path: str, where: str) -> bytes:
+        """The bytes of an image a cell names by path, only from inside :meth:`allowed_roots`."""
+        resolved = Path(path).resolve()
+        roots = self.allowed_roots()
+        if not any(resolved.is_relative_to(root) for root in roots):
+            raise DataError(
+                f"{where}: image path {path!r} leaves the data set's folders ({', '.join(map(str, roots))})"
+            )
+        require_regular_file(path, name=f"{where}: {path}")
+        return resolved.read_bytes()
+
+    def skipped_rows(self, split: str) -> tuple[str, ...]:
+        """Bad rows of the train part are listed with ``known_train``, the test part's with ``known_test``."""
+        part = {"known_train": self.train_split, "known_test": self.test_split}.get(split)
+        if part is None:
+            return ()
+        self._load(part)
+        return self._bad_rows[part]
 
     def known_generators(self) -> tuple[str, ...]:
         present = sorted({g for _, g, _ in self._load(self.train_split)})
@@ -100,5 +152,5 @@ class HuggingFaceDataModule(GroupedDataModule):
             if split != "known_test":
                 rows = self.train_or_val(rows, split)
             return [entry(*r, part) for r in rows]
-        group = set(self.groups[split])
+        group = set(self.unseen_group(split))
         return [entry(*r, self.test_split) for r in self._load(self.test_split) if r[1] in group]

@@ -7,8 +7,13 @@ Mode (Pillow) -> RGB:
 * ``P`` (palette): through ``RGBA`` when the palette has transparency, else straight to ``RGB``;
 * ``RGBA`` / ``LA`` / ``PA``: alpha-composited onto black (a generator's output has no
   transparency; black keeps the pixel values where alpha is 1 and adds no bright edge);
-* 16-bit and 32-bit integer (``I;16*``, ``I``) and float (``F``): scaled to 8 bits by the
-  type's full range (``I;16``: / 257), then grey -> RGB.
+* integer grey (``I;16*``, ``I``): scaled to 8 bits by the full range of the sample type the
+  file declares - 16 bits (``I;16*``, and the ``I`` images of PNG/PGM/PPM, whose samples are at
+  most 16 bits: / 65535 * 255), a TIFF's ``BitsPerSample`` otherwise (32-bit unsigned:
+  / (2^32 - 1); signed: / (2^31 - 1), negatives clipped to 0) - never by the image's own
+  maximum, which would make a constant image white;
+* float grey (``F``): the float-image convention, [0, 1] -> [0, 255], clipped; a NaN or
+  infinite sample makes the image bad (it carries no value to decode).
 
 Size, per data set (``size_policy``), the same for every split so sizes are never mixed:
 
@@ -18,19 +23,24 @@ Size, per data set (``size_policy``), the same for every split so sizes are neve
 * ``resize``: the largest central square, resized to ``resolution`` (Lanczos) - for sets whose
   images are much larger than the methods' input; traces are partly lost (documented).
 
-A file that cannot be decoded (corrupt, truncated, not an image) raises
+Only regular files are read: a FIFO, socket or device under an image name is a bad file (opening
+a FIFO would block the loader forever). A file that cannot be decoded (corrupt, truncated, not
+an image), or whose header announces more than ``MAX_PIXELS`` pixels (a decompression bomb),
+raises
 :class:`BadImageError` naming it - or, where the caller asked to skip bad files, is skipped
 and listed (path and reason) in the split's record.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
-from core.errors import ModelprintError
+from core.errors import ConfigError, ModelprintError
 
 SIZE_POLICIES = ("center_crop", "resize")
 
@@ -52,31 +62,91 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return Image.alpha_composite(black, rgba).convert("RGB")
     if mode.startswith("I;16") or mode in ("I", "F"):
         values = np.asarray(image, dtype=np.float64)
-        full = 65535.0 if mode.startswith("I;16") else float(max(values.max(), 1.0))
-        grey = np.clip(np.round(values / full * 255.0), 0, 255).astype(np.uint8)
+        if mode == "F" and not np.isfinite(values).all():
+            raise BadImageError("float image with NaN or infinite samples")
+        grey = np.clip(np.round(values / full_range(image) * 255.0), 0, 255).astype(np.uint8)
         return Image.fromarray(grey, mode="L").convert("RGB")
     return image.convert("RGB")
 
 
-def read_image(path: str | BinaryIO, resolution: int, size_policy: str = "center_crop") -> np.ndarray:
-    """One file (a path, or an open binary stream) -> uint8 array 3 x resolution x resolution."""
+#: TIFF tags: bits per sample, and sample format (1 unsigned, 2 signed, 3 float)
+BITS_PER_SAMPLE, SAMPLE_FORMAT = 258, 339
+
+
+def full_range(image: Image.Image) -> float:
+    """The value that maps to 255 for a grey image of integer or float samples (see the module
+    docstring): the sample type's maximum, 1.0 for floats."""
+    if image.mode == "F":
+        return 1.0
+    if image.mode.startswith("I;16") or image.format in ("PNG", "PPM"):
+        return 65535.0
+    tags = getattr(image, "tag_v2", {})
+
+    def tag(number: int, default: int) -> int:  # a TIFF tag's first value (TIFF's own default)
+        value = tags.get(number, default)
+        return int(value[0] if isinstance(value, tuple) else value)
+
+    bits, signed = tag(BITS_PER_SAMPLE, 32), tag(SAMPLE_FORMAT, 1) == 2
+    return float(2 ** (bits - 1) - 1 if signed else 2**bits - 1)
+
+
+def require_regular_file(path: str, name: str | None = None) -> None:
+    """A path that is not a regular file (a FIFO, socket, device or folder) is a bad image."""
+    name = name or path
+    try:
+        kind = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise BadImageError(f"{name}: no such file") from None
+    if not stat.S_ISREG(kind):
+        raise BadImageError(f"{name}: not a regular file (a FIFO, socket, device or folder)")
+
+
+#: the largest image decoded (pixels); a header announcing more is refused before decoding, so a
+#: small file claiming huge dimensions (a decompression bomb) costs nothing. 8192 x 8192 covers
+#: every generator output in the public attribution sets.
+MAX_PIXELS = 8192 * 8192
+
+
+def check_dimensions(size: tuple[int, int], name: str) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise BadImageError(f"{name}: empty image ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise BadImageError(
+            f"{name}: refused, {width}x{height} is over the {MAX_PIXELS} pixel limit (a decompression bomb?)"
+        )
+
+
+def read_image(
+    path: str | BinaryIO, resolution: int, size_policy: str = "center_crop", origin: str | None = None
+) -> np.ndarray:
+    """One file (a path, or an open binary stream) -> uint8 array 3 x resolution x resolution.
+
+    ``origin`` is how errors name the image (``file:line`` of an annotation, a parquet row);
+    by default the path itself."""
     if size_policy not in SIZE_POLICIES:
-        raise ValueError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
+        raise ConfigError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
+    if isinstance(path, str | os.PathLike):
+        require_regular_file(str(path), name=origin)
+    name = origin or (str(path) if isinstance(path, str | os.PathLike) else "image stream")
     try:
         with Image.open(path) as opened:
+            check_dimensions(opened.size, name)  # from the header, before a byte is decoded
             opened.load()  # decode now: a truncated file fails here, not later
             image = to_rgb(opened)
     except FileNotFoundError:
-        raise BadImageError(f"{path}: no such file") from None
+        raise BadImageError(f"{name}: no such file") from None
     except Image.DecompressionBombError as error:
-        raise BadImageError(f"{path}: refused, too large ({error})") from None
+        raise BadImageError(f"{name}: refused, too large ({error})") from None
+    except BadImageError as error:
+        raise BadImageError(f"{name}: {error}") from None
     except (OSError, ValueError, SyntaxError) as error:  # Pillow's corrupt/truncated/unknown format
-        raise BadImageError(f"{path}: cannot decode image ({error})") from None
+        raise BadImageError(f"{name}: cannot decode image ({error})") from None
     width, height = image.size
     if size_policy == "center_crop":
         if width < resolution or height < resolution:
             raise BadImageError(
-                f"{path}: {width}x{height} is smaller than the {resolution}x{resolution} crop"
+                f"{name}: {width}x{height} is smaller than the {resolution}x{resolution} crop"
             )
         left, top = (width - resolution) // 2, (height - resolution) // 2
         image = image.crop((left, top, left + resolution, top + resolution))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.errors import ModelprintError
+from core.errors import AbsentSplitError, ModelprintError
 from datamodules import register_dataset
 from datamodules.public.datamodule import PublicDataModule
 from datamodules.public.splits import Entry
@@ -36,16 +36,27 @@ class AnnotationError(ModelprintError, ValueError):
 
 
 def read_annotations(file: Path, root: Path) -> list[Entry]:
+    """The entries of one annotation file; a path that resolves outside ``root`` (``..``, an
+    absolute path, a link out) is an error naming the line - the layout never reads elsewhere."""
     if not file.is_file():
         raise AnnotationError(f"{file}: annotation file not found")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise AnnotationError(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    inside = root.resolve()
     entries = []
-    for number, line in enumerate(file.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.rstrip("\r").split("\t")
         if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
             raise AnnotationError(f"{file}:{number}: expected 'path<TAB>label', got {line!r}")
-        entries.append(Entry(root / fields[0].strip(), fields[1].strip(), f"{file}:{number}"))
+        name = fields[0].strip()
+        path = root / name
+        if not path.resolve().is_relative_to(inside):
+            raise AnnotationError(f"{file}:{number}: path {name!r} leaves the data set root {root}")
+        entries.append(Entry(path, fields[1].strip(), f"{file}:{number}"))
     return entries
 
 
@@ -73,4 +84,7 @@ class OSMADataModule(PublicDataModule):
         self.files = {**DEFAULT_FILES, **(files or {})}
 
     def entries(self, split: str) -> list[Entry]:
-        return read_annotations(self.annotations / self.files[split], self.image_root)
+        file = self.annotations / self.files[split]
+        if split.startswith("unseen_") and not file.exists():  # a layout without this unseen group
+            raise AbsentSplitError(f"{file}: no such annotation file, so no {split} generators")
+        return read_annotations(file, self.image_root)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.errors import DataError
 from datamodules.public.images import BadImageError, read_image
 from datamodules.zoo.datamodule import GeneratorSplit
 
@@ -23,6 +24,10 @@ PUBLIC_SPLITS = (
     "unseen_architecture",
     "unseen_all",
 )
+
+
+class EmptySplitError(DataError):
+    """A split with no usable image (none listed, or every one skipped as bad)."""
 
 
 @dataclass(frozen=True)
@@ -48,33 +53,42 @@ def build_split(
     size_policy: str,
     skip_bad: bool,
     generator_ids: tuple[str, ...] | None = None,
+    skipped_rows: tuple[str, ...] = (),
 ) -> GeneratorSplit:
     """Decode every entry (by :mod:`datamodules.public.images`' rule) into one split.
 
     ``generator_ids`` fixes the label order (the known splits share it, so label k means the
     same generator in train, val and test); by default the split's own sorted generators.
-    The data hash covers every file's bytes, its generator and the decoding rule.
+    The data hash covers every file's bytes and generator, in order, the decoding rule and the
+    list of skipped files (with ``skipped_rows``: rows the layout left out as bad before
+    decoding) - so a fixed file, or one newly skipped, makes a new hash and a new run.
     """
     ids = generator_ids or tuple(sorted({e.generator for e in entries}))
     lookup = {g: i for i, g in enumerate(ids)}
     digest = hashlib.blake2b(f"{name}|{resolution}|{size_policy}".encode(), digest_size=8)
-    images, labels, skipped = [], [], []
+    images, labels, origins, skipped = [], [], [], list(skipped_rows)
     for entry in entries:
         if entry.generator not in lookup:
-            raise ValueError(f"{entry.origin}: generator {entry.generator!r} is not one of {list(ids)}")
+            raise DataError(
+                f"{entry.origin}: generator {entry.generator!r} is not a known generator "
+                f"(those of known_train: {list(ids)})"
+            )
         try:
             source = io.BytesIO(entry.data) if entry.data is not None else str(entry.path)
-            images.append(read_image(source, resolution, size_policy))
+            images.append(read_image(source, resolution, size_policy, origin=entry.origin))
         except BadImageError as error:
             if not skip_bad:
-                raise BadImageError(f"{entry.origin}: {error}") from None
-            skipped.append(f"{entry.origin}: {error}")
+                raise
+            skipped.append(str(error))
             continue
         labels.append(lookup[entry.generator])
+        origins.append(entry.origin)
         digest.update(f"{entry.path.name}|{entry.generator}|".encode())
         digest.update(hashlib.blake2b(entry.read(), digest_size=8).digest())
+    for line in skipped:
+        digest.update(f"skipped|{line}|".encode())
     if not images:
-        raise ValueError(
+        raise EmptySplitError(
             f"split {name!r} has no usable image" + (f" ({len(skipped)} skipped)" if skipped else "")
         )
     return GeneratorSplit(
@@ -86,4 +100,5 @@ def build_split(
         image_indices=torch.arange(len(labels)),
         data_hash=digest.hexdigest(),
         skipped=tuple(skipped),
+        origins=tuple(origins),
     )

@@ -145,6 +145,7 @@ class ArchitectureSpace:
             **self.architecture(arch_index),
         )
 
+
 @dataclass(frozen=True)
 class SyntheticModelSpec:
     """Everything that defines one synthetic model; printable, and the network is built from it."""

@@ -59,6 +59,9 @@ class GeneratorSplit:
     #: each image's row in its data set (the artifact), so a split that unites others (unseen_all)
     #: can take their features instead of computing them again; None where rows are not known
     source_rows: torch.Tensor | None = None
+    #: where each image came from ("file" or "file:line"), for errors that must name an image;
+    #: None where images have no file of their own (the zoo's artifact rows)
+    origins: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)

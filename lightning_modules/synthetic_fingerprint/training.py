@@ -225,4 +225,3 @@ def load_extractor(directory: str | Path) -> Any:
 
     hint = "train one with `modelprint extractor train`, or run with --retrain"
     return load_run(directory, WEIGHTS_FILE, build, "extractor", hint)
-

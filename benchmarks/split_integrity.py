@@ -1,0 +1,87 @@
+"""Checks that a data set's splits can give honest figures, run before any fitting starts.
+
+A figure is wrong without any error when the splits leak into each other: an "unseen"
+generator that is also known scores its open-set AUROC on a generator the method was fitted
+on, an image in both ``known_train`` and ``known_test`` is tested on after being trained on.
+So, over the splits a run loads:
+
+* a generator has one role: known (``known_*``), or one unseen group;
+* no image is in two splits (by the hash of its decoded pixels, so a copy re-encoded to
+  another file is found too); ``unseen_all`` is the union of the unseen groups and is not
+  compared with them.
+
+And the data hash a run is keyed by covers every split (:func:`data_set_hash`), so that a
+changed test image makes a new run rather than a skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from core.errors import DataError
+
+UNSEEN_GROUPS = ("unseen_seed", "unseen_dataset", "unseen_architecture")
+KNOWN_SPLITS = ("known_train", "known_val", "known_test")
+
+
+def data_set_hash(splits: Mapping[str, Any]) -> str:
+    """One hash over every split's own hash (each covers its images, labels, order, decoding
+    and skipped files). Where every split carries the same hash - the zoo's splits all carry
+    the digest of the one artifact they are cut from, which covers them all - it is that hash."""
+    hashes = {name: split.data_hash for name, split in splits.items()}
+    if len(set(hashes.values())) == 1:
+        return next(iter(hashes.values()))
+    digest = hashlib.blake2b(digest_size=8)
+    for name in sorted(hashes):
+        digest.update(f"{name}={hashes[name]};".encode())
+    return digest.hexdigest()
+
+
+def check_roles(splits: Mapping[str, Any]) -> None:
+    """A generator named in two roles (known and unseen, or two unseen groups) is an error."""
+    roles: dict[str, str] = {}
+    for name in (*KNOWN_SPLITS, *UNSEEN_GROUPS):
+        if name not in splits:
+            continue
+        role = "known" if name in KNOWN_SPLITS else name
+        for generator in splits[name].generator_ids:
+            if roles.setdefault(generator, role) != role:
+                raise DataError(
+                    f"generator {generator!r} is both {roles[generator]} and {role}: a generator has "
+                    "one role (known, or one unseen group), else its figures measure a leak"
+                )
+
+
+def _where(split: Any, index: int) -> str:
+    origins = getattr(split, "origins", None)
+    return origins[index] if origins else f"{split.name} image {index}"
+
+
+def check_disjoint_images(splits: Mapping[str, Any]) -> None:
+    """No image (by decoded content) in two splits; the error names both copies and the count."""
+    first_seen: dict[bytes, tuple[str, int]] = {}
+    clashes: list[tuple[tuple[str, int], tuple[str, int]]] = []
+    for name in (*KNOWN_SPLITS, *UNSEEN_GROUPS):
+        if name not in splits:
+            continue
+        pixels = splits[name].images.contiguous().numpy()
+        for index in range(len(pixels)):
+            key = hashlib.blake2b(pixels[index].tobytes(), digest_size=16).digest()
+            seen = first_seen.setdefault(key, (name, index))
+            if seen[0] != name:
+                clashes.append((seen, (name, index)))
+    if clashes:
+        (a_split, a), (b_split, b) = clashes[0]
+        raise DataError(
+            f"{len(clashes)} image(s) are in two splits, e.g. {_where(splits[b_split], b)} ({b_split}) "
+            f"is the same image as {_where(splits[a_split], a)} ({a_split}); remove the copies so "
+            "no image is both fitted on and tested on"
+        )
+
+
+def check_split_integrity(splits: Mapping[str, Any]) -> None:
+    """Every check above, on the loaded splits."""
+    check_roles(splits)
+    check_disjoint_images(splits)

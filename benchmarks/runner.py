@@ -17,8 +17,10 @@ splits, with the method fitted on clean images (see ``datamodules.perturbations`
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,17 @@ class BenchmarkConfig:
     retrain: bool = False
     #: robustness track: perturbation specs (``kind:strength``; ``none`` = clean); empty = clean only
     perturbations: list[str] = field(default_factory=list)
+    #: where the known splits come from when the data set has no known generators
+    reference: str = "zoo"
+    reference_args: dict[str, Any] = field(default_factory=dict)
+    #: accept an image in two splits (a deliberate overlap study); off, an overlap is an error
+    allow_overlap: bool = False
+    #: what the runs are filed under (set by the runner: ``data_set_label``)
+    dataset_label: str = ""
+
+    @property
+    def recorded_dataset(self) -> str:
+        return self.dataset_label or self.dataset
 
 
 CLEAN = ("none", "clean")
@@ -183,12 +196,16 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
             f"{cfg.dataset!r} is a training data set (methods train on it), not one split into known "
             f"and unseen generators; protocols run on: {', '.join(DATASETS.names())}"
         )
-    check_typed(
-        DATASETS.entry(cfg.dataset).factory,
-        cfg.dataset_args,
-        f"data set {cfg.dataset!r} (--dataset_args)",
-        supplied=("split",),
-    )
+    for dataset, args, flag in (
+        (cfg.dataset, cfg.dataset_args, "dataset"),
+        (cfg.reference, cfg.reference_args, "reference"),
+    ):
+        check_typed(
+            DATASETS.entry(dataset).factory,
+            args,
+            f"data set {dataset!r} (--{flag}_args)",
+            supplied=("split",),
+        )
     check_method_args(cfg, methods)
     perturbations(cfg)
     stray = sorted(set(cfg.protocol_args) - set(protocols))
@@ -223,24 +240,47 @@ def check_seeds(seeds: list[int]) -> None:
         raise PlanError(f"seed(s) {bad} out of range: a seed is an integer in [0, 2**32)")
 
 
-def load_splits(cfg: BenchmarkConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
+def load_named_splits(dataset: str, args: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The named splits of a data set (an absent one raises :class:`AbsentSplitError`)."""
+    splits = {}
+    for name in names:
+        dm = DATASETS.create(dataset, split=name, **args)
+        dm.setup()
+        if len(dm.split) == 0:
+            raise PlanError(f"split {name!r} of data set {dataset!r} is empty")
+        splits[name] = dm.split
+    return splits
+
+
+def data_set_label(cfg: BenchmarkConfig) -> str:
+    """What the run is filed under: the loader's name, and the data set's own name where the
+    loader gives one (``genimage:GenImage``), so different data sets never hide each other."""
+    dm = DATASETS.create(cfg.dataset, split="known_test", **cfg.dataset_args)
+    name = getattr(dm, "data_set_name", "")
+    return f"{cfg.dataset}:{name}" if name else cfg.dataset
+
+
+def load_splits(cfg: BenchmarkConfig) -> tuple[dict[str, Any], tuple[str, ...], str]:
     """Every split of the data set, loaded up front so that a missing or empty one fails before
     work, and so that the data hash covers all of them whatever the plan reads. An unseen group
-    the layout does not have is absent (returned by name), not an error."""
+    the layout does not have is absent (returned by name), not an error. A data set with no
+    known generators (a folder of unseen ones) takes its known splits from the reference data
+    set: returns the splits, the absent ones, and where the known splits came from."""
     splits, absent = {}, []
-    for name in DATA_SPLITS:
-        dm = DATASETS.create(cfg.dataset, split=name, **cfg.dataset_args)
+    for name in OPTIONAL_SPLITS:
         try:
-            dm.setup()
+            splits.update(load_named_splits(cfg.dataset, cfg.dataset_args, [name]))
         except AbsentSplitError:
-            if name not in OPTIONAL_SPLITS:
-                raise
             absent.append(name)
-            continue
-        if len(dm.split) == 0:
-            raise PlanError(f"split {name!r} of data set {cfg.dataset!r} is empty")
-        splits[name] = dm.split
-    return splits, tuple(absent)
+    try:
+        splits.update(load_named_splits(cfg.dataset, cfg.dataset_args, KNOWN_SPLITS))
+        known_from = cfg.dataset
+    except AbsentSplitError:
+        if cfg.reference == cfg.dataset and cfg.reference_args == cfg.dataset_args:
+            raise
+        splits.update(load_named_splits(cfg.reference, cfg.reference_args, KNOWN_SPLITS))
+        known_from = f"{cfg.reference} (reference)"
+    return splits, tuple(absent), known_from
 
 
 def present_protocols(protocols: list[Protocol], absent: tuple[str, ...], explicit: bool) -> list[Protocol]:
@@ -258,6 +298,22 @@ def present_protocols(protocols: list[Protocol], absent: tuple[str, ...], explic
             )
     if not kept:
         raise PlanError(f"no protocol can run: this data set has no {', '.join(absent)}")
+    return kept
+
+
+def own_data_protocols(protocols: list[Protocol], known_from: str, explicit: bool) -> list[Protocol]:
+    """Where the known splits come from the reference, a protocol that reports only on known
+    splits (closed set) would file the reference's figure under this data set's name: left out,
+    or an error when asked for by name."""
+    kept = [p for p in protocols if not set(p.result_splits()) <= set(KNOWN_SPLITS)]
+    dropped = [p.name for p in protocols if p not in kept]
+    if dropped and explicit:
+        raise PlanError(
+            f"{', '.join(dropped)} reports on known generators only, and this data set has none (its known "
+            f"splits come from {known_from}); run it on that data set instead"
+        )
+    if not kept:
+        raise PlanError("no protocol can run on a data set with no known generators")
     return kept
 
 
@@ -302,11 +358,13 @@ def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol | Variant)
         "method_args": method_args(method, cfg.method_args.get(method), cfg.retrain),
         "protocol": variant.name,
         "protocol_args": variant.protocol.config(),
-        "dataset": cfg.dataset,
+        "dataset": cfg.recorded_dataset,
         "dataset_args": {k: str(v) for k, v in cfg.dataset_args.items()},
     }
     if variant.perturbation is not None:
         config["perturbation"] = variant.perturbation.spec
+    if cfg.allow_overlap:
+        config["allow_overlap"] = True
     args = config["method_args"]
     files = METHODS.entry(method).factory.input_files(args)
     if files:  # a cell is stale when a file it reads changes (a new shipped checkpoint)
@@ -326,8 +384,8 @@ class Cell:
 class SplitSource:
     """The loaded splits, and their perturbed copies made once and shared by every method."""
 
-    def __init__(self, splits: dict[str, Any], absent: tuple[str, ...] = ()) -> None:
-        self.splits, self.absent = splits, absent
+    def __init__(self, splits: dict[str, Any], absent: tuple[str, ...] = (), known_from: str = "") -> None:
+        self.splits, self.absent, self.known_from = splits, absent, known_from
         self.perturbed: dict[tuple[str, Perturbation], Any] = {}
         self.data_hash = data_set_hash(splits)
 
@@ -354,7 +412,9 @@ def is_recorded(cell: Cell, cfg: BenchmarkConfig, store: ResultsStore, data_hash
     """Whether every split the cell writes is in the store under its current key."""
     chash = config_hash(cell_config(cfg, cell.method, cell.variant))
     return all(
-        store.has_run(RunKey(cell.method, cell.variant.name, cfg.dataset, split, cell.seed, chash, data_hash))
+        store.has_run(
+            RunKey(cell.method, cell.variant.name, cfg.recorded_dataset, split, cell.seed, chash, data_hash)
+        )
         for split in cell.variant.protocol.result_splits()
     )
 
@@ -433,7 +493,7 @@ def cell_records(
         record = run_record(
             method=cell.method,
             protocol=variant.name,
-            dataset=cfg.dataset,
+            dataset=cfg.recorded_dataset,
             split=result.split,
             seed=cell.seed,
             config=cell_config(cfg, cell.method, variant),
@@ -456,6 +516,7 @@ def compute_cells(run: RunContext, method_name: str, seed: int, todo: list[Cell]
     fit_seconds = time.perf_counter() - fit_start
     context = {
         **skipped_images(source.splits),
+        "known_splits_from": source.known_from,
         "weights": method.weights_note or "n/a",
         "extractor": extractor_info,
         "head": head_info,
@@ -463,7 +524,7 @@ def compute_cells(run: RunContext, method_name: str, seed: int, todo: list[Cell]
     tracked = wandb_logger(
         f"{method_name}-seed{seed}",
         {c.variant.name: cell_config(cfg, method_name, c.variant) for c in todo},
-        group=cfg.dataset,
+        group=cfg.recorded_dataset,
     )
     tracked_figures: dict[str, float] = {}
     tracked_runs: list[str] = []
@@ -505,7 +566,7 @@ class RunContext:
 def cell_id(cell: Cell, cfg: BenchmarkConfig, data_hash: str) -> str:
     """The identity two runs of one plan agree on: what a claim names."""
     chash = config_hash(cell_config(cfg, cell.method, cell.variant))
-    return "|".join((cell.method, cell.variant.name, cfg.dataset, str(cell.seed), chash, data_hash))
+    return "|".join((cell.method, cell.variant.name, cfg.recorded_dataset, str(cell.seed), chash, data_hash))
 
 
 def run_benchmark(
@@ -522,13 +583,16 @@ def run_benchmark(
     console, cache = console or Console(), cache or FeatureCache()
     methods, protocols = plan(cfg)
     store.check_writable()  # a store that cannot take the figures is refused before the work
-    splits, absent = load_splits(cfg)
-    check_split_integrity(splits)
+    cfg = dataclasses.replace(cfg, dataset_label=data_set_label(cfg))
+    splits, absent, known_from = load_splits(cfg)
+    check_split_integrity(splits, allow_overlap=cfg.allow_overlap)
     protocols = present_protocols(protocols, absent, explicit=cfg.protocols is not None)
+    if known_from != cfg.dataset:
+        protocols = own_data_protocols(protocols, known_from, explicit=cfg.protocols is not None)
     for protocol in protocols:
         protocol.check_data(splits)
     variants = [Variant(p, level) for level in perturbations(cfg) for p in protocols]
-    source = SplitSource(splits, absent)
+    source = SplitSource(splits, absent, known_from)
     cells = plan_cells(cfg, methods, variants)
     summary, start = RunSummary(), time.perf_counter()
     groups = dict.fromkeys((c.method, c.seed) for c in cells)

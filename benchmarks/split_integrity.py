@@ -77,11 +77,14 @@ def check_disjoint_images(splits: Mapping[str, Any]) -> None:
         raise DataError(
             f"{len(clashes)} image(s) are in two splits, e.g. {_where(splits[b_split], b)} ({b_split}) "
             f"is the same image as {_where(splits[a_split], a)} ({a_split}); remove the copies so "
-            "no image is both fitted on and tested on"
+            "no image is both fitted on and tested on (or, for a deliberate overlap study, "
+            "--allow_overlap=true)"
         )
 
 
-def check_split_integrity(splits: Mapping[str, Any]) -> None:
-    """Every check above, on the loaded splits."""
+def check_split_integrity(splits: Mapping[str, Any], allow_overlap: bool = False) -> None:
+    """Every check above, on the loaded splits; ``allow_overlap`` (a deliberate overlap study,
+    recorded in the run's config) lets an image be in two splits."""
     check_roles(splits)
-    check_disjoint_images(splits)
+    if not allow_overlap:
+        check_disjoint_images(splits)

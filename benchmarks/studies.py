@@ -224,7 +224,7 @@ def run_study(
     """Train and evaluate every variant not yet in the store; returns the run ids written."""
     from benchmarks.protocols.zero_shot import ZeroShotProtocol
     from benchmarks.provenance import run_record
-    from benchmarks.runner import FIT_SPLITS, BenchmarkConfig, extract, load_splits
+    from benchmarks.runner import FIT_SPLITS, extract, load_named_splits
     from core.hashing import config_hash
     from core.seeding import seed_all
     from leaderboards.store import RunKey
@@ -232,7 +232,7 @@ def run_study(
     from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
 
     protocol = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
-    splits = load_splits(BenchmarkConfig(dataset="zoo"), (*FIT_SPLITS, *protocol.feature_splits()))
+    splits = load_named_splits("zoo", {}, (*FIT_SPLITS, *protocol.feature_splits()))
     data_hash = splits[protocol.split].data_hash
     written = []
     for variant in variants:

@@ -109,8 +109,9 @@ class Registry(Generic[T]):
         except KeyError:
             raise UnknownNameError(self.unknown_message(name)) from None
 
-    def create(self, name: str, **kwargs: Any) -> T:
-        """Build the entry registered under ``name`` with ``kwargs``."""
+    def create(self, name: str, /, **kwargs: Any) -> T:
+        """Build the entry registered under ``name`` with ``kwargs`` (which may hold a ``name`` of
+        their own: a data set's)."""
         return self.entry(name).factory(**kwargs)
 
     def unknown_message(self, name: str) -> str:

@@ -4,7 +4,8 @@ for its figures and reuses them.
 
 A claim names its owner (host, process, a random token) and expires ``lease_s`` seconds after its
 last renewal; a live owner renews its claims from a background thread, so only a dead one (killed,
-machine lost) lets its claims lapse - then another run takes the cell over. The table is
+machine lost) lets its claims lapse - then another run takes the cell over, at once where the
+dead owner was a process of the same host. The table is
 coordination state, not results: it is created on first use and never read by the board.
 Expiry compares wall clocks, which is exact on one host and as good as the hosts' clock sync
 across machines sharing a store.
@@ -26,6 +27,21 @@ _TABLE = """CREATE TABLE IF NOT EXISTS claims (
     owner      TEXT NOT NULL,
     expires_at REAL NOT NULL
 )"""
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` was a process of this host that no longer runs."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class CellClaims:
@@ -61,6 +77,9 @@ class CellClaims:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
+                owners = {row[0] for row in conn.execute("SELECT DISTINCT owner FROM claims")}
+                for owner in filter(_dead_here, owners):  # killed on this host: no need to wait
+                    conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
                 for cell in cells:
                     conn.execute(
                         "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT(cell) DO UPDATE SET "

@@ -6,6 +6,7 @@ one plan never compute a cell twice. Each case runs the CLI as a user would."""
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -297,11 +298,24 @@ def test_a_cell_claimed_by_a_dead_run_is_taken_over_when_its_lease_lapses(tmp_pa
     dead = CellClaims(store, lease_s=1.5)  # claims, never renews: a killed run
 
     methods, protocols = plan(cfg)
-    splits, _ = load_splits(cfg)
+    splits, _, _ = load_splits(cfg)
     cells = plan_cells(cfg, methods, [Variant(p) for p in protocols])
     assert dead.claim([cell_id(c, cfg, data_set_hash(splits)) for c in cells])
     summary = run_benchmark(cfg, store, FeatureCache(tmp_path / "cache"), poll_s=0.2)
     assert summary.ran == 1 and summary.skipped == 0
+
+
+def test_a_claim_of_a_killed_process_on_this_host_is_taken_at_once(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = CellClaims(store, lease_s=3600)
+    dead.owner = f"{socket.gethostname()}:{finished.stdout.strip()}:x"
+    assert dead.claim(["cell"]) == {"cell"}
+    alive = CellClaims(store, lease_s=3600)
+    assert alive.claim(["cell"]) == {"cell"}  # no hour-long wait for a process that is gone
+    assert CellClaims(store).claim(["cell"]) == set()  # a live owner's claim holds
 
 
 CONCURRENT = """

@@ -25,6 +25,9 @@ def run(
     batch_size: int = 256,
     retrain: bool = False,
     perturbations: list[str] | None = None,
+    reference: str = "zoo",
+    reference_args: dict[str, Any] | None = None,
+    allow_overlap: bool = False,
 ) -> int:
     """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
 
@@ -45,6 +48,10 @@ def run(
         perturbations: robustness track - test splits perturbed, one protocol variant per level
             (``[jpeg:75,blur:1,none]``; kinds: jpeg, resize, blur, noise, crop; see
             ``configs/experiments/robustness.yaml``).
+        reference: the data set whose known splits a data set without known generators (a
+            folder of unseen ones) is evaluated against; recorded in each run.
+        reference_args: arguments for the reference data set.
+        allow_overlap: accept an image in two splits (a deliberate study; off: an error).
     """
     from benchmarks.runner import BenchmarkConfig, run_benchmark
     from leaderboards.store import ResultsStore
@@ -61,6 +68,9 @@ def run(
         batch_size=batch_size,
         retrain=retrain,
         perturbations=perturbations or [],
+        reference=reference,
+        reference_args=reference_args or {},
+        allow_overlap=allow_overlap,
     )
     store = ResultsStore(results_store_path())
     console = Console()

@@ -21,7 +21,7 @@ import yaml
 from rich.console import Console
 
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, load_splits, method_args, run_benchmark
+from benchmarks.runner import BenchmarkConfig, load_named_splits, method_args, run_benchmark
 from core.images import as_float_images
 from core.paths import config_file
 from leaderboards.store import ResultsStore
@@ -57,7 +57,7 @@ def main() -> None:
         f"re-run of all protocols from cached features:  {second.wall_time_s:8.1f} s  "
         f"({first.wall_time_s / second.wall_time_s:.1f}x faster; {second.cache_hits} cache hits)"
     )
-    split = load_splits(cfg, ["known_test"])["known_test"]
+    split = load_named_splits(cfg.dataset, cfg.dataset_args, ["known_test"])["known_test"]
     images = as_float_images(split.images)
     for name in cfg.methods or METHODS.names():
         method = METHODS.create(name, **method_args(name))

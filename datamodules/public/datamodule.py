@@ -26,6 +26,8 @@ class PublicDataModule(RealGeneratorDataModule):
         resolution: side of the square images the methods get (see ``images.py``).
         size_policy: ``center_crop`` (default, no resampling) or ``resize``.
         skip_bad: skip unreadable images (listed in the split and the run's record) instead of failing.
+        name: the data set's name on the board and in the store (default: the folder or file
+            name, see :meth:`default_name`); each name keeps its own current version.
         batch_size, num_workers, transform: as for the zoo.
     """
 
@@ -35,6 +37,7 @@ class PublicDataModule(RealGeneratorDataModule):
         resolution: int = 32,
         size_policy: str = "center_crop",
         skip_bad: bool = False,
+        name: str | None = None,
         batch_size: int = 128,
         num_workers: int = 0,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -52,6 +55,20 @@ class PublicDataModule(RealGeneratorDataModule):
             size_policy,
             skip_bad,
         )
+        self.name = name
+
+    @property
+    def data_set_name(self) -> str:
+        """What runs on this data set are filed under, beside the loader's registry name."""
+        return self.name or self.default_name()
+
+    def default_name(self) -> str:
+        """The data set's name when the user gives none: the folder or file it is read from."""
+        return ""
+
+    def unseen_all_entries(self) -> list[Entry]:
+        """Every unseen generator's images: by default the union of the named unseen groups."""
+        return [e for group in UNSEEN_GROUPS for e in self._optional(group)]
 
     def entries(self, split: str) -> list[Entry]:
         """The split's images; an unseen group the layout lacks raises :class:`AbsentSplitError`."""
@@ -70,9 +87,13 @@ class PublicDataModule(RealGeneratorDataModule):
             return
         name = self.split_name
         if name == "unseen_all":
-            entries = [e for group in UNSEEN_GROUPS for e in self._optional(group)]
+            entries = self.unseen_all_entries()
             if not entries:
                 raise AbsentSplitError(f"no unseen generators in this data set: none of {UNSEEN_GROUPS}")
+        elif name.startswith("known_") and not self.known_generators():
+            raise AbsentSplitError(
+                "no known generators in this data set: the known splits come from the reference data set"
+            )
         else:
             entries = self.entries(name)
         ids = self.known_generators() if name.startswith("known_") else None

@@ -61,6 +61,9 @@ class GenImageDataModule(GroupedDataModule):
     def known_generators(self) -> tuple[str, ...]:
         return tuple(self.known)
 
+    def default_name(self) -> str:
+        return self.image_root.resolve().name
+
     def entries(self, split: str) -> list[Entry]:
         if split.startswith("known_"):
             part = "val" if split == "known_test" else "train"

@@ -36,6 +36,7 @@ class HuggingFaceDataModule(GroupedDataModule):
         data_files: ``load_dataset``'s data_files (e.g. ``{train: a.parquet, test: b.parquet}``).
         image_column, generator_column: column names.
         train_split, test_split: the data set's split names.
+        data_dir: ``load_dataset``'s data_dir (a sub-folder of the data set).
         (and the :class:`GroupedDataModule` arguments: known, unseen groups, val_fraction)
     """
 
@@ -47,10 +48,11 @@ class HuggingFaceDataModule(GroupedDataModule):
         generator_column: str = "generator",
         train_split: str = "train",
         test_split: str = "test",
+        data_dir: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.path, self.data_files = path, data_files
+        self.path, self.data_files, self.data_dir = path, data_files, data_dir
         self.image_column, self.generator_column = image_column, generator_column
         self.train_split, self.test_split = train_split, test_split
         self._rows: dict[str, list[tuple[bytes, str, int]]] = {}
@@ -70,7 +72,17 @@ class HuggingFaceDataModule(GroupedDataModule):
                 table = datasets.load_from_disk(str(local))
                 table = table[split] if isinstance(table, datasets.DatasetDict) else table
             else:
-                table = datasets.load_dataset(self.path, data_files=self.data_files, split=split)
+                try:
+                    table = datasets.load_dataset(
+                        self.path, data_files=self.data_files, data_dir=self.data_dir, split=split
+                    )
+                except ValueError as error:
+                    if "Unknown split" not in str(error):
+                        raise
+                    raise DataError(
+                        f"{self.path}: the data set has no split {split!r} ({' '.join(str(error).split())}); "
+                        "name its splits with train_split / test_split in --dataset_args"
+                    ) from None
         finally:
             if was_shown:
                 datasets.enable_progress_bars()
@@ -104,6 +116,15 @@ class HuggingFaceDataModule(GroupedDataModule):
             rows.append((data, names[generator] if names else str(generator), i))
         self._rows[split], self._bad_rows[split] = rows, tuple(bad)
         return rows
+
+    def default_name(self) -> str:
+        """The folder or Hub id, or for a builder (``parquet``) the first data file's stem."""
+        files = self.data_files
+        first = files if isinstance(files, str) else next(iter((files or {}).values()), None)
+        first = first[0] if isinstance(first, list) and first else first
+        if isinstance(first, str) and not Path(self.path).exists():
+            return Path(first).stem
+        return Path(self.path).resolve().name if Path(self.path).exists() else self.path.replace("/", "_")
 
     def allowed_roots(self) -> list[Path]:
         """Where an image cell's ``path`` may point: the data set's own folder, the folders of its

@@ -83,6 +83,9 @@ class OSMADataModule(PublicDataModule):
         self.image_root = Path(root) if root is not None else self.annotations
         self.files = {**DEFAULT_FILES, **(files or {})}
 
+    def default_name(self) -> str:
+        return self.image_root.resolve().name
+
     def entries(self, split: str) -> list[Entry]:
         file = self.annotations / self.files[split]
         if split.startswith("unseen_") and not file.exists():  # a layout without this unseen group

@@ -1,0 +1,83 @@
+"""A folder of generators: ``path/<generator>/*.png`` - the simplest way to bring your own.
+
+Every sub-folder is one generator and, unless listed in ``known``, an *unseen* one: with no
+``known`` at all the whole folder is ``unseen_all``, and the known splits (what methods fit
+their heads on, and zero shot takes its threshold from) come from the run's reference data set
+(the embedded zoo unless ``--reference`` says otherwise; the run's record names it). Unseen
+generators may also be grouped (``unseen_seed`` / ``unseen_architecture`` / ``unseen_dataset``)
+for open set's per-group figures; ``unseen_all`` holds every unseen generator either way.
+Known generators' images are cut by position (sorted by name): every 5th to ``known_test``,
+of the rest every ``1/val_fraction``-th to ``known_val``.
+
+    modelprint run --protocols=[zero_shot] --dataset=imagefolder --dataset_args='{path: DIR}'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.errors import DataError
+from datamodules import register_dataset
+from datamodules.public.datamodule import GroupedDataModule
+from datamodules.public.genimage import IMAGE_SUFFIXES
+from datamodules.public.splits import Entry
+
+#: every n-th image of a known generator is a test image
+TEST_EVERY = 5
+
+
+@register_dataset("imagefolder")
+class ImageFolderDataModule(GroupedDataModule):
+    """One sub-folder per generator, all unseen unless named ``known``; see the module docstring.
+
+    Args:
+        path: the folder holding one folder of images per generator.
+        known: generators to treat as known (default: none - the reference data set's are used).
+        (and the :class:`GroupedDataModule` arguments: unseen groups, val_fraction)
+    """
+
+    def __init__(self, path: str | Path, known: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(known=known, **kwargs)
+        self.folder = Path(path)
+        if not self.folder.is_dir():
+            raise DataError(f"{path}: no such folder (expected one sub-folder of images per generator)")
+        self.generators = sorted(p.name for p in self.folder.iterdir() if p.is_dir())
+        named = set(self.known or []) | self.unseen
+        missing = sorted(named - set(self.generators))
+        if missing:
+            raise DataError(f"{path}: no generator folder for {missing}; found {self.generators}")
+        if not self.generators:
+            raise DataError(f"{path}: no generator folders (expected {path}/<generator>/*.png)")
+
+    def default_name(self) -> str:
+        return self.folder.resolve().name
+
+    def known_generators(self) -> tuple[str, ...]:
+        return tuple(self.known or [])
+
+    def images(self, generator: str) -> list[Path]:
+        folder = self.folder / generator
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"{folder}: no images in this generator folder")
+        return files
+
+    def entries(self, split: str) -> list[Entry]:
+        if split.startswith("known_"):
+            entries = []
+            for generator in self.known_generators():
+                files = self.images(generator)
+                test = [f for i, f in enumerate(files) if i % TEST_EVERY == TEST_EVERY - 1]
+                chosen = (
+                    test
+                    if split == "known_test"
+                    else self.train_or_val([f for f in files if f not in test], split)
+                )
+                entries += [Entry(f, generator, str(f)) for f in chosen]
+            return entries
+        return [Entry(f, g, str(f)) for g in self.unseen_group(split) for f in self.images(g)]
+
+    def unseen_all_entries(self) -> list[Entry]:
+        known = set(self.known_generators())
+        return [Entry(f, g, str(f)) for g in self.generators if g not in known for f in self.images(g)]

@@ -227,6 +227,23 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     return methods, built
 
 
+def available_methods(cfg: BenchmarkConfig, methods: list[str]) -> tuple[list[str], list[str]]:
+    """A run of every method leaves out those that cannot give real figures here (CLIP without
+    its weights), each with a line saying why; methods named explicitly are all kept - building
+    one then fails with its reason."""
+    if cfg.methods is not None:
+        return methods, []
+    kept, notes = [], []
+    for name in methods:
+        args = method_args(name, cfg.method_args.get(name), cfg.retrain)
+        reason = METHODS.entry(name).factory.unavailable(args)
+        if reason is None:
+            kept.append(name)
+        else:
+            notes.append(f"left out {name}: {reason}")
+    return kept, notes
+
+
 def check_seeds(seeds: list[int]) -> None:
     """Seeds are given, distinct (a repeated seed would run its cells twice) and in the range
     every library seeds from (numpy and scikit-learn take 0 .. 2**32 - 1)."""
@@ -582,6 +599,9 @@ def run_benchmark(
     figures (``poll_s``) and reuses them - or computes the cell if that run died."""
     console, cache = console or Console(), cache or FeatureCache()
     methods, protocols = plan(cfg)
+    methods, notes = available_methods(cfg, methods)
+    for note in notes:
+        console.print(note, markup=False, highlight=False)
     store.check_writable()  # a store that cannot take the figures is refused before the work
     cfg = dataclasses.replace(cfg, dataset_label=data_set_label(cfg))
     splits, absent, known_from = load_splits(cfg)

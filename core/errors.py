@@ -28,3 +28,8 @@ class DataError(ModelprintError, ValueError):
 class AbsentSplitError(DataError):
     """A split the data set's layout does not have at all (no unseen-seed generators, say); the
     runner skips the protocols' figures on it and names it in the run's record."""
+
+
+class MissingWeightsError(ModelprintError, FileNotFoundError):
+    """Pretrained weights a method needs are not here and cannot be fetched; the message says how
+    to get them."""

@@ -16,6 +16,7 @@ caches them per (method key, data hash, split). On top of the features:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import lightning as L
@@ -63,6 +64,19 @@ class AttributionMethod(L.LightningModule):
         config), by name, with their content digests: part of a cell's recorded configuration,
         so that a changed file makes its cells run again (default: none)."""
         return {}
+
+    @classmethod
+    def unavailable(cls, args: dict[str, Any]) -> str | None:
+        """Why the method cannot give its real figures on this machine (its pretrained weights
+        are absent and cannot be fetched), or None. A run of every method leaves such a method
+        out with this line; naming it explicitly makes the reason an error (default: None)."""
+        return None
+
+    @classmethod
+    def fetch_weights(cls, args: dict[str, Any]) -> Path | None:
+        """Bring the method's pretrained weights into their local cache (downloading where
+        needed) and return the file; None for a method with nothing to fetch (default)."""
+        return None
 
     def method_key(self) -> str:
         """Identifies the feature extractor (config and, for trained ones, weights) for caching."""

@@ -15,10 +15,13 @@ the last block's semantic token has mostly discarded). On top, nothing CLIP-spec
 * zero shot: cosine similarity of the features themselves (the embedding is the feature).
 
 Weights: ``weights_path`` (a local ``.safetensors`` / ``.bin`` / ``.pth`` state dict, open_clip
-or timm layout) or else the Hugging Face cache entry of the timm model (``*.openai``) when
-present. Neither exists on an offline machine without a cache: the encoder then runs with
-*random* weights and every leaderboard row says so (``weights`` column) - those figures
-measure the architecture, not CLIP. Nothing is ever downloaded.
+or timm layout), else the Hugging Face cache entry of the timm model (``*.openai``), else - when
+the Hub can be reached (``HF_HUB_OFFLINE`` unset) - downloaded into that cache once
+(``modelprint weights fetch`` does it on demand), its digest recorded with every run. Where none
+of these can be had, the method is left out of a run of every method with one line saying how
+to get the weights, and is an error when named. ``random_init: true`` is the random-init
+control: the architecture with random weights, and every leaderboard row says so (``weights``
+column) - those figures measure the architecture, not CLIP.
 
 Scaled for CPU: ViT-B/32 (``vit_base_patch32_clip_quickgelu_224.openai``, the OpenAI
 weights' native QuickGELU variant) instead of the paper's ViT-L/14; the input size stays
@@ -36,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.errors import ConfigError, MissingWeightsError
 from core.hashing import config_hash, file_digest
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
@@ -62,6 +66,46 @@ def cached_hub_weights(model: str, cache_dir: str | Path | None = None) -> Path 
         if isinstance(found, str):
             return Path(found)
     return None
+
+
+def hub_is_reachable() -> bool:
+    """Whether the Hugging Face Hub may be asked (not switched off with ``HF_HUB_OFFLINE``)."""
+    import huggingface_hub.constants
+
+    return not huggingface_hub.constants.HF_HUB_OFFLINE
+
+
+def fetch_hub_weights(model: str) -> Path:
+    """Download the model's pretrained file into the Hugging Face cache (once) and return it."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.utils import EntryNotFoundError, LocalEntryNotFoundError
+
+    hub_id = timm.models.get_pretrained_cfg(model).hf_hub_id if "." in model else None
+    if not hub_id:
+        raise MissingWeightsError(f"{model!r} names no pretrained weights on the Hub (no .tag)")
+    if not hub_is_reachable():
+        raise MissingWeightsError(f"clip_features: {weights_hint(model)}")
+    for filename in HF_WEIGHT_FILES:
+        try:
+            return Path(hf_hub_download(hub_id, filename))
+        except LocalEntryNotFoundError as error:  # the Hub could not be reached
+            raise MissingWeightsError(
+                f"{hub_id}: cannot download ({' '.join(str(error).split())[:200]})"
+            ) from None
+        except EntryNotFoundError:  # reached: this repository has no such file
+            continue
+        except Exception as error:  # offline, unreachable, refused
+            reason = " ".join(str(error).split())[:200]
+            raise MissingWeightsError(f"{hub_id}: cannot download ({reason})") from None
+    raise MissingWeightsError(f"{hub_id}: none of {HF_WEIGHT_FILES} on the Hub")
+
+
+def weights_hint(model: str) -> str:
+    return (
+        f"no pretrained weights for {model} here (not in the Hugging Face cache, and the Hub is "
+        "off or unreachable): run `modelprint weights fetch` where the Hub can be reached, or pass "
+        "weights_path; the random-init control runs with --method_args='{clip_features: {random_init: true}}'"
+    )
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -129,7 +173,10 @@ class ClipFeaturesMethod(AttributionMethod):
         weights_path: a local state dict; default: the Hugging Face cache, else random weights.
         model_args: extra ``timm.create_model`` arguments (tests build a tiny ViT this way).
         knn_k: the k-NN head's candidate k values (chosen on validation accuracy).
-        init_seed: seeds the random weights used when no pretrained ones exist.
+        init_seed: seeds the random weights of the random-init control.
+        random_init: the random-init control - the architecture with random weights, labelled
+            so on every row; without it, missing weights are fetched from the Hub when it can be
+            reached and otherwise are an error naming how to get them.
     """
 
     def __init__(
@@ -142,6 +189,7 @@ class ClipFeaturesMethod(AttributionMethod):
         model_args: dict[str, Any] | None = None,
         knn_k: list[int] | None = None,
         init_seed: int = 0,
+        random_init: bool = False,
     ) -> None:
         super().__init__()
         if head not in HEADS:
@@ -151,21 +199,49 @@ class ClipFeaturesMethod(AttributionMethod):
             torch.manual_seed(init_seed)
             encoder = ClassTokenEncoder(model, blocks, image_size, model_args)
         self.encoder = encoder.eval().requires_grad_(False)
-        path = Path(weights_path) if weights_path else cached_hub_weights(model)
-        if weights_path and not path.is_file():
-            raise FileNotFoundError(f"clip_features: no weights file at {weights_path}")
+        if random_init and weights_path:
+            raise ConfigError("clip_features: random_init and weights_path contradict each other; give one")
+        path = None if random_init else Path(weights_path) if weights_path else cached_hub_weights(model)
+        if weights_path and not random_init and not path.is_file():
+            raise MissingWeightsError(f"clip_features: no weights file at {weights_path}")
+        if path is None and not random_init and "." in model:  # a tagged model names pretrained weights
+            if not hub_is_reachable():
+                raise MissingWeightsError(f"clip_features: {weights_hint(model)}")
+            path = fetch_hub_weights(model)
         if path is not None:
             self.encoder.load(path)
             self.weights_note = f"pretrained ({path.name})"
             self.weights_digest = file_digest(path)
         else:
-            self.weights_note = "RANDOM INIT: no pretrained CLIP weights found (not CLIP's figures)"
+            self.weights_note = "RANDOM INIT control (random_init: true; not CLIP's figures)"
             self.weights_digest = "random-init"
         self.knn: CosineKNN | None = None
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.encoder(images)
+
+    @classmethod
+    def unavailable(cls, args: dict[str, Any]) -> str | None:
+        """Weights that are neither here nor downloadable leave a run of every method without
+        CLIP, with this line, rather than 40 CPU minutes spent on a random-init ViT that measures
+        no CLIP (weights the Hub can give are fetched now, once)."""
+        if args.get("random_init"):
+            return None
+        try:
+            cls.fetch_weights(args)  # from the cache, or downloaded now where the Hub answers
+        except MissingWeightsError as error:
+            return str(error)
+        return None
+
+    @classmethod
+    def fetch_weights(cls, args: dict[str, Any]) -> Path | None:
+        model = args.get("model", "vit_base_patch32_clip_quickgelu_224.openai")
+        if args.get("weights_path"):
+            return Path(args["weights_path"])
+        if "." not in model:
+            return None
+        return cached_hub_weights(model) or fetch_hub_weights(model)
 
     def method_key(self) -> str:
         """The backbone's identity only: both heads (and any probe sweep) share cached features."""

@@ -9,8 +9,10 @@ import pytest
 import torch
 
 import tests.fabricated
+from benchmarks.cli import main
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, method_args, run_benchmark
+from benchmarks.runner import BenchmarkConfig, available_methods, method_args, run_benchmark
+from core.errors import ConfigError, MissingWeightsError
 from leaderboards.render import to_markdown
 from leaderboards.store import ResultsStore
 from leaderboards.tables import build_tables
@@ -115,7 +117,7 @@ def tiny_clip_state(tmp_path: Path) -> tuple[Path, dict[str, torch.Tensor]]:
 
 def test_clip_loads_a_local_weights_file_and_labels_it(tmp_path: Path) -> None:
     path, state = tiny_clip_state(tmp_path)
-    method = ClipFeaturesMethod(**TINY_CLIP, weights_path=str(path))
+    method = ClipFeaturesMethod(**{**TINY_CLIP, "random_init": False}, weights_path=str(path))
     assert method.weights_note.startswith("pretrained")
     loaded = method.encoder.vit.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in state.items())
@@ -137,6 +139,10 @@ def test_clip_finds_weights_in_the_hugging_face_cache(tmp_path: Path) -> None:
 
 def test_clip_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no weights file"):
+        ClipFeaturesMethod(
+            **{**TINY_CLIP, "random_init": False}, weights_path=str(tmp_path / "missing.safetensors")
+        )
+    with pytest.raises(ConfigError, match="contradict"):
         ClipFeaturesMethod(**TINY_CLIP, weights_path=str(tmp_path / "missing.safetensors"))
     (tmp_path / "other.safetensors").write_bytes(b"")
     with pytest.raises(ValueError, match="unknown head"):
@@ -145,3 +151,22 @@ def test_clip_errors_are_clear(tmp_path: Path) -> None:
         ClipFeaturesMethod(**TINY_CLIP, blocks=[7])
     with pytest.raises(ValueError, match="not a ViT"):
         ClipFeaturesMethod(model="resnet18", image_size=32)
+
+
+def test_clip_without_weights_offline_is_left_out_of_an_all_methods_run_and_an_error_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    reason = ClipFeaturesMethod.unavailable(method_args("clip_features"))
+    assert reason is not None and "modelprint weights fetch" in reason and "random_init: true" in reason
+    assert main(["weights", "fetch", "--methods=[clip_features]"]) == 2  # one line, says how
+    assert ClipFeaturesMethod.unavailable({**method_args("clip_features"), "random_init": True}) is None
+    cfg = BenchmarkConfig(methods=None, protocols=["closed_set"], dataset="fabricated", bootstrap_samples=0)
+    kept, notes = available_methods(cfg, ["spectral", "clip_features"])
+    assert kept == ["spectral"] and notes and notes[0].startswith("left out clip_features:")
+    named = BenchmarkConfig(methods=["clip_features"], dataset="fabricated")
+    assert available_methods(named, ["clip_features"]) == (["clip_features"], [])  # named: it will say why
+    with pytest.raises(MissingWeightsError, match="modelprint weights fetch"):
+        ClipFeaturesMethod(**{**TINY_CLIP, "random_init": False})

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the default experiment, with the trained methods' schedules cut short and CLIP at 112 px
 #: with its last block's class token only (the pipeline is under test here, not the figures).
 #: Every block's token (9,216 features) took the logistic probe's four fits past 15 minutes.
-CLIP = {"image_size": 112, "model_args": {"img_size": 112}, "blocks": [-1]}
+CLIP = {"image_size": 112, "model_args": {"img_size": 112}, "blocks": [-1], "random_init": True}
 SHORTER = {
     "clip_features": CLIP,
     "clip_features_knn": CLIP,

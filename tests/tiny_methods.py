@@ -6,7 +6,7 @@ from pathlib import Path
 
 TINY_EXTRACTOR = str(Path(__file__).parent / "configs" / "tiny_extractor.yaml")
 TINY_VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 48, "depth": 3, "num_heads": 3}
-TINY_CLIP = {"image_size": 32, "model_args": TINY_VIT}
+TINY_CLIP = {"image_size": 32, "model_args": TINY_VIT, "random_init": True}  # no weights offline
 TINY_CNN = {
     "backbone_args": {"channels": [8, 16, 32, 64]},
     "stem_stride": 2,

@@ -1,0 +1,25 @@
+"""``modelprint weights fetch``: pretrained weights into the local cache, before a run needs them."""
+
+from __future__ import annotations
+
+from benchmarks.cli import command
+
+
+@command("weights fetch")
+def weights_fetch(methods: list[str] | None = None) -> int:
+    """Download the pretrained weights of every method that uses some (CLIP's, from the Hugging
+    Face Hub, into its cache) and print each file with its digest; runs then find them offline.
+
+    Args:
+        methods: only these methods (default: every registered method).
+    """
+    from benchmarks.runner import method_args
+    from core.hashing import file_digest
+    from lightning_modules import METHODS
+
+    names = methods if methods is not None else METHODS.names()
+    for name in names:
+        path = METHODS.entry(name).factory.fetch_weights(method_args(name))
+        if path is not None:
+            print(f"{name}: {path} (sha256 {file_digest(path)})")
+    return 0

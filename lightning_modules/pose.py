@@ -50,7 +50,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from core.hashing import config_hash, file_digest
+from core.hashing import file_digest
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.synthetic_fingerprint.network import FingerprintNet, batch_hard_triplet_loss
@@ -122,6 +122,7 @@ class POSEMethod(AttributionMethod):
         open_space_weight: weight of the open-space classification of augmented images.
         diversity_weight: weight of the diversity constraint (0: the ablation without it).
         batch_size, lr, augmenter_lr, weight_decay: training.
+        retrain: train again even where shipped or cached weights match.
     """
 
     weights_note = "trained on the known real generators + augmentation models"
@@ -142,6 +143,7 @@ class POSEMethod(AttributionMethod):
         lr: float = 2e-3,
         augmenter_lr: float = 1e-3,
         weight_decay: float = 5e-4,
+        retrain: bool = False,
     ) -> None:
         super().__init__()
         if warmup_epochs + num_augmenters * epochs_per_augmenter > epochs:
@@ -250,13 +252,19 @@ class POSEMethod(AttributionMethod):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Train on known-train (+ augmentation models); reuse cached weights when present."""
-        from core.paths import cache_dir
         from core.quiet_trainer import quiet_trainer
         from core.seeding import seed_all
-        from lightning_modules.real_training import CACHED_WEIGHTS, labelled_tensors, train_or_load
+        from lightning_modules.real_training import (
+            CACHED_WEIGHTS,
+            labelled_tensors,
+            train_or_load,
+            training_key,
+            weights_directory,
+        )
 
-        key = config_hash({"hparams": dict(self.hparams), "data": train.data_hash, "seed": seed})
-        directory = cache_dir() / "pose" / key
+        key = training_key(dict(self.hparams), train.data_hash, seed)
+        directory, where = weights_directory("pose", key, self.hparams.retrain)
+        self.weights_note = f"{type(self).weights_note}: {where}"
         seed_all(seed)
         self.build(len(train.generator_ids), seed)
 

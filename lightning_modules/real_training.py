@@ -24,7 +24,9 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, Sampler, TensorDataset
 
+from core.hashing import config_hash
 from core.images import as_float_images
+from core.paths import cache_dir
 from core.quiet_trainer import quiet_trainer
 from core.seeding import seed_all
 from lightning_modules.synthetic_fingerprint.training import (
@@ -35,6 +37,29 @@ from lightning_modules.synthetic_fingerprint.training import (
 
 #: the weights file of :func:`train_or_load`'s run directories
 CACHED_WEIGHTS = "weights.safetensors"
+#: trained weights that ship with the suite, one run directory per (method kind, training key):
+#: the directories a default-benchmark run wrote into its cache, copied by ``scripts/ship_weights.py``
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "shipped_weights"
+
+
+def training_key(hparams: dict[str, Any], data_hash: str, seed: int, **extra: Any) -> str:
+    """What a trained method's weights depend on: its hyper-parameters (not ``retrain``, which
+    says whether to reuse them), the known-train data hash and the seed."""
+    kept = {k: v for k, v in hparams.items() if k != "retrain"}
+    return config_hash({**extra, "hparams": kept, "data": data_hash, "seed": seed})
+
+
+def weights_directory(kind: str, key: str, retrain: bool) -> tuple[Path, str]:
+    """Where a trained method's run directory is, and what its rows say of the weights: the
+    shipped one when it matches (same hyper-parameters, data and seed), else the local cache -
+    emptied first with ``retrain``, so the method trains afresh."""
+    shipped = SHIPPED_WEIGHTS / kind / key
+    if not retrain and (shipped / "summary.json").is_file():
+        return shipped, f"shipped weights (trained by modelprint on the same data, seed, config; {key})"
+    local = cache_dir() / kind / key
+    if retrain and local.exists():
+        shutil.rmtree(local)
+    return local, f"trained here on known-train ({key})"
 
 
 class LabelBalancedBatchSampler(Sampler[list[int]]):

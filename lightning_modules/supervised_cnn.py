@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from core.hashing import config_hash, file_digest
+from core.hashing import file_digest
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.optim import adamw_warmup_cosine
@@ -39,6 +39,7 @@ class SupervisedCNNMethod(AttributionMethod):
         backbone: a timm model name; ``backbone_args`` go to ``timm.create_model``.
         stem_stride: stride of the first convolution (1 keeps 32 x 32 detail); the stem max-pool is dropped.
         epochs, batch_size, lr, weight_decay, warmup_fraction: training (AdamW, warm-up + cosine).
+        retrain: train again even where shipped or cached weights match.
     """
 
     weights_note = "trained on the known real generators"
@@ -53,6 +54,7 @@ class SupervisedCNNMethod(AttributionMethod):
         lr: float = 2e-3,
         weight_decay: float = 5e-4,
         warmup_fraction: float = 0.05,
+        retrain: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -103,17 +105,19 @@ class SupervisedCNNMethod(AttributionMethod):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Train on known-train, keep the best known-val epoch; reuse cached weights if present."""
-        from core.paths import cache_dir
         from core.seeding import seed_all
         from lightning_modules.real_training import (
             CACHED_WEIGHTS,
             fit_keeping_best,
             labelled_tensors,
             train_or_load,
+            training_key,
+            weights_directory,
         )
 
-        key = config_hash({"hparams": dict(self.hparams), "data": train.data_hash, "seed": seed})
-        directory = cache_dir() / "supervised-cnn" / key
+        key = training_key(dict(self.hparams), train.data_hash, seed)
+        directory, where = weights_directory("supervised-cnn", key, self.hparams.retrain)
+        self.weights_note = f"{type(self).weights_note}: {where}"
         seed_all(seed)
         self.build(len(train.generator_ids))
 

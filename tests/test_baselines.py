@@ -3,6 +3,8 @@ fabricated split, and CLIP's weights are found where they should be - or flagged
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,32 @@ def test_clip_without_weights_offline_is_left_out_of_an_all_methods_run_and_an_e
     assert available_methods(named, ["clip_features"]) == (["clip_features"], [])  # named: it will say why
     with pytest.raises(MissingWeightsError, match="modelprint weights fetch"):
         ClipFeaturesMethod(**{**TINY_CLIP, "random_init": False})
+
+
+def test_shipped_weights_are_loaded_when_they_match_and_retrain_trains_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lightning_modules.real_training as real_training
+
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "first"))
+    cfg = BenchmarkConfig(
+        methods=["supervised_cnn"],
+        protocols=["closed_set"],
+        dataset="fabricated",
+        bootstrap_samples=0,
+        method_args={"supervised_cnn": {**TEST_ARGS["supervised_cnn"], "epochs": 1}},
+    )
+    run_benchmark(cfg, ResultsStore(tmp_path / "a.sqlite"), FeatureCache(tmp_path / "f1"))
+    (trained,) = (tmp_path / "first" / "supervised-cnn").iterdir()
+    shipped = tmp_path / "shipped"
+    shutil.copytree(trained, shipped / "supervised-cnn" / trained.name)
+    monkeypatch.setattr(real_training, "SHIPPED_WEIGHTS", shipped)
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "second"))
+    store = ResultsStore(tmp_path / "b.sqlite")
+    run_benchmark(cfg, store, FeatureCache(tmp_path / "f2"))
+    assert not (tmp_path / "second" / "supervised-cnn").exists()  # nothing trained
+    (run,) = store.runs()
+    assert "shipped weights" in json.loads(run["details_json"])["weights"]
+    retrain = BenchmarkConfig(**{**cfg.__dict__, "retrain": True})
+    run_benchmark(retrain, store, FeatureCache(tmp_path / "f3"))
+    assert (tmp_path / "second" / "supervised-cnn" / trained.name / "summary.json").exists()

@@ -34,7 +34,7 @@ from core.hashing import config_hash, file_digest
 from core.paths import cache_dir, config_file
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod
-from lightning_modules.real_training import train_on_labelled_images
+from lightning_modules.real_training import train_on_labelled_images, training_key, weights_directory
 from lightning_modules.synthetic_fingerprint.network import FingerprintNet
 from lightning_modules.synthetic_fingerprint.training import (
     WEIGHTS_FILE,
@@ -187,6 +187,7 @@ class RealFingerprintMethod(ControlMethod):
         models_per_batch, images_per_model: the P x K batch (P distinct generators).
         triplet_weight: 0 turns the objective into plain cross-entropy (Yu et al. 2019).
         lr: AdamW learning rate.
+        retrain: train again even where shipped or cached weights match.
     """
 
     weights_note = "trained on the known real generators (control)"
@@ -199,16 +200,16 @@ class RealFingerprintMethod(ControlMethod):
         images_per_model: int = 8,
         triplet_weight: float = 1.0,
         lr: float = 2e-3,
+        retrain: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         cfg = ExtractorTrainingConfig.from_yaml(self.hparams.training_config or TRAINING_CONFIG)
-        key = config_hash(
-            {"net": cfg.net, "hparams": dict(self.hparams), "data": train.data_hash, "seed": seed}
-        )
-        directory = cache_dir() / "extractors-real" / key
+        key = training_key(dict(self.hparams), train.data_hash, seed, net=cfg.net)
+        directory, where = weights_directory("extractors-real", key, self.hparams.retrain)
+        self.weights_note = f"{type(self).weights_note}: {where}"
         info = train_on_labelled_images(
             net_args=cfg.net,
             train=train,

@@ -363,6 +363,7 @@ def features_from_parts(split: Any, done: list[tuple[Any, torch.Tensor]]) -> tor
 def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Tensor:
     images = as_float_images(split.images)
     loader = DataLoader(TensorDataset(images), batch_size=batch_size)
+    method.to(memory_format=torch.channels_last)  # see AttributionMethod.predict_step
     return torch.cat(quiet_trainer().predict(method, loader)).cpu()
 
 

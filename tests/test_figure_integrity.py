@@ -265,12 +265,15 @@ def test_the_data_set_examples_in_the_docs_run_as_written(tmp_path: Path) -> Non
     from tests.test_public_datasets import hf_fixture
 
     commands = doc_commands(REPO_ROOT / "docs" / "data.md")
-    assert len(commands) == 3
+    assert len(commands) == 5
     (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv")
     osma_fixture(tmp_path / "data" / "osma", per_generator=12)  # zero shot: > 10 per generator
     (tmp_path / "data" / "osma" / "annotations").rename(tmp_path / "data" / "osma" / "split1")
     genimage_fixture(tmp_path / "data" / "GenImage", val_images=12)
     files = hf_fixture(tmp_path / "hf", test_images=12)
+    for generator in ("my-gan", "sdxl-turbo", "gen-c", "gen-d"):
+        for i in range(15):
+            png(tmp_path / "mine" / generator / f"{i:02d}.png")
     for name, part in (("tr.parquet", "train"), ("te.parquet", "test")):
         shutil.copy(files[part], tmp_path / name)
     for command in commands:
@@ -283,7 +286,8 @@ def test_the_data_set_examples_in_the_docs_run_as_written(tmp_path: Path) -> Non
             timeout=600,
         )
         assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
-    assert len({r["dataset"] for r in ResultsStore(os.environ["MODELPRINT_RESULTS"]).runs()}) == 3
+    names = {r["dataset"] for r in ResultsStore(os.environ["MODELPRINT_RESULTS"]).runs()}
+    assert names == {"osma:osma", "genimage:GenImage", "hf:tr", "imagefolder:mine", "imagefolder:mine-known"}
 
 
 # 6. loaders read regular files by one rule ----------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
+
 from leaderboards.store import Figure
 from lightning_modules.base import AttributionMethod, Features
 
@@ -64,3 +66,16 @@ def downsample_curve(x: Any, y: Any, points: int = 101) -> dict[str, list[float]
     x, y = torch.as_tensor(x, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
     keep = torch.linspace(0, len(x) - 1, min(points, len(x))).round().long()
     return {"x": [round(float(v), 5) for v in x[keep]], "y": [round(float(v), 5) for v in y[keep]]}
+
+
+def clustering_figures(embeddings: torch.Tensor, labels: torch.Tensor, seed: int) -> list[Figure]:
+    """NMI, cluster accuracy and purity of k-means (k = the generators present) on the
+    embeddings; no interval (k-means is the expensive part to resample). None for one generator."""
+    from core.metrics.clustering import ClusteringQuality, kmeans_clusters
+
+    k = int(labels.unique().numel())
+    if k < 2 or len(labels) <= k:
+        return []
+    quality = ClusteringQuality()
+    quality.update(kmeans_clusters(embeddings, k, seed), labels)
+    return [Figure(f"clustering_{name}", float(value)) for name, value in quality.compute().items()]

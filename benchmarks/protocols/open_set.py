@@ -11,7 +11,7 @@ from torchmetrics.functional.classification import binary_auroc, binary_roc
 
 from benchmarks.bootstrap import figure_with_interval
 from benchmarks.protocols import register_protocol
-from benchmarks.protocols.base import Protocol, ProtocolResult, downsample_curve
+from benchmarks.protocols.base import Protocol, ProtocolResult, clustering_figures, downsample_curve
 from core.metrics.attribution import oscr, oscr_curve
 from lightning_modules.base import AttributionMethod, Features
 
@@ -82,10 +82,40 @@ class OpenSetProtocol(Protocol):
             is_known = torch.cat([torch.ones_like(known_scores), torch.zeros_like(unknown_scores)]).long()
             fpr, tpr, _ = binary_roc(torch.cat([known_scores, unknown_scores]), is_known)
             oscr_fpr, ccr = oscr_curve(known_scores, correct, unknown_scores)
+            unseen = features[subset]
+            figures += clustering_figures(method.embed(unseen.values), unseen.labels, seed)
             details = {
                 "roc": downsample_curve(fpr, tpr),
                 "oscr_curve": downsample_curve(oscr_fpr, ccr),
-                "unknown_generators": list(features[subset].generator_ids),
+                "unknown_generators": list(unseen.generator_ids),
+                "per_generator": per_unseen_generator(method, known, known_scores, unseen, unknown_scores),
             }
             results.append(ProtocolResult(subset, figures, details))
         return results
+
+
+def per_unseen_generator(
+    method: AttributionMethod,
+    known: Features,
+    known_scores: torch.Tensor,
+    unseen: Features,
+    unseen_scores: torch.Tensor,
+) -> dict[str, dict[str, object]]:
+    """Per unseen generator (POSE's analysis): the AUROC of known test images against its images
+    alone, and the known generator its images are most often attributed to, with the share."""
+    taken_for = method.logits(unseen.values).argmax(dim=1)
+    table = {}
+    for label, name in enumerate(unseen.generator_ids):
+        mine = unseen.labels == label
+        if not mine.any():
+            continue
+        scores = torch.cat([known_scores, unseen_scores[mine]])
+        is_known = torch.cat([torch.ones_like(known_scores), torch.zeros(int(mine.sum()))]).long()
+        counts = torch.bincount(taken_for[mine], minlength=len(known.generator_ids))
+        table[name] = {
+            "images": int(mine.sum()),
+            "auroc": float(binary_auroc(scores, is_known)),
+            "mostly_taken_for": known.generator_ids[int(counts.argmax())],
+            "taken_for_share": float(counts.max() / mine.sum()),
+        }
+    return table

@@ -20,10 +20,11 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torchmetrics.functional.classification import multiclass_f1_score
 
 from benchmarks.bootstrap import mean_over_episodes
 from benchmarks.protocols import register_protocol
-from benchmarks.protocols.base import Protocol, ProtocolResult
+from benchmarks.protocols.base import Protocol, ProtocolResult, clustering_figures
 from core.errors import DataError
 from core.metrics.attribution import (
     VerificationMetrics,
@@ -133,6 +134,8 @@ class ZeroShotProtocol(Protocol):
         if self.n_way is not None and not 2 <= self.n_way <= len(generators):
             raise ValueError(f"n_way={self.n_way} but the split has {len(generators)} generators")
         per_episode: dict[str, list[float]] = {}
+        pooled_predicted: list[torch.Tensor] = []
+        pooled_truth: list[torch.Tensor] = []
         for episode in range(self.episodes):
             gen = generator_for("zero-shot", seed, episode)
             chosen = generators[
@@ -156,7 +159,13 @@ class ZeroShotProtocol(Protocol):
                 queries.append(members[self.gallery_per_model : end])
             g_idx, q_idx = torch.cat(gallery), torch.cat(queries)
             predicted = nearest_centroid(embeddings[q_idx], embeddings[g_idx], test.labels[g_idx])
-            values = {"identification_accuracy": float((predicted == test.labels[q_idx]).float().mean())}
+            truth = test.labels[q_idx]
+            pooled_predicted.append(predicted)
+            pooled_truth.append(truth)
+            values = {
+                "identification_accuracy": float((predicted == truth).float().mean()),
+                "identification_macro_f1": macro_f1_over(predicted, truth, chosen),
+            }
             first, second, same = sample_pairs(test.labels[q_idx], self.pairs_per_episode, gen)
             similarity = cosine(embeddings[q_idx], first, second)
             verification = VerificationMetrics(threshold=threshold)
@@ -170,10 +179,46 @@ class ZeroShotProtocol(Protocol):
             mean_over_episodes(name, values, self.bootstrap_samples, seed)
             for name, values in per_episode.items()
         ]
+        figures += clustering_figures(embeddings, test.labels, seed)
         details = {
             "episodes": self.episodes,
             "n_way": int(self.n_way or len(generators)),
             "validation_threshold": threshold,
             "generators": list(test.generator_ids),
+            "per_generator": per_generator_identification(
+                torch.cat(pooled_predicted), torch.cat(pooled_truth), test.generator_ids
+            ),
         }
         return [ProtocolResult(self.split, figures, details)]
+
+
+def macro_f1_over(predicted: torch.Tensor, truth: torch.Tensor, chosen: torch.Tensor) -> float:
+    """Macro-F1 over the episode's generators (the official code's identification figure beside
+    accuracy): labels renumbered to the episode's N so absent generators do not count."""
+    index = {int(g): i for i, g in enumerate(chosen.tolist())}
+    p = torch.tensor([index[int(x)] for x in predicted])
+    t = torch.tensor([index[int(x)] for x in truth])
+    return float(multiclass_f1_score(p, t, len(index), average="macro"))
+
+
+def per_generator_identification(
+    predicted: torch.Tensor, truth: torch.Tensor, names: tuple[str, ...]
+) -> dict[str, dict[str, float]]:
+    """Pooled over episodes, per generator: identification accuracy (recall), one-vs-rest F1,
+    and the generator its queries were most often taken for when wrong."""
+    table = {}
+    for label, name in enumerate(names):
+        mine, called = truth == label, predicted == label
+        if not mine.any():
+            continue
+        hits = float((mine & called).sum())
+        precision = hits / max(float(called.sum()), 1.0)
+        recall = hits / float(mine.sum())
+        wrong = predicted[mine & ~called]
+        table[name] = {
+            "queries": int(mine.sum()),
+            "identification_accuracy": recall,
+            "f1": 0.0 if hits == 0 else 2 * precision * recall / (precision + recall),
+            "mostly_confused_with": names[int(wrong.mode().values)] if len(wrong) else None,
+        }
+    return table

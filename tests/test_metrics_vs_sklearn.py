@@ -5,6 +5,7 @@ generators' clusters), macro-F1 and per-generator F1 (zero-shot identification).
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +14,11 @@ from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 from torchmetrics.functional.classification import multiclass_auroc, multiclass_average_precision
 
+from benchmarks.cli import main
 from benchmarks.protocols.zero_shot import macro_f1_over, per_generator_identification
 from core.metrics.clustering import ClusteringQuality, cluster_accuracy, kmeans_clusters, purity
+from leaderboards.store import ResultsStore
+from tests.test_public_datasets import genimage_fixture
 
 RNG = np.random.default_rng(30)
 
@@ -81,3 +85,36 @@ def test_zero_shot_macro_f1_and_per_generator_figures_match_scikit_learn() -> No
         assert row["identification_accuracy"] == pytest.approx(recall[i])
         assert row["f1"] == pytest.approx(f1[i])
     assert set(table) == {"g2", "g5", "g7"}
+
+
+def test_the_board_has_per_unseen_generator_tables_and_a_confusion_plot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "r.sqlite"))
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MODELPRINT_WANDB", "off")
+    genimage_fixture(tmp_path / "data", val_images=12)
+    groups = "unseen_architecture: [VQDM], unseen_dataset: [wukong]"
+    args = [
+        "run",
+        "--dataset=genimage",
+        f"--dataset_args={{root: {tmp_path / 'data'}, {groups}}}",
+        "--methods=[spectral]",
+        "--bootstrap_samples=0",
+        "--protocols=[closed_set,open_set,zero_shot]",
+        "--protocol_args={zero_shot: {gallery_per_model: 4, episodes: 2, pairs_per_episode: 100}}",
+    ]
+    assert main(args) == 0
+    store = ResultsStore(tmp_path / "r.sqlite")
+    metrics = {r["metric"] for r in store.figure_rows()}
+    assert {"macro_auroc_ovr", "macro_ap_ovr", "identification_macro_f1", "clustering_nmi"} <= metrics
+    assert {"clustering_cluster_accuracy", "clustering_purity"} <= metrics
+    assert main(["board", f"--out={tmp_path / 'board'}"]) == 0
+    text = (tmp_path / "board" / "per_generator.md").read_text()
+    assert (
+        "## open-set AUROC vs known test (genimage:data)" in text
+        and "| VQDM |" in text
+        and "| wukong |" in text
+    )
+    assert "## zero-shot identification (genimage:data)" in text
+    assert list((tmp_path / "board").glob("unseen_confusion_spectral_*.png"))

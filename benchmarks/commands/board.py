@@ -60,8 +60,8 @@ def board(
     readme: Path | None = None,
     site: Path | None = None,
 ) -> int:
-    """Write board.{md,csv,json,html,tex} and PNG plots (ROC, OSCR, confusion, scaling,
-    robustness) from the store.
+    """Write board.{md,csv,json,html,tex}, per_generator.md and PNG plots (ROC, OSCR, confusion,
+    scaling, robustness, where each unseen generator's images go) from the store.
 
     Args:
         out: output directory.
@@ -70,6 +70,7 @@ def board(
             the zoo, one row per method) into this README between its board markers.
         site: also write the static site (index, a page per method, plots) into this directory.
     """
+    from leaderboards.per_generator import per_generator_markdown, plot_unseen_confusions
     from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
     from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
@@ -99,8 +100,10 @@ def board(
         *plot_scaling(store, out),
         *plot_open_set_by_subset(store, out),
         *plot_robustness(robustness, out),
+        *plot_unseen_confusions(store, out),
     ]
     files = write_all(tables, out, images=images)
+    (out / "per_generator.md").write_text(per_generator_markdown(store))
     if readme is not None:
         splice_into_readme(readme, to_markdown([headline_table(tables)]).partition("\n\n")[2])
     log_board(tables, images)

@@ -117,5 +117,6 @@ def per_unseen_generator(
             "auroc": float(binary_auroc(scores, is_known)),
             "mostly_taken_for": known.generator_ids[int(counts.argmax())],
             "taken_for_share": float(counts.max() / mine.sum()),
+            "taken_for_counts": dict(zip(known.generator_ids, counts.tolist(), strict=True)),
         }
     return table

@@ -1,0 +1,100 @@
+"""Per-generator analysis from the runs' records (POSE's): for each unseen generator, how each
+method does on it alone - open-set AUROC against the known test images and the known generator
+its images are mostly taken for; zero-shot identification accuracy and F1 - and a plot of where
+each unseen generator's images go among the known ones.
+
+Read from each method's newest open-set ``unseen_all`` and zero-shot run per data set (runs
+recorded before these tables existed have no ``per_generator`` record and are left out).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from core.paths import file_slug
+from leaderboards.plots import save_figure
+from leaderboards.store import ResultsStore
+
+#: (protocol, the per-generator figure shown, its column title)
+VIEWS = (
+    ("open_set", "auroc", "open-set AUROC vs known test"),
+    ("zero_shot", "identification_accuracy", "zero-shot identification"),
+)
+
+
+NOTE = (
+    "Open set: AUROC of the known test images against this generator's images alone, then the known "
+    "generator its images are most often attributed to and how often. Zero shot: identification "
+    "accuracy of its queries, pooled over episodes, and its one-vs-rest F1."
+)
+
+
+def newest_records(store: ResultsStore, protocol: str) -> dict[str, dict[str, dict]]:
+    """data set -> method -> the newest unseen_all run's per-generator record."""
+    newest: dict[tuple[str, str], dict] = {}
+    for run in store.runs(protocol=protocol, split="unseen_all"):
+        key = (run["dataset"], run["method"])
+        if key not in newest or run["created_at"] >= newest[key]["created_at"]:
+            newest[key] = run
+    records: dict[str, dict[str, dict]] = {}
+    for (dataset, method), run in sorted(newest.items()):
+        table = json.loads(run["details_json"]).get("per_generator")
+        if table:
+            records.setdefault(dataset, {})[method] = table
+    return records
+
+
+def cell(protocol: str, row: dict) -> str:
+    if protocol == "open_set":
+        return f"{row['auroc']:.3f} ({html.escape(row['mostly_taken_for'])} {row['taken_for_share']:.0%})"
+    return f"{row['identification_accuracy']:.3f} (F1 {row['f1']:.3f})"
+
+
+def per_generator_markdown(store: ResultsStore) -> str:
+    """One table per (protocol, data set): unseen generators as rows, methods as columns."""
+    parts = ["# Per unseen generator\n"]
+    for protocol, _, title in VIEWS:
+        for dataset, by_method in newest_records(store, protocol).items():
+            methods = sorted(by_method)
+            generators = sorted({g for table in by_method.values() for g in table})
+            parts.append(f"## {html.escape(title)} ({html.escape(dataset)})\n")
+            parts.append("| generator | " + " | ".join(html.escape(m) for m in methods) + " |")
+            parts.append("|---|" + "---|" * len(methods))
+            for generator in generators:
+                cells = [
+                    cell(protocol, by_method[m][generator]) if generator in by_method[m] else "—"
+                    for m in methods
+                ]
+                parts.append(f"| {html.escape(generator)} | " + " | ".join(cells) + " |")
+            parts.append("")
+    parts.append(NOTE)
+    return "\n".join(parts) + "\n"
+
+
+def plot_unseen_confusions(store: ResultsStore, out: Path) -> list[Path]:
+    """Per method and data set: rows unseen generators, columns known ones, the share of each
+    unseen generator's images attributed to each known generator."""
+    written = []
+    for dataset, by_method in newest_records(store, "open_set").items():
+        for method, table in by_method.items():
+            rows = sorted(g for g in table if "taken_for_counts" in table[g])
+            if not rows:
+                continue
+            known = list(table[rows[0]]["taken_for_counts"])
+            shares = [[table[g]["taken_for_counts"][k] / table[g]["images"] for k in known] for g in rows]
+            fig, ax = plt.subplots(figsize=(1.5 + 0.3 * len(known), 1.2 + 0.3 * len(rows)))
+            image = ax.imshow(shares, cmap="Oranges", vmin=0, vmax=1)
+            ax.set_xticks(range(len(known)), known, rotation=90, fontsize=6)
+            ax.set_yticks(range(len(rows)), rows, fontsize=6)
+            ax.set(title=f"{method} ({dataset}): unseen taken for", xlabel="known generator", ylabel="unseen")
+            fig.colorbar(image, ax=ax, fraction=0.04)
+            stem = "_".join(map(file_slug, ("unseen_confusion", method, dataset)))
+            written.append(save_figure(fig, out / f"{stem}.png"))
+    return written

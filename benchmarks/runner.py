@@ -18,6 +18,7 @@ splits, with the method fitted on clean images (see ``datamodules.perturbations`
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import time
 from collections.abc import Iterable
@@ -81,6 +82,9 @@ class BenchmarkConfig:
     reference_args: dict[str, Any] = field(default_factory=dict)
     #: accept an image in two splits (a deliberate overlap study); off, an overlap is an error
     allow_overlap: bool = False
+    #: ``"i/n"``: run only the i-th of n shards of the plan (job arrays, sweep agents); a
+    #: (method, seed) group - one fit - never spans two shards
+    shard: str | None = None
     #: what the runs are filed under (set by the runner: ``data_set_label``)
     dataset_label: str = ""
 
@@ -182,6 +186,7 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     methods = cfg.methods if cfg.methods is not None else METHODS.names()
     protocols = cfg.protocols if cfg.protocols is not None else PROTOCOLS.names()
     check_seeds(cfg.seeds)
+    parse_shard(cfg.shard)
     if cfg.bootstrap_samples < 0 or cfg.bootstrap_samples == 1:
         raise PlanError(
             "bootstrap_samples must be 0 (no intervals) or at least 2 (200 is usual), "
@@ -242,6 +247,25 @@ def available_methods(cfg: BenchmarkConfig, methods: list[str]) -> tuple[list[st
         else:
             notes.append(f"left out {name}: {reason}")
     return kept, notes
+
+
+def parse_shard(shard: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` -> (i, n) with 0 <= i < n; None for the whole plan."""
+    if shard is None:
+        return None
+    index, _, count = str(shard).partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise PlanError(f"--shard={shard!r}: expected i/n with 0 <= i < n, e.g. --shard=0/4")
+    return int(index), int(count)
+
+
+def in_shard(method: str, seed: int, shard: tuple[int, int] | None) -> bool:
+    """Groups are dealt to shards by a stable hash of (method, seed): every shard of every
+    machine agrees, whatever order the plan lists them in."""
+    if shard is None:
+        return True
+    digest = hashlib.blake2b(f"{method}|{seed}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shard[1] == shard[0]
 
 
 def check_seeds(seeds: list[int]) -> None:
@@ -614,7 +638,8 @@ def run_benchmark(
         protocol.check_data(splits)
     variants = [Variant(p, level) for level in perturbations(cfg) for p in protocols]
     source = SplitSource(splits, absent, known_from)
-    cells = plan_cells(cfg, methods, variants)
+    shard = parse_shard(cfg.shard)
+    cells = [c for c in plan_cells(cfg, methods, variants) if in_shard(c.method, c.seed, shard)]
     summary, start = RunSummary(), time.perf_counter()
     groups = dict.fromkeys((c.method, c.seed) for c in cells)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -72,7 +72,7 @@ CREATE VIEW IF NOT EXISTS current_figure_rows AS
     );
 """
 
-_RUN_COLUMNS = (
+RUN_COLUMNS = (
     "run_id",
     "method",
     "protocol",
@@ -384,7 +384,7 @@ class ResultsStore:
                 raise RunExistsError(f"run {key} already in {self.path}")
             conn.execute("DELETE FROM runs WHERE run_id=?", (existing["run_id"],))
         conn.execute(
-            f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
+            f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
             (
                 run.run_id,
                 *_key_tuple(key)[:-1],  # the key's columns but its last, the data hash

@@ -28,6 +28,7 @@ def run(
     reference: str = "zoo",
     reference_args: dict[str, Any] | None = None,
     allow_overlap: bool = False,
+    shard: str | None = None,
 ) -> int:
     """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
 
@@ -52,6 +53,8 @@ def run(
             folder of unseen ones) is evaluated against; recorded in each run.
         reference_args: arguments for the reference data set.
         allow_overlap: accept an image in two splits (a deliberate study; off: an error).
+        shard: ``i/n`` runs the i-th of n shards of the plan (``$SLURM_ARRAY_TASK_ID/n`` in a
+            job array); a (method, seed) group stays in one shard.
     """
     from benchmarks.runner import BenchmarkConfig, run_benchmark
     from leaderboards.store import ResultsStore
@@ -71,6 +74,7 @@ def run(
         reference=reference,
         reference_args=reference_args or {},
         allow_overlap=allow_overlap,
+        shard=shard,
     )
     store = ResultsStore(results_store_path())
     console = Console()

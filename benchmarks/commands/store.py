@@ -1,6 +1,8 @@
-"""``modelprint store check``: is the results store sound, before figures are read from it."""
+"""``modelprint store check`` (is the results store sound) and ``store merge`` (gather stores)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from benchmarks.cli import command
 from core.paths import results_store_path
@@ -21,4 +23,31 @@ def store_check() -> int:
         return 1
     runs = len(store.runs())
     print(f"{store.path}: ok ({runs} runs; integrity check, figures and cells consistent)")
+    return 0
+
+
+@command("store merge")
+def store_merge(sources: list[Path] | None = None) -> int:
+    """Merge other results stores into this one ($MODELPRINT_RESULTS) by run key: runs it lacks
+    are copied as recorded, runs it holds with the same figures are skipped (merging twice
+    changes nothing), and a run of the same key with other figures stops the merge with nothing
+    written.
+
+    Args:
+        sources: the stores to merge in (SQLite files), e.g. one per job-array task.
+    """
+    from leaderboards.merge import merge_stores
+    from leaderboards.store import ResultsStore, StoreError
+
+    if not sources:
+        raise StoreError("store merge: name the stores to merge in, e.g. --sources=[a.sqlite,b.sqlite]")
+    target = ResultsStore(results_store_path())
+    target.check_writable()
+    stores = []
+    for path in sources:
+        if not Path(path).is_file():
+            raise StoreError(f"no results store at {path}")
+        stores.append(ResultsStore(path, readonly=True))
+    summary = merge_stores(target, stores)
+    print(f"{target.path}: added {summary.added} run(s), {summary.identical} already there")
     return 0

@@ -1,0 +1,72 @@
+"""Scale-out on one or many machines: shards of a plan cover it exactly once, and stores
+written apart merge into one by run key - idempotently, refusing conflicting figures."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import tests.fabricated  # noqa: F401 - registers the "fabricated" data set
+from benchmarks.cli import main
+from benchmarks.feature_cache import FeatureCache
+from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from leaderboards.store import ResultsStore
+
+PLAN = {
+    "methods": ["spectral", "noise_residual"],
+    "protocols": ["closed_set"],
+    "dataset": "fabricated",
+    "seeds": [0, 1, 2],
+    "bootstrap_samples": 0,
+}
+
+
+def keys(store: ResultsStore) -> set[tuple]:
+    return {(r["method"], r["protocol"], r["split"], r["seed"], r["config_hash"]) for r in store.runs()}
+
+
+def test_shards_cover_the_plan_once_and_merge_into_the_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = ResultsStore(tmp_path / "whole.sqlite")
+    run_benchmark(BenchmarkConfig(**PLAN), whole, FeatureCache(tmp_path / "c"))
+    shards = []
+    for i in range(3):
+        store = ResultsStore(tmp_path / f"shard{i}.sqlite")
+        run_benchmark(BenchmarkConfig(**PLAN, shard=f"{i}/3"), store, FeatureCache(tmp_path / "c"))
+        shards.append(store)
+    shard_keys = [keys(s) for s in shards]
+    assert sum(len(k) for k in shard_keys) == len(keys(whole)) == 6
+    assert set().union(*shard_keys) == keys(whole)
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "merged.sqlite"))
+    paths = [str(s.path) for s in shards]
+    assert main(["store", "merge", f"--sources=[{','.join(paths)}]"]) == 0
+    merged = ResultsStore(tmp_path / "merged.sqlite")
+    assert keys(merged) == keys(whole)
+    assert sorted(r["value"] for r in merged.figure_rows()) == sorted(r["value"] for r in whole.figure_rows())
+    assert main(["store", "merge", f"--sources=[{','.join(paths)}]"]) == 0  # idempotent
+    assert len(merged.runs()) == 6
+    assert main(["store", "check"]) == 0
+
+
+def test_a_conflicting_run_stops_the_merge_with_nothing_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = {**PLAN, "seeds": [0], "methods": ["spectral"]}
+    a, b = ResultsStore(tmp_path / "a.sqlite"), ResultsStore(tmp_path / "b.sqlite")
+    run_benchmark(BenchmarkConfig(**plan), a, FeatureCache(tmp_path / "c"))
+    run_benchmark(BenchmarkConfig(**plan), b, FeatureCache(tmp_path / "c"))
+    with sqlite3.connect(b.path) as conn:
+        conn.execute("UPDATE figures SET value = value / 2")
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "merged.sqlite"))
+    assert main(["store", "merge", f"--sources=[{a.path},{b.path}]"]) == 2
+    err = capsys.readouterr().err
+    assert "1 run(s) conflict with a run of the same key and other figures" in err and "b.sqlite" in err
+    assert ResultsStore(tmp_path / "merged.sqlite").runs() == []
+
+
+def test_a_bad_shard_is_refused() -> None:
+    with pytest.raises(PlanError, match="expected i/n with 0 <= i < n"):
+        run_benchmark(BenchmarkConfig(**PLAN, shard="3/3"), ResultsStore(":memory:"))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from benchmarks import torchvision_compat
 from core import paths
+from leaderboards.postgres_store import redacted
 
 TRACKED_PACKAGES = (
     "torch",
@@ -88,6 +89,6 @@ def environment_report() -> dict[str, object]:
         "torch threads": torch.get_num_threads(),
         "cpu count": os.cpu_count(),
         "cache dir": str(paths.cache_dir()),
-        "results store": str(paths.results_store_path()),
+        "results store": redacted(str(paths.results_store_location())),
         "git revision": git_revision(),
     }

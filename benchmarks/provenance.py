@@ -8,7 +8,7 @@ from typing import Any
 
 from benchmarks.environment import device_description, git_revision, package_versions
 from core.hashing import config_hash
-from leaderboards.store import Figure, ResultsStore, RunRecord
+from leaderboards.store import Figure, RunRecord, open_store
 from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig
 
 
@@ -41,7 +41,7 @@ def run_record(
     )
 
 
-def record_training(cfg: ExtractorTrainingConfig, summary: dict[str, Any], store_path: Path) -> str:
+def record_training(cfg: ExtractorTrainingConfig, summary: dict[str, Any], store_path: str | Path) -> str:
     """Record a finished extractor training (protocol ``training``) with its provenance; with
     held-out validation models, the zero-shot validation figures of the weights it kept."""
     metrics = summary["metrics"]
@@ -63,7 +63,7 @@ def record_training(cfg: ExtractorTrainingConfig, summary: dict[str, Any], store
     return _record_training_run(*run, cfg, data_hash, summary, figures, store_path)
 
 
-def record_denoiser_training(cfg: Any, summary: dict[str, Any], store_path: Path) -> str:
+def record_denoiser_training(cfg: Any, summary: dict[str, Any], store_path: str | Path) -> str:
     """Record a finished denoiser training (protocol ``training``, data set its photo sources)."""
     metrics = summary["metrics"]
     figures = [
@@ -97,4 +97,4 @@ def _record_training_run(
         wall_time_s=summary["wall_time_s"],
         details={"summary": summary},
     )
-    return ResultsStore(store_path).write_run(record, figures)
+    return open_store(store_path).write_run(record, figures)

@@ -17,13 +17,12 @@ if __package__ in (None, ""):  # run as a file by the agent: make the repository
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.sweep import SweepError, metric_value, parse_agent_arguments, run_trial
-    from core.paths import results_store_path
-    from leaderboards.store import ResultsStore
+    from leaderboards.store import open_store
 
     try:
         trial = parse_agent_arguments(sys.argv[1:] if argv is None else argv)
         metric = str(trial.get("sweep_metric", ""))
-        store = ResultsStore(results_store_path())
+        store = open_store()
         cfg, summary = run_trial(trial, store)
     except (SweepError, ValueError, KeyError) as error:
         print(f"sweep_agent: {error}", file=sys.stderr)

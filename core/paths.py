@@ -25,6 +25,15 @@ def results_store_path() -> Path:
     return Path(os.environ.get(RESULTS_ENV, "results/modelprint.sqlite")).expanduser()
 
 
+def results_store_location() -> str | Path:
+    """``$MODELPRINT_RESULTS`` as given: a database URL (``postgresql://...``) stays a string,
+    anything else is the SQLite file's path (:func:`results_store_path`)."""
+    value = os.environ.get(RESULTS_ENV, "")
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    return results_store_path()
+
+
 def cache_dir() -> Path:
     """The feature and artifact cache: ``$MODELPRINT_CACHE`` or ``$XDG_CACHE_HOME/modelprint``."""
     if CACHE_ENV in os.environ:

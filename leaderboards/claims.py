@@ -25,7 +25,7 @@ from leaderboards.store import ResultsStore
 _TABLE = """CREATE TABLE IF NOT EXISTS claims (
     cell       TEXT PRIMARY KEY,
     owner      TEXT NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at DOUBLE PRECISION NOT NULL
 )"""
 
 
@@ -74,7 +74,7 @@ class CellClaims:
         now = time.time()
         with self.store.connection() as conn:
             conn.execute(_TABLE)
-            conn.execute("BEGIN IMMEDIATE")
+            self.store.begin_write(conn)
             try:
                 conn.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
                 owners = {row[0] for row in conn.execute("SELECT DISTINCT owner FROM claims")}

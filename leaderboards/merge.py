@@ -18,6 +18,7 @@ from leaderboards.store import RUN_COLUMNS, ResultsStore, StoreError
 
 KEY = ("method", "protocol", "dataset", "split", "seed", "config_hash", "data_hash")
 
+FIGURE_COLUMNS = ("run_id", "metric", "value", "ci_low", "ci_high")
 INSERT_RUN = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})"
 
 
@@ -32,8 +33,8 @@ def runs_with_figures(store: ResultsStore) -> dict[tuple[Any, ...], tuple[dict, 
     with store.connection() as conn:
         runs = [dict(r) for r in conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs")]
         figures: dict[str, set] = {}
-        for row in conn.execute("SELECT run_id, metric, value, ci_low, ci_high FROM figures"):
-            figures.setdefault(row["run_id"], set()).add(tuple(row)[1:])
+        for row in conn.execute(f"SELECT {', '.join(FIGURE_COLUMNS)} FROM figures"):
+            figures.setdefault(row["run_id"], set()).add(tuple(row[c] for c in FIGURE_COLUMNS[1:]))
     return {tuple(r[k] for k in KEY): (r, frozenset(figures.get(r["run_id"], ()))) for r in runs}
 
 
@@ -56,7 +57,7 @@ def merge_stores(target: ResultsStore, sources: list[ResultsStore]) -> MergeSumm
             f"{conflicts[0]}; nothing was merged - remove the wrong run from one store and merge again"
         )
     with target.connection() as conn:
-        conn.execute("BEGIN IMMEDIATE")
+        target.begin_write(conn)
         try:
             for run, figures in to_add.values():
                 conn.execute(INSERT_RUN, tuple(run[c] for c in RUN_COLUMNS))

@@ -314,6 +314,18 @@ class ResultsStore:
                     raise
                 time.sleep(0.05)
 
+    def begin_write(self, conn: Any) -> None:
+        """Open a write transaction that serialises writers (SQLite: take the write lock now,
+        so two writers never interleave a key's check and insert)."""
+        conn.execute("BEGIN IMMEDIATE")
+
+    def json_field(self, column: str, path: str) -> str:
+        """SQL for a dotted field of a JSON text column."""
+        return f"json_extract({column}, '$.{path}')"
+
+    def columns(self, conn: Any, table: str) -> set[str]:
+        return {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+
     def connection(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """A connection to the store's file, closed on exit (autocommit: callers open their own
         ``BEGIN IMMEDIATE`` transactions) - for tables kept beside the results, such as claims."""
@@ -359,7 +371,7 @@ class ResultsStore:
         the store holds all of them or none (the board never shows part of a cell)."""
         ids = []
         with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            self.begin_write(conn)
             try:
                 for run, figures in runs:
                     self._insert(conn, run, figures, on_conflict)
@@ -455,8 +467,8 @@ class ResultsStore:
         with self._connect() as conn:
             runs = conn.execute(
                 "SELECT method, protocol, dataset, seed, config_hash, data_hash, split, "
-                "json_extract(details_json, '$.cell_splits') AS cell_splits, "
-                "json_extract(config_json, '$.protocol_args.subsets') AS subsets FROM runs"
+                f"{self.json_field('details_json', 'cell_splits')} AS cell_splits, "
+                f"{self.json_field('config_json', 'protocol_args.subsets')} AS subsets FROM runs"
             ).fetchall()
         expected: dict[tuple[Any, ...], set[str]] = {}
         present: dict[tuple[Any, ...], set[str]] = {}
@@ -482,11 +494,11 @@ class ResultsStore:
 
     def _select(self, table: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         with self._connect() as conn:
-            columns = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            columns = self.columns(conn, table)
             unknown = sorted(set(filters) - columns)
             if unknown:
                 raise KeyError(f"unknown column(s) {unknown}; valid: {sorted(columns)}")
-            where = " AND ".join(f"{name}=?" for name in filters) or "1"
+            where = " AND ".join(f"{name}=?" for name in filters) or "1=1"
             rows = conn.execute(
                 f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, run_id", tuple(filters.values())
             ).fetchall()
@@ -530,3 +542,19 @@ _KEY_WHERE = " AND ".join(f"{name}=?" for name in RunKey.__dataclass_fields__)
 
 def _key_tuple(key: RunKey) -> tuple[Any, ...]:
     return tuple(asdict(key).values())
+
+
+def open_store(location: str | Path | None = None, *, readonly: bool = False) -> ResultsStore:
+    """The results store at ``location`` (default: ``$MODELPRINT_RESULTS``): a SQLite file for
+    one machine, or a ``postgresql://`` URL for many (:mod:`leaderboards.postgres_store`)."""
+    from core.paths import results_store_location
+
+    location = results_store_location() if location is None else location
+    if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")):
+        from leaderboards.postgres_store import PostgresStore
+
+        return PostgresStore(location, readonly=readonly)
+    path = Path(location)
+    if readonly and not path.is_file():
+        raise StoreError(f"no results store at {path}")
+    return ResultsStore(path, readonly=readonly)

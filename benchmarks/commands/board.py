@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.cli import UsageError, command
-from core.paths import results_store_path
+from core.paths import results_store_location
 
 README_START = "<!-- board:start (written by `modelprint board --readme`; do not edit) -->"
 README_END = "<!-- board:end -->"
@@ -74,13 +74,14 @@ def board(
     from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
     from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
-    from leaderboards.store import ResultsStore
+    from leaderboards.store import open_store
     from leaderboards.tables import build_tables, headline_table, main_effects_tables
 
-    path = results_store_path()
-    if not path.exists():
-        raise UsageError(f"no results store at {path}; run `modelprint run` first")
-    store = ResultsStore(path, readonly=True)  # the board only reads: a read-only mount will do
+    location = results_store_location()
+    if isinstance(location, Path) and not location.exists():
+        raise UsageError(f"no results store at {location}; run `modelprint run` first")
+    store = open_store(location, readonly=True)  # the board only reads: a read-only mount will do
+    path = store.path
     console = Console()
     for _, note in store.incomplete_cells():
         console.print(f"note: {note}")

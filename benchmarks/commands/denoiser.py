@@ -8,7 +8,7 @@ from rich.console import Console
 
 from benchmarks.cli import UsageError, command
 from benchmarks.provenance import record_denoiser_training
-from core.paths import cache_dir, config_file, results_store_path
+from core.paths import cache_dir, config_file, results_store_location
 from lightning_modules.denoiser.training import DenoiserConfig, train_denoiser
 
 DEFAULT_CONFIG = config_file("denoiser", "cpu.yaml")
@@ -30,7 +30,7 @@ def denoiser_train(training_config: Path = DEFAULT_CONFIG, out: Path | None = No
     cfg = DenoiserConfig.from_yaml(training_config)
     out = out or cache_dir() / "denoisers" / config_hash(cfg.__dict__)
     summary = train_denoiser(cfg, out)
-    run_id = record_denoiser_training(cfg, summary, results_store_path())
+    run_id = record_denoiser_training(cfg, summary, results_store_location())
     metrics = summary["metrics"]
     Console().print(
         f"denoiser trained in {summary['wall_time_s']:.0f} s: PSNR at sigma {cfg.val_sigma:g} "

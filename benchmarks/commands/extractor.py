@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmarks.cli import UsageError, command
-from core.paths import config_file, results_store_path
+from core.paths import config_file, results_store_location
 
 CONFIG_DIR = config_file("extractor")
 
@@ -55,13 +55,13 @@ def extractor_train(
     summary = train_extractor(cfg, out)
     if not summary:  # a non-zero rank of a distributed run: rank 0 saves and records
         return 0
-    run_id = record_training(cfg, summary, results_store_path())
+    run_id = record_training(cfg, summary, results_store_location())
     console = Console()
     console.print(
         f"trained on {summary['images_seen']:,} images of {summary['num_models']:,} synthetic models "
         f"in {summary['wall_time_s']:.0f} s ({summary['images_per_s']:.0f} img/s) -> {out}"
     )
-    console.print(f"recorded run {run_id} in {results_store_path()}")
+    console.print(f"recorded run {run_id} in {results_store_location()}")
     return 0
 
 
@@ -78,7 +78,7 @@ def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
     """
     from benchmarks.studies import ScalingStudy, run_scaling
     from core.paths import cache_dir
-    from leaderboards.store import ResultsStore
+    from leaderboards.store import open_store
 
     if not study.is_file():
         raise UsageError(f"no scaling study at {study}")
@@ -86,8 +86,8 @@ def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
         spec = ScalingStudy.from_yaml(study)
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
-    written = run_scaling(spec, ResultsStore(results_store_path()), cache_dir(), Console())
-    Console().print(f"recorded {len(written)} runs in {results_store_path()}")
+    written = run_scaling(spec, open_store(), cache_dir(), Console())
+    Console().print(f"recorded {len(written)} runs in {results_store_location()}")
     return 0
 
 
@@ -106,7 +106,7 @@ def extractor_ablation(study: Path = CONFIG_DIR / "ablation.yaml", levels: list[
     """
     from benchmarks.studies import AblationStudy, run_ablation
     from core.paths import cache_dir
-    from leaderboards.store import ResultsStore
+    from leaderboards.store import open_store
 
     if not study.is_file():
         raise UsageError(f"no ablation study at {study}")
@@ -114,6 +114,6 @@ def extractor_ablation(study: Path = CONFIG_DIR / "ablation.yaml", levels: list[
         spec = AblationStudy.from_yaml(study)
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
-    written = run_ablation(spec, ResultsStore(results_store_path()), cache_dir(), Console(), levels or [])
-    Console().print(f"recorded {len(written)} runs in {results_store_path()}")
+    written = run_ablation(spec, open_store(), cache_dir(), Console(), levels or [])
+    Console().print(f"recorded {len(written)} runs in {results_store_location()}")
     return 0

@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 
 from benchmarks.cli import command
-from core.paths import config_file, results_store_path
+from core.paths import config_file
 
 DEFAULT_EXPERIMENT = config_file("experiments", "default.yaml")
 
@@ -57,7 +57,7 @@ def run(
             job array); a (method, seed) group stays in one shard.
     """
     from benchmarks.runner import BenchmarkConfig, run_benchmark
-    from leaderboards.store import ResultsStore
+    from leaderboards.store import open_store
 
     cfg = BenchmarkConfig(
         methods=methods,
@@ -76,7 +76,7 @@ def run(
         allow_overlap=allow_overlap,
         shard=shard,
     )
-    store = ResultsStore(results_store_path())
+    store = open_store()
     console = Console()
     summary = run_benchmark(cfg, store, console=console)  # a user mistake: ModelprintError, one line
     console.print(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.cli import command
-from core.paths import results_store_path
 
 
 @command("store check")
@@ -13,9 +12,9 @@ def store_check() -> int:
     """Check the results store ($MODELPRINT_RESULTS): SQLite's integrity check, no run without
     figures, no figure without a run, no cell with splits missing. Read only; exit status 1 when
     anything is wrong (each problem on one line), 0 when sound."""
-    from leaderboards.store import ResultsStore
+    from leaderboards.store import open_store
 
-    store = ResultsStore(results_store_path(), readonly=True)
+    store = open_store(readonly=True)
     problems = store.check()
     for problem in problems:  # plain lines: a script greps them, nothing wraps them
         print(f"{store.path}: {problem}")
@@ -37,17 +36,15 @@ def store_merge(sources: list[Path] | None = None) -> int:
         sources: the stores to merge in (SQLite files), e.g. one per job-array task.
     """
     from leaderboards.merge import merge_stores
-    from leaderboards.store import ResultsStore, StoreError
+    from leaderboards.store import StoreError, open_store
 
     if not sources:
         raise StoreError("store merge: name the stores to merge in, e.g. --sources=[a.sqlite,b.sqlite]")
-    target = ResultsStore(results_store_path())
+    target = open_store()
     target.check_writable()
     stores = []
     for path in sources:
-        if not Path(path).is_file():
-            raise StoreError(f"no results store at {path}")
-        stores.append(ResultsStore(path, readonly=True))
+        stores.append(open_store(str(path) if str(path).startswith("postgres") else path, readonly=True))
     summary = merge_stores(target, stores)
     print(f"{target.path}: added {summary.added} run(s), {summary.identical} already there")
     return 0

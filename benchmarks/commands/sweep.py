@@ -32,8 +32,7 @@ def sweep(file: Path, local: bool = False, count: int | None = None, out: Path |
         plot_sweep,
         run_trial,
     )
-    from core.paths import results_store_path
-    from leaderboards.store import ResultsStore
+    from leaderboards.store import open_store
 
     if not local:
         raise UsageError(f"without a W&B server pass --local; with one: wandb sweep {file} && wandb agent ID")
@@ -43,7 +42,7 @@ def sweep(file: Path, local: bool = False, count: int | None = None, out: Path |
     except SweepError as error:
         raise UsageError(str(error)) from None
     console = Console()
-    store = ResultsStore(results_store_path())
+    store = open_store()
     metric = spec.metric["name"]
     rows = []
     for i, trial in enumerate(trials, 1):
@@ -60,5 +59,5 @@ def sweep(file: Path, local: bool = False, count: int | None = None, out: Path |
         table.add_row(*(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()))
     console.print(table)
     plot = plot_sweep(rows, metric, out or Path(f"sweep-{file.stem}.png"))
-    console.print(f"{len(rows)} trials in {results_store_path()}; plot: {plot}")
+    console.print(f"{len(rows)} trials in {store.path}; plot: {plot}")
     return 0

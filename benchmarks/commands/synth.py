@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.cli import UsageError, command
-from core.paths import results_store_path
 
 
 @command("synth describe")
@@ -92,7 +91,7 @@ def synth_stats(
     from datamodules.synthetic.space import SPACES
     from datamodules.zoo.artifact import ARTIFACT_DIR
     from datamodules.zoo.datamodule import load_split
-    from leaderboards.store import Figure, ResultsStore
+    from leaderboards.store import Figure, open_store
 
     spaces = spaces or list(SPACES)
     unknown = [s for s in spaces if s not in SPACES]
@@ -100,7 +99,7 @@ def synth_stats(
         raise UsageError(f"unknown space(s) {unknown}; valid: {', '.join(SPACES)}")
     real = load_split(real_split, zoo_root or ARTIFACT_DIR)
     resolution = real.images.shape[-1]
-    store = ResultsStore(results_store_path())
+    store = open_store()
     table = Table(
         title=f"synthetic-model spaces vs zoo split {real_split!r} ({len(real.generator_ids)} generators)"
     )

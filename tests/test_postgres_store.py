@@ -186,3 +186,22 @@ def test_an_unreachable_server_is_one_line(
     assert len(err.splitlines()) == 1 and "cannot be used" in err and "secret" not in err
     with pytest.raises(StoreError):
         open_store("postgresql://nobody:secret@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_bad_urls_credentials_and_a_newer_schema_are_one_line_with_nothing_written(
+    postgres_server: str,
+) -> None:
+    import psycopg
+
+    with pytest.raises(StoreError, match="cannot be used"):
+        open_store("postgresql://[not a host/x")
+    with pytest.raises(StoreError, match="cannot be used"):
+        open_store(postgres_server.replace("postgres:@", "nobody:wrong@"))
+    url = fresh_database(postgres_server)
+    store_at(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE modelprint_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99"):
+        open_store(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0

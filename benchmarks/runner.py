@@ -245,7 +245,7 @@ def available_methods(cfg: BenchmarkConfig, methods: list[str]) -> tuple[list[st
         if reason is None:
             kept.append(name)
         else:
-            notes.append(f"left out {name}: {reason}")
+            notes.append(f"left out {name}: {reason.removeprefix(f'{name}: ')}")
     return kept, notes
 
 
@@ -626,7 +626,7 @@ def run_benchmark(
     methods, protocols = plan(cfg)
     methods, notes = available_methods(cfg, methods)
     for note in notes:
-        console.print(note, markup=False, highlight=False)
+        console.print(note, markup=False, highlight=False, soft_wrap=True)  # one line
     store.check_writable()  # a store that cannot take the figures is refused before the work
     cfg = dataclasses.replace(cfg, dataset_label=data_set_label(cfg))
     splits, absent, known_from = load_splits(cfg)

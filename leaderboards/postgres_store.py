@@ -225,7 +225,7 @@ class PostgresStore(ResultsStore):
             reason = " ".join(str(error).split())
             raise StoreError(
                 f"results store {self.path} cannot be written ({reason}); nothing was run"
-            ) from None  # noqa: E501
+            ) from None
         except psycopg.errors.LockNotAvailable:
             return  # another writer holds it: writable, just busy
         except psycopg.Error as error:

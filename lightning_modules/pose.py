@@ -154,6 +154,7 @@ class POSEMethod(AttributionMethod):
         self.save_hyperparameters()
         if num_augmenters == 0:
             self.weights_note = "trained on the known real generators (no augmentation models)"
+        self.training_note = self.weights_note  # what it trains on; fit_extractor adds where from
         self.automatic_optimization = False
         self.task_net: FingerprintNet | None = None
         self.classifier: nn.Linear | None = None
@@ -264,7 +265,7 @@ class POSEMethod(AttributionMethod):
 
         key = training_key(dict(self.hparams), train.data_hash, seed)
         directory, where = weights_directory("pose", key, self.hparams.retrain)
-        self.weights_note = f"{type(self).weights_note}: {where}"
+        self.weights_note = f"{self.training_note}: {where}"
         seed_all(seed)
         self.build(len(train.generator_ids), seed)
 

@@ -55,11 +55,11 @@ def weights_directory(kind: str, key: str, retrain: bool) -> tuple[Path, str]:
     emptied first with ``retrain``, so the method trains afresh."""
     shipped = SHIPPED_WEIGHTS / kind / key
     if not retrain and (shipped / "summary.json").is_file():
-        return shipped, f"shipped weights (trained by modelprint on the same data, seed, config; {key})"
+        return shipped, f"shipped weights {key}"
     local = cache_dir() / kind / key
     if retrain and local.exists():
         shutil.rmtree(local)
-    return local, f"trained here on known-train ({key})"
+    return local, f"trained here {key}"
 
 
 class LabelBalancedBatchSampler(Sampler[list[int]]):

@@ -54,9 +54,8 @@ from lightning_modules.base import AttributionMethod, Features
 
 METHOD_CONFIG_DIR = config_file("methods")
 FIT_SPLITS = ("known_train", "known_val")
-#: every split a data set serves to the protocols; the unseen ones may be absent from a layout
+#: the unseen splits, which a layout may not have
 OPTIONAL_SPLITS = (*UNSEEN_GROUPS, "unseen_all")
-DATA_SPLITS = (*KNOWN_SPLITS, *OPTIONAL_SPLITS)
 
 
 class PlanError(ModelprintError, ValueError):

@@ -20,11 +20,9 @@ QUICK = ["--methods=[spectral]", "--bootstrap_samples=0"]
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "r.sqlite"))
-    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MODELPRINT_WANDB", "off")
-    return tmp_path
+def workspace(private_paths: Path) -> Path:
+    """The test's folder, where conftest's ``private_paths`` put the store and the cache."""
+    return private_paths
 
 
 def image_folder(root: Path, generators: int = 4, images: int = 10) -> Path:
@@ -46,7 +44,7 @@ def test_zero_shot_on_a_folder_of_unseen_generators_uses_the_reference_known_spl
     folder = image_folder(workspace / "mine")
     args = ["run", "--dataset=imagefolder", f"--dataset_args={{path: {folder}}}", "--protocols=[zero_shot]"]
     assert main([*args, *QUICK, ZERO_SHOT]) == 0
-    (run,) = ResultsStore(workspace / "r.sqlite").runs()
+    (run,) = ResultsStore(workspace / "results.sqlite").runs()
     details = json.loads(run["details_json"])
     assert run["dataset"] == "imagefolder:mine" and run["split"] == "unseen_all"
     assert details["known_splits_from"] == "zoo (reference)"
@@ -59,7 +57,7 @@ def test_zero_shot_on_a_folder_of_unseen_generators_uses_the_reference_known_spl
         )
         == 0
     )
-    own = [r for r in ResultsStore(workspace / "r.sqlite").runs() if r["run_id"] != run["run_id"]]
+    own = [r for r in ResultsStore(workspace / "results.sqlite").runs() if r["run_id"] != run["run_id"]]
     assert json.loads(own[0]["details_json"])["known_splits_from"] == "imagefolder"
 
 
@@ -71,7 +69,7 @@ def test_each_data_set_is_filed_under_its_own_name(workspace: Path) -> None:
         assert main(["run", "--dataset=genimage", args, "--protocols=[closed_set]", *QUICK]) == 0
     named = f"--dataset_args={{root: {workspace / 'first'}, name: lab-set, {groups}}}"
     assert main(["run", "--dataset=genimage", named, "--protocols=[closed_set]", *QUICK]) == 0
-    store = ResultsStore(workspace / "r.sqlite")
+    store = ResultsStore(workspace / "results.sqlite")
     assert {r["dataset"] for r in store.runs()} == {"genimage:first", "genimage:second", "genimage:lab-set"}
     assert {r["dataset"] for r in store.figure_rows()} == {
         "genimage:first",
@@ -113,5 +111,5 @@ def test_an_overlap_is_refused_unless_asked_for(workspace: Path, capsys: pytest.
     err = one_line_error([*args, *QUICK], capsys)
     assert "1 image(s) are in two splits" in err and "--allow_overlap=true" in err
     assert main([*args, *QUICK, "--allow_overlap=true"]) == 0
-    (run,) = ResultsStore(workspace / "r.sqlite").runs()
+    (run,) = ResultsStore(workspace / "results.sqlite").runs()
     assert json.loads(run["config_json"])["allow_overlap"] is True

@@ -141,11 +141,8 @@ def test_a_bomb_is_refused_from_its_header_without_decoding(
 
 
 def test_fuzzed_files_in_a_data_set_fail_on_one_line_or_are_skipped_and_listed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "r.sqlite"))
-    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MODELPRINT_WANDB", "off")
     root = tmp_path / "data"
     genimage_fixture(root)
     folder = root / "ADM" / "val" / "ai"  # the known test split
@@ -165,7 +162,7 @@ def test_fuzzed_files_in_a_data_set_fail_on_one_line_or_are_skipped_and_listed(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"{folder}/fuzz_" in err
     assert main([*base, f"--dataset_args={{root: {root}, skip_bad: true, {groups}}}"]) == 0
-    (run,) = ResultsStore(tmp_path / "r.sqlite").runs(method="spectral")
+    (run,) = ResultsStore(tmp_path / "results.sqlite").runs(method="spectral")
     details = json.loads(run["details_json"])
     assert details["skipped_images"] == {"known_test": expected_bad}
     assert len(details["skipped_files"]["known_test"]) == expected_bad

@@ -88,11 +88,8 @@ def test_zero_shot_macro_f1_and_per_generator_figures_match_scikit_learn() -> No
 
 
 def test_the_board_has_per_unseen_generator_tables_and_a_confusion_plot(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "r.sqlite"))
-    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MODELPRINT_WANDB", "off")
     genimage_fixture(tmp_path / "data", val_images=12)
     groups = "unseen_architecture: [VQDM], unseen_dataset: [wukong]"
     args = [
@@ -105,7 +102,7 @@ def test_the_board_has_per_unseen_generator_tables_and_a_confusion_plot(
         "--protocol_args={zero_shot: {gallery_per_model: 4, episodes: 2, pairs_per_episode: 100}}",
     ]
     assert main(args) == 0
-    store = ResultsStore(tmp_path / "r.sqlite")
+    store = ResultsStore(tmp_path / "results.sqlite")
     metrics = {r["metric"] for r in store.figure_rows()}
     assert {"macro_auroc_ovr", "macro_ap_ovr", "identification_macro_f1", "clustering_nmi"} <= metrics
     assert {"clustering_cluster_accuracy", "clustering_purity"} <= metrics

@@ -32,11 +32,9 @@ SMALL = ["--methods=[spectral]", "--bootstrap_samples=0", "--protocols=[closed_s
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "r.sqlite"))
-    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MODELPRINT_WANDB", "off")
-    return tmp_path
+def workspace(private_paths: Path) -> Path:
+    """The test's folder, where conftest's ``private_paths`` put the store and the cache."""
+    return private_paths
 
 
 def one_line(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -168,7 +166,7 @@ HOSTILE = "<script>alert('x')</script>/../\"evil\""
 
 
 def test_hostile_names_from_the_store_are_sanitised_and_escaped(workspace: Path) -> None:
-    store = ResultsStore(workspace / "r.sqlite")
+    store = ResultsStore(workspace / "results.sqlite")
     details = {"confusion_matrix": [[1, 0], [0, 1]], "generators": ["a", "b"], "cell_splits": ["known_test"]}
     record = RunRecord(HOSTILE, "closed_set", "zoo", "known_test", 0, {}, "d", "sha", {}, "cpu", 1.0, details)
     store.write_run(record, [Figure("accuracy", 0.5)])
@@ -247,11 +245,11 @@ def test_a_bad_cache_entry_is_reported_deleted_and_recomputed(tmp_path: Path, da
 def test_store_check_finds_runs_without_figures_and_orphan_figures(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    store = ResultsStore(workspace / "r.sqlite")
+    store = ResultsStore(workspace / "results.sqlite")
     run = RunRecord("spectral", "closed_set", "zoo", "known_test", 0, {}, "d", "sha", {}, "cpu", 1.0)
     store.write_run(run, [Figure("accuracy", 0.5)])
     assert main(["store", "check"]) == 0 and "ok (1 runs" in capsys.readouterr().out
-    with sqlite3.connect(workspace / "r.sqlite") as conn:
+    with sqlite3.connect(workspace / "results.sqlite") as conn:
         conn.execute("DELETE FROM figures")
         conn.execute("INSERT INTO figures VALUES ('ghost', 'accuracy', 0.1, NULL, NULL)")
     assert main(["store", "check"]) == 1
@@ -263,7 +261,7 @@ def test_store_check_finds_runs_without_figures_and_orphan_figures(
 def test_a_damaged_store_names_the_integrity_check_answer(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = workspace / "r.sqlite"
+    path = workspace / "results.sqlite"
     store = ResultsStore(path)
     for seed in range(300):
         run = RunRecord(

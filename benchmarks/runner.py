@@ -449,9 +449,17 @@ def plan_cells(cfg: BenchmarkConfig, methods: list[str], variants: list[Variant]
     ]
 
 
-def is_recorded(cell: Cell, cfg: BenchmarkConfig, store: ResultsStore, data_hash: str) -> bool:
+def cell_hash(cell: Cell, cfg: BenchmarkConfig) -> str:
+    """The hash of the cell's recorded configuration (it digests the method's input files, so a
+    run computes it once per cell)."""
+    return config_hash(cell_config(cfg, cell.method, cell.variant))
+
+
+def is_recorded(
+    cell: Cell, cfg: BenchmarkConfig, store: ResultsStore, data_hash: str, chash: str | None = None
+) -> bool:
     """Whether every split the cell writes is in the store under its current key."""
-    chash = config_hash(cell_config(cfg, cell.method, cell.variant))
+    chash = chash or cell_hash(cell, cfg)
     return all(
         store.has_run(
             RunKey(cell.method, cell.variant.name, cfg.recorded_dataset, split, cell.seed, chash, data_hash)
@@ -604,9 +612,9 @@ class RunContext:
     task: Any
 
 
-def cell_id(cell: Cell, cfg: BenchmarkConfig, data_hash: str) -> str:
+def cell_id(cell: Cell, cfg: BenchmarkConfig, data_hash: str, chash: str | None = None) -> str:
     """The identity two runs of one plan agree on: what a claim names."""
-    chash = config_hash(cell_config(cfg, cell.method, cell.variant))
+    chash = chash or cell_hash(cell, cfg)
     return "|".join((cell.method, cell.variant.name, cfg.recorded_dataset, str(cell.seed), chash, data_hash))
 
 
@@ -645,6 +653,7 @@ def run_benchmark(
     with Progress(*columns, console=console) as progress, CellClaims(store) as claims:
         task = progress.add_task("benchmark", total=len(cells))
         run = RunContext(cfg, source, store, cache, summary, progress, task)
+        hashes = {c: cell_hash(c, cfg) for c in cells}
         pending = {g: [c for c in cells if (c.method, c.seed) == g] for g in groups}  # not yet seen recorded
         first_pass = True
         while pending:
@@ -654,13 +663,13 @@ def run_benchmark(
                 )
                 time.sleep(poll_s)
             for (method_name, seed), group in list(pending.items()):
-                todo = [c for c in group if not is_recorded(c, cfg, store, source.data_hash)]
+                todo = [c for c in group if not is_recorded(c, cfg, store, source.data_hash, hashes[c])]
                 if first_pass:
                     summary.skipped += len(group) - len(todo)
                 else:
                     summary.reused += len(group) - len(todo)
                 progress.advance(run.task, len(group) - len(todo))
-                ids = [cell_id(c, cfg, source.data_hash) for c in todo]
+                ids = [cell_id(c, cfg, source.data_hash, hashes[c]) for c in todo]
                 held = claims.claim(ids)
                 mine = [c for c, i in zip(todo, ids, strict=True) if i in held]
                 if mine:

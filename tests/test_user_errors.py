@@ -5,12 +5,14 @@ one plan never compute a cell twice. Each case runs the CLI as a user would."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import sqlite3
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -19,7 +21,16 @@ import torch
 
 from benchmarks.cli import main
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, Variant, cell_id, load_splits, plan, plan_cells, run_benchmark
+from benchmarks.runner import (
+    BenchmarkConfig,
+    Variant,
+    cell_id,
+    data_set_label,
+    load_splits,
+    plan,
+    plan_cells,
+    run_benchmark,
+)
 from benchmarks.split_integrity import data_set_hash
 from core.paths import file_slug
 from leaderboards.claims import CellClaims
@@ -293,14 +304,17 @@ def test_a_cell_claimed_by_a_dead_run_is_taken_over_when_its_lease_lapses(tmp_pa
     genimage_fixture(root)
     store = ResultsStore(tmp_path / "r.sqlite")
     cfg = spectral_closed_set(root)
+    cfg = dataclasses.replace(cfg, dataset_label=data_set_label(cfg))  # as the runner files it
     dead = CellClaims(store, lease_s=1.5)  # claims, never renews: a killed run
 
     methods, protocols = plan(cfg)
     splits, _, _ = load_splits(cfg)
     cells = plan_cells(cfg, methods, [Variant(p) for p in protocols])
     assert dead.claim([cell_id(c, cfg, data_set_hash(splits)) for c in cells])
+    start = time.monotonic()
     summary = run_benchmark(cfg, store, FeatureCache(tmp_path / "cache"), poll_s=0.2)
     assert summary.ran == 1 and summary.skipped == 0
+    assert time.monotonic() - start >= 1.5  # it waited for the lease to lapse, then took the cell
 
 
 def test_a_claim_of_a_killed_process_on_this_host_is_taken_at_once(tmp_path: Path) -> None:
@@ -319,7 +333,16 @@ def test_a_claim_of_a_killed_process_on_this_host_is_taken_at_once(tmp_path: Pat
 CONCURRENT = """
 import sys
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, Variant, cell_id, load_splits, plan, plan_cells, run_benchmark
+from benchmarks.runner import (
+    BenchmarkConfig,
+    Variant,
+    cell_id,
+    data_set_label,
+    load_splits,
+    plan,
+    plan_cells,
+    run_benchmark,
+)
 from benchmarks.split_integrity import data_set_hash
 from leaderboards.store import ResultsStore
 root, store, cache = sys.argv[1:4]

@@ -20,6 +20,7 @@ from lightning_modules.synthetic_fingerprint.training import (
     WEIGHTS_FILE,
     ExtractorTrainingConfig,
     load_extractor,
+    tensors_digest,
     train_extractor,
 )
 from tests.conftest import run_cli
@@ -186,18 +187,30 @@ def test_fresh_sampling_draws_never_seen_images_and_validates_on_held_out_models
 
 
 @pytest.mark.slow
-def test_two_process_ddp_training_on_cpu(tmp_path: Path) -> None:
-    """The flagship trains on several devices through Lightning's DDP (gloo on CPU here)."""
+@pytest.mark.parametrize("sampling", ["fresh", "fixed"])
+def test_two_process_ddp_training_on_cpu(tmp_path: Path, sampling: str) -> None:
+    """The flagship trains on several devices through Lightning's DDP (gloo on CPU here): the
+    ranks train on different synthetic models, end with the same weights, and rank 0's are
+    the ones saved."""
+    from core.hashing import sha256_file
+
     cfg = yaml.safe_load(TINY.read_text())
     cfg.update(devices=2, strategy="ddp", image_budget=48)
-    cfg["data"].update(sampling="fresh", val_split="model", val_fraction=0.34, num_models=9)
+    cfg["data"].update(sampling=sampling, val_fraction=0, num_models=8)
     (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(cfg))
     result = run_cli(
         "extractor", "train", f"--training_config={tmp_path / 'ddp.yaml'}", f"--out={tmp_path / 'run'}"
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["steps"] == 48 // 12 and (tmp_path / "run" / WEIGHTS_FILE).is_file()
+    run = tmp_path / "run"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 48 // 12 and summary["weights_sha256"] == sha256_file(run / WEIGHTS_FILE)
+    ranks = [json.loads((run / "ranks" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert all(r["world_size"] == 2 and r["images"] == 4 * 12 for r in ranks)
+    assert not set(ranks[0]["models"]) & set(ranks[1]["models"]), "each rank its own models"
+    assert ranks[0]["final_parameters_sha256"] == ranks[1]["final_parameters_sha256"], "DDP kept them in step"
+    saved = load_extractor(run).state_dict()
+    assert tensors_digest(saved) == ranks[0]["final_weights_sha256"], "the saved weights are rank 0's"
 
 
 def test_shipped_weights_that_do_not_match_their_digest_are_refused(tmp_path: Path) -> None:

@@ -94,3 +94,55 @@ def test_invalid_configurations_are_clear_errors() -> None:
         create_training_dataset("synthetic", resolution=30)
     with pytest.raises(KeyError, match="unknown architecture space"):
         create_training_dataset("synthetic", space="nope")
+
+
+@pytest.mark.parametrize("interleave", [False, True])
+def test_ranks_share_the_models_out_without_overlap(interleave: bool) -> None:
+    from datamodules.synthetic.datamodule import ModelMajorBatchSampler
+
+    def seen(rank: int) -> tuple[set[int], int]:
+        sampler = ModelMajorBatchSampler(
+            11, 4, 3, True, seed=1, interleave=interleave, rank=rank, world_size=2
+        )
+        batches = [b for _ in range(3) for b in sampler]  # three epochs
+        assert len(batches) == 3 * len(sampler)
+        assert all(len({i // 4 for i in b}) == 3 for b in batches), "P distinct models a batch"
+        return {i // 4 for b in batches for i in b}, len(sampler)
+
+    (zero, steps0), (one, steps1) = seen(0), seen(1)
+    assert not zero & one and steps0 == steps1 > 0, "disjoint models, the same number of steps"
+    with pytest.raises(ValueError, match="cannot be shared among 4 processes"):
+        ModelMajorBatchSampler(8, 4, 3, True, world_size=4)
+
+
+def test_a_worker_builds_only_its_own_models_in_every_epoch() -> None:
+    from datamodules.synthetic.datamodule import ModelMajorBatchSampler
+
+    sampler = ModelMajorBatchSampler(12, 4, 3, True, seed=2, lanes=2)
+    per_worker: list[set[int]] = [set(), set()]
+    for _ in range(3):
+        for i, batch in enumerate(sampler):  # the DataLoader hands batch i to worker i % 2
+            per_worker[i % 2] |= {item // 4 for item in batch}
+    assert not per_worker[0] & per_worker[1] and len(per_worker[0] | per_worker[1]) == 12
+
+
+def test_fresh_sampling_shares_models_out_without_overlap() -> None:
+    from datamodules.synthetic.datamodule import FreshBatchSampler
+
+    def seen(rank: int) -> set[int]:
+        sampler = FreshBatchSampler(10, 2, 4, batches=20, seed=3, rank=rank, world_size=2)
+        return {m for batch in sampler for m, _ in batch}
+
+    assert not seen(0) & seen(1) and len(seen(0)) == len(seen(1)) == 5
+
+
+def test_fixed_images_are_made_once_and_reused(monkeypatch: pytest.MonkeyPatch) -> None:
+    dm = module(num_workers=0)
+    made = []
+    original = type(dm.train_set).images
+    monkeypatch.setattr(
+        type(dm.train_set), "images", lambda self, m, idx: made.append(m) or original(self, m, idx)
+    )
+    first = image_set(dm.train_dataloader())
+    assert sorted(made) == list(range(6)), "one forward pass per model: its whole fixed set"
+    assert image_set(dm.train_dataloader()) == first and len(made) == 6, "later epochs reuse them"

@@ -1,13 +1,15 @@
 """``SyntheticModelDataModule``: images of N synthetic models x M images, made on the fly.
 
-An item is a *group*: ``images_per_group`` (K) images of one model, generated in one forward
-pass; a batch is ``models_per_batch`` (P) groups of distinct models, i.e. the P x K batches a
-triplet loss mines (Hermans et al. 2017; the paper's CE + triplet objective). Image ``j`` of
-model ``i`` has its input photo, crop and flip drawn from ``derive_seed(i, j)`` and the model
-runs in eval mode, so the pixels depend on (model id, image index) and the fixed group layout
-only - not on the worker count, the batch, or the process. (Changing ``images_per_group``
-changes how convolutions are batched; float rounding then moves a rare pixel by one grey
-level after quantisation - measured: at most 1 level, on about 0.02% of pixels.)
+An item is a *group*: ``images_per_group`` (K) images of one model; a batch is
+``models_per_batch`` (P) groups of distinct models, i.e. the P x K batches a triplet loss
+mines (Hermans et al. 2017; the paper's CE + triplet objective). Image ``j`` of model ``i``
+has its input photo, crop and flip drawn from ``derive_seed(i, j)`` and the model runs in
+eval mode, so the pixels depend on (model id, image index) and how images are batched
+through the network only - not on the worker count, the batch, the order, or the process.
+Fixed images are made a model's whole set at a time (:data:`GENERATION_PIXELS` per forward
+pass); fresh ones a group at a time. (Batching convolutions differently changes float
+rounding, which moves a rare pixel by one grey level after quantisation - measured: at most
+1 level, on about 0.02% of pixels.)
 
 Sampling: ``sampling="fixed"`` cycles through the fixed images ``0..M-1`` of each model;
 ``sampling="fresh"`` is the official trainer's scheme (Yang et al., arXiv 2307.15977, public
@@ -21,13 +23,16 @@ Splits: ``val_split="image"`` keeps the same models and holds out image indices 
 validation); ``val_split="model"`` holds out whole models (zero-shot validation, as at test).
 
 Speed: a :class:`ModelMajorBatchSampler` visits models in blocks of P and walks through all
-their groups before moving on, and each worker keeps an LRU cache of built models, so a
-model is built about once per epoch per worker rather than once per item.
+their groups before moving on, sending all of a block's batches to one DataLoader worker,
+and each worker keeps an LRU cache of built models, so a model is built about once per epoch
+rather than once per item or once per worker. (The networks stay in NCHW: channels-last
+convolutions run about a quarter faster here, but their float rounding - and so a rare
+pixel - then depends on the thread count, i.e. on the worker count.)
+``benchmarks/speed/synthetic_data.py`` measures what generation adds to a training step.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -71,6 +76,9 @@ class SyntheticImages(Dataset):
         self.groups_per_model = len(self.image_indices) // images_per_group
         self.cache: OrderedDict[int, SyntheticGenerator] = OrderedDict()
         self.cache_models, self.calibration_size = cache_models, calibration_size
+        self.made: OrderedDict[int, torch.Tensor] = OrderedDict()
+        per_model = len(self.image_indices) * photos[0].numel()
+        self.cache_image_sets = min(cache_models, IMAGE_CACHE_BYTES // max(per_model, 1))
 
     def __len__(self) -> int:
         return len(self.model_ids) * self.groups_per_model
@@ -98,16 +106,34 @@ class SyntheticImages(Dataset):
         """uint8 images of one model at the given image indices."""
         return to_uint8(self.model(model_id)(self.inputs(model_id, indices)))
 
+    def image_set(self, model_id: int) -> torch.Tensor:
+        """uint8 images of one model at all of ``image_indices``, made in a few large forward
+        passes (a group of K images is too small to keep a CPU busy) and kept while the cache
+        allows, so later epochs over fixed images cost no generation."""
+        if model_id in self.made:
+            self.made.move_to_end(model_id)
+            return self.made[model_id]
+        chunk = max(self.k, GENERATION_PIXELS // self.photos[0, 0].numel() // self.k * self.k)
+        indices = self.image_indices
+        made = torch.cat(
+            [self.images(model_id, indices[i : i + chunk]) for i in range(0, len(indices), chunk)]
+        )
+        if self.cache_image_sets > 0:
+            self.made[model_id] = made
+            if len(self.made) > self.cache_image_sets:
+                self.made.popitem(last=False)
+        return made
+
     def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if isinstance(item, tuple):  # fresh sampling: (model position, first fresh image index)
             position, first = item
-            indices = list(range(first, first + self.k))
+            model_id = self.model_ids[position]
+            made = self.images(model_id, range(first, first + self.k))
         else:
             position, group = divmod(item, self.groups_per_model)
-            indices = self.image_indices[group * self.k : (group + 1) * self.k]
-        model_id = self.model_ids[position]
-        images = self.images(model_id, indices).float() / 127.5 - 1
-        return images, torch.full((self.k,), position), torch.full((self.k,), model_id)
+            model_id = self.model_ids[position]
+            made = self.image_set(model_id)[group * self.k : (group + 1) * self.k]
+        return made.float() / 127.5 - 1, torch.full((self.k,), position), torch.full((self.k,), model_id)
 
 
 def collate_groups(batch: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
@@ -121,6 +147,15 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
     once in a fresh order: consecutive batches then hold different models (what SGD on a
     many-class objective needs), at the price of keeping every model built in the worker's
     cache (``cache_models >= num_models``; otherwise models are rebuilt each round).
+
+    Distributed runs: rank ``r`` owns the models at positions ``r, r + world_size, ...`` (as
+    many for every rank, so all ranks make the same number of steps), fixed for the run and
+    visited in each epoch's shuffled order: no model is built or trained on by two processes.
+
+    ``lanes`` (the DataLoader's worker count): the DataLoader hands batch ``i`` to worker
+    ``i % lanes``; the rank's models are split into ``lanes`` fixed sets, blocks are formed
+    within a set, and the sets' batches alternate, so each worker builds and caches only its
+    own set's models - in every epoch, not just the first.
     """
 
     def __init__(
@@ -133,6 +168,7 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
         interleave: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        lanes: int = 1,
     ) -> None:
         self.interleave, self.rank, self.world_size = interleave, rank, world_size
         self.n, self.g, self.p, self.shuffle, self.seed, self.epoch = (
@@ -143,19 +179,23 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
             seed,
             0,
         )
+        share = num_models if world_size == 1 else num_models // world_size // self.p * self.p
+        if share < self.p:
+            raise ValueError(
+                f"{num_models} models in batches of {self.p} cannot be shared among "
+                f"{world_size} processes: every process needs at least one batch of models"
+            )
+        self.share = list(range(rank, num_models, world_size))[:share]
+        lanes = 1 if interleave else max(1, min(lanes, share // self.p))
+        self.lanes = [set(self.share[lane::lanes]) for lane in range(lanes)]
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        total = (self.n // self.p) * self.g
-        return len(range(self.rank, total, self.world_size))
+        return sum(len(lane) // self.p for lane in self.lanes) * self.g
 
     def __iter__(self) -> Iterator[list[int]]:
-        """This rank's share of the batches (every ``world_size``-th, from ``rank``)."""
-        return itertools.islice(self._batches(), self.rank, None, self.world_size)
-
-    def _batches(self) -> Iterator[list[int]]:
         rng = random.Random(derive_seed("model-major", self.seed, self.epoch))
         self.epoch += 1
         order = list(range(self.n))
@@ -164,17 +204,23 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
         groups = {
             m: rng.sample(range(self.g), self.g) if self.shuffle else list(range(self.g)) for m in order
         }
+        if self.world_size > 1:
+            owned = set(self.share)
+            order = [m for m in order if m in owned]
         if self.interleave:  # round j: every model's j-th group, models freshly permuted each round
             for j in range(self.g):
                 if self.shuffle and j:
                     rng.shuffle(order)
-                for start in range(0, self.n - self.p + 1, self.p):
+                for start in range(0, len(order) - self.p + 1, self.p):
                     yield [m * self.g + groups[m][j] for m in order[start : start + self.p]]
             return
-        for start in range(0, self.n - self.p + 1, self.p):
-            block = order[start : start + self.p]
+        lanes = [[m for m in order if m in lane] for lane in self.lanes]
+        blocks = [[ms[i : i + self.p] for i in range(0, len(ms) - self.p + 1, self.p)] for ms in lanes]
+        for i in range(max(len(b) for b in blocks)):
+            together = [b[i] for b in blocks if i < len(b)]
             for j in range(self.g):
-                yield [m * self.g + groups[m][j] for m in block]
+                for block in together:
+                    yield [m * self.g + groups[m][j] for m in block]
 
 
 class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -184,6 +230,10 @@ class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
     Image indices start at :data:`FRESH_INDEX_OFFSET`, above any fixed set's, and count up
     with (epoch, batch, rank, slot), so no (model, image) pair repeats within or across epochs,
     nor between the processes of a distributed run (each rank draws its own batches).
+
+    Distributed runs: rank ``r`` draws its models from positions ``r, r + world_size, ...``
+    (as many for every rank), fixed for the run, so no model is built or trained on by two
+    processes (a share must hold at least P models).
     """
 
     def __init__(
@@ -199,6 +249,13 @@ class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
         self.n, self.p, self.k = num_models, min(models_per_batch, num_models), images_per_group
         self.batches, self.seed, self.epoch = batches, seed, 0
         self.rank, self.world_size = rank, world_size
+        share = num_models // world_size
+        if share < self.p:
+            raise ValueError(
+                f"{num_models} models cannot be shared among {world_size} processes in batches of "
+                f"{self.p} distinct models: each process needs at least {self.p}"
+            )
+        self.share = range(rank, share * world_size, world_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -212,13 +269,17 @@ class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
         seed = derive_seed("fresh-batches", *stream) % 2**63
         generator = torch.Generator().manual_seed(seed)
         for b in range(self.batches):
-            models = torch.randperm(self.n, generator=generator)[: self.p].tolist()
+            models = [self.share[i] for i in torch.randperm(len(self.share), generator=generator)[: self.p]]
             draw = (epoch * self.batches + b) * self.world_size + self.rank  # unique across ranks
             base = FRESH_INDEX_OFFSET + draw * self.p * self.k
             yield [(m, base + slot * self.k) for slot, m in enumerate(models)]
 
 
 FRESH_INDEX_OFFSET = 1 << 20
+#: pixels per image-generation forward pass (64 images at 32 x 32); at least one group
+GENERATION_PIXELS = 64 * 32 * 32
+#: bytes of generated fixed images each worker keeps (models whose images are cached)
+IMAGE_CACHE_BYTES = 256 * 2**20
 SAMPLINGS = ("fixed", "fresh")
 
 
@@ -335,6 +396,7 @@ class SyntheticModelDataModule(L.LightningDataModule):
             interleave=self.hparams.interleave and shuffle,
             # training batches are shared out between processes; every process validates all
             **dict(zip(("rank", "world_size"), self._rank() if shuffle else (0, 1), strict=True)),
+            lanes=self.hparams.num_workers,
         )
         return DataLoader(
             dataset,

@@ -70,6 +70,35 @@ class KeepBestWeights(Callback):
         return self.best
 
 
+class RankRecord(Callback):
+    """What one process of a distributed run trained on, written to ``ranks/rank<r>.json``:
+    the synthetic models it saw, how many images, and a digest of its network's weights at
+    the end - the evidence that ranks shared the models out and ended in step."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.models, self.images = directory, set(), 0
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, _: int
+    ) -> None:
+        self.models.update(batch[2].tolist())
+        self.images += len(batch[2])
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        record = {
+            "rank": trainer.global_rank,
+            "world_size": trainer.world_size,
+            "models": sorted(self.models),
+            "images": self.images,
+            # DDP keeps parameters equal; BatchNorm's running statistics are each rank's own
+            # until rank 0's are broadcast at the next forward, so they are digested apart
+            "final_parameters_sha256": tensors_digest(dict(pl_module.net.named_parameters())),
+            "final_weights_sha256": tensors_digest(pl_module.net.state_dict()),
+        }
+        (self.directory / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+
+
 @dataclass
 class ExtractorTrainingConfig:
     """What to train on (``data``: SyntheticModelDataModule arguments), with what network
@@ -168,7 +197,12 @@ def train_extractor(
         use_distributed_sampler=False,  # the DataModule's batch samplers shard by rank themselves
         precision=cfg.precision,
         logger=[CSVLogger(out, name="log", version=0), *([tracked] if tracked else [])],
-        callbacks=[resumable, *([keep_best] if keep_best else []), *extra_callbacks],
+        callbacks=[
+            resumable,
+            *([keep_best] if keep_best else []),
+            RankRecord(out / "ranks"),
+            *extra_callbacks,
+        ],
         check_val_every_n_epoch=None,
         val_check_interval=min(cfg.val_every_steps, steps) if has_val else None,
         limit_val_batches=cfg.val_batches if has_val else 0,
@@ -208,6 +242,16 @@ def train_extractor(
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     shutil.rmtree(out / "lightning", ignore_errors=True)
     return summary
+
+
+def tensors_digest(tensors: dict[str, Any]) -> str:
+    """sha256 over named tensors in name order: equal exactly when every value is equal."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in sorted(tensors.items()):
+        digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def save_weights(net: Any, path: Path) -> None:

@@ -53,6 +53,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from core.hashing import file_digest
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
+from lightning_modules.real_training import SPAWNING_STRATEGIES, hardware_args
 from lightning_modules.synthetic_fingerprint.network import FingerprintNet, batch_hard_triplet_loss
 
 
@@ -123,6 +124,8 @@ class POSEMethod(AttributionMethod):
         diversity_weight: weight of the diversity constraint (0: the ablation without it).
         batch_size, lr, augmenter_lr, weight_decay: training.
         retrain: train again even where shipped or cached weights match.
+        hardware: where it trains - ``accelerator``, ``devices``, ``strategy``, ``num_nodes``
+            (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
     """
 
     weights_note = "trained on the known real generators + augmentation models"
@@ -144,8 +147,10 @@ class POSEMethod(AttributionMethod):
         augmenter_lr: float = 1e-3,
         weight_decay: float = 5e-4,
         retrain: bool = False,
+        hardware: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        hardware_args("pose", hardware)
         if warmup_epochs + num_augmenters * epochs_per_augmenter > epochs:
             raise ValueError(
                 f"pose: {num_augmenters} augmentation models x {epochs_per_augmenter} epochs after "
@@ -258,6 +263,7 @@ class POSEMethod(AttributionMethod):
         from lightning_modules.real_training import (
             CACHED_WEIGHTS,
             labelled_tensors,
+            shuffled_loader,
             train_or_load,
             training_key,
             weights_directory,
@@ -270,17 +276,15 @@ class POSEMethod(AttributionMethod):
         self.build(len(train.generator_ids), seed)
 
         def fit() -> dict[str, Any]:
-            loader = DataLoader(
-                labelled_tensors(train),
-                batch_size=self.hparams.batch_size,
-                shuffle=True,
-                drop_last=True,
-                generator=torch.Generator().manual_seed(seed),
-            )
-            trainer = quiet_trainer(max_epochs=self.hparams.epochs, num_sanity_val_steps=0)
+            hardware = hardware_args("pose", self.hparams.hardware)
+            if hardware.get("strategy") in SPAWNING_STRATEGIES:  # one augmenter trains at a time
+                hardware["strategy"] += "_find_unused_parameters_true"
+            loader = shuffled_loader(train, self.hparams.batch_size, seed, hardware, drop_last=True)
+            trainer = quiet_trainer(max_epochs=self.hparams.epochs, num_sanity_val_steps=0, **hardware)
             trainer.fit(self, loader, DataLoader(labelled_tensors(val), batch_size=256))
             return {
                 "epochs": self.hparams.epochs,
+                "hardware": {"world_size": trainer.world_size, **hardware},
                 "augmenters": self.active_augmenters(self.hparams.epochs - 1),
                 "final_val_accuracy": float(trainer.callback_metrics.get("val/accuracy", float("nan"))),
             }

@@ -42,10 +42,42 @@ CACHED_WEIGHTS = "weights.safetensors"
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent / "shipped_weights"
 
 
+#: Lightning's strategies that start their processes from inside the calling one: a method
+#: trains in the middle of a benchmark run, which the ``ddp`` launcher would start over
+SPAWNING_STRATEGIES = ("ddp_spawn", "ddp_fork", "ddp_notebook")
+
+
+def hardware_args(method: str, hardware: dict[str, Any] | None) -> dict[str, Any]:
+    """A trained method's ``hardware`` argument checked, as ``L.Trainer`` keyword arguments.
+
+    Where a method trains (``accelerator``, ``devices``, ``strategy``, ``num_nodes``): more than
+    one device or node needs a spawning DDP strategy, since the method trains inside the
+    benchmark's own process. Each process keeps the method's ``batch_size`` (Lightning's
+    convention), so a step sees ``devices x num_nodes`` times as many images."""
+    from core.errors import ModelprintError
+    from lightning_modules.synthetic_fingerprint.training import HARDWARE_FIELDS
+
+    hardware = dict(hardware or {})
+    unknown = sorted(set(hardware) - set(HARDWARE_FIELDS))
+    if unknown:
+        raise ModelprintError(
+            f"{method}: hardware has unknown key(s) {unknown}; valid: {list(HARDWARE_FIELDS)}"
+        )
+    several = hardware.get("devices", 1) != 1 or hardware.get("num_nodes", 1) != 1
+    if several and str(hardware.get("strategy")).split("_find_unused")[0] not in SPAWNING_STRATEGIES:
+        raise ModelprintError(
+            f"{method}: training on several devices inside a benchmark run needs strategy "
+            f"{' / '.join(SPAWNING_STRATEGIES)} (got {hardware.get('strategy', 'auto')!r}): "
+            "the ddp launcher would start the whole run again in each process"
+        )
+    return hardware
+
+
 def training_key(hparams: dict[str, Any], data_hash: str, seed: int, **extra: Any) -> str:
     """What a trained method's weights depend on: its hyper-parameters (not ``retrain``, which
-    says whether to reuse them), the known-train data hash and the seed."""
-    kept = {k: v for k, v in hparams.items() if k != "retrain"}
+    says whether to reuse them, nor ``hardware``, which says where they train), the known-train
+    data hash and the seed."""
+    kept = {k: v for k, v in hparams.items() if k not in ("retrain", "hardware")}
     return config_hash({**extra, "hparams": kept, "data": data_hash, "seed": seed})
 
 
@@ -62,22 +94,35 @@ def weights_directory(kind: str, key: str, retrain: bool) -> tuple[Path, str]:
     return local, f"trained here {key}"
 
 
+def process_rank() -> tuple[int, int]:
+    """(rank, world size) of this process in a distributed run; (0, 1) outside one."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 class LabelBalancedBatchSampler(Sampler[list[int]]):
     """Batches of ``p`` distinct labels x ``k`` items each, drawn at random; an epoch has
     about as many items as the data set. Labels with fewer than ``k`` items are sampled
-    with replacement."""
+    with replacement. In a distributed run each process draws its own batches (its own
+    random stream) and an epoch's batches are shared out, so the epoch stays as long."""
 
     def __init__(self, labels: torch.Tensor, p: int, k: int, seed: int = 0) -> None:
         self.members = [(labels == c).nonzero().flatten() for c in labels.unique()]
         self.p, self.k = min(p, len(self.members)), k
         self.batches = max(1, len(labels) // (self.p * self.k))
-        self.generator = torch.Generator().manual_seed(seed)
+        self.seed, self.generator = seed, None
 
     def __len__(self) -> int:
-        return self.batches
+        return max(1, self.batches // process_rank()[1])
 
     def __iter__(self) -> Iterator[list[int]]:
-        for _ in range(self.batches):
+        if self.generator is None:  # made where it is used: after the processes are started
+            rank, _ = process_rank()
+            self.generator = torch.Generator().manual_seed(self.seed + 1_000_003 * rank)
+        for _ in range(len(self)):
             chosen = torch.randperm(len(self.members), generator=self.generator)[: self.p]
             batch = []
             for c in chosen.tolist():
@@ -95,6 +140,22 @@ def labelled_tensors(split: Any) -> TensorDataset:
     return TensorDataset(as_float_images(split.images), split.labels.long())
 
 
+def shuffled_loader(
+    split: Any, batch_size: int, seed: int, hardware: dict[str, Any], drop_last: bool = False
+) -> DataLoader:
+    """A split's labelled images in seeded shuffled batches. With several processes Lightning
+    swaps the sampler for a ``DistributedSampler`` (seeded by the run's seed) and a
+    ``torch.Generator`` cannot be sent to spawned processes, so none is attached there."""
+    several = hardware.get("devices", 1) != 1 or hardware.get("num_nodes", 1) != 1
+    return DataLoader(
+        labelled_tensors(split),
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=drop_last,
+        generator=None if several else torch.Generator().manual_seed(seed),
+    )
+
+
 def fit_keeping_best(
     module: L.LightningModule,
     train_loader: DataLoader,
@@ -102,25 +163,37 @@ def fit_keeping_best(
     epochs: int,
     workdir: Path,
     monitor: str = "val/accuracy",
+    hardware: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``Trainer.fit`` for ``epochs``, then load the epoch with the best ``monitor`` (higher is
-    better) back into ``module``; the Lightning checkpoints in ``workdir`` are removed after."""
+    """``Trainer.fit`` for ``epochs`` on ``hardware`` (see :func:`hardware_args`), then load the
+    epoch with the best ``monitor`` (higher is better) back into ``module``; the Lightning
+    checkpoints in ``workdir`` are removed after."""
     best = ModelCheckpoint(dirpath=workdir, monitor=monitor, mode="max", save_top_k=1)
     trainer = quiet_trainer(
-        max_epochs=epochs, callbacks=[best], enable_checkpointing=True, num_sanity_val_steps=0
+        max_epochs=epochs,
+        callbacks=[best],
+        enable_checkpointing=True,
+        num_sanity_val_steps=0,
+        # a batch sampler of our own shares itself out between processes
+        use_distributed_sampler=train_loader.batch_sampler is None
+        or type(train_loader.batch_sampler).__module__.startswith("torch."),
+        **(hardware or {}),
     )
     start = time.perf_counter()
     trainer.fit(module, train_dataloaders=train_loader, val_dataloaders=val_loader)
     wall = time.perf_counter() - start
-    # our own checkpoint, written moments ago by this process: trusted
-    state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-    module.load_state_dict(state)
+    # our own checkpoint, written moments ago by this process (or the processes it started): trusted
+    checkpoint = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+    module.load_state_dict(checkpoint["state_dict"])
+    # a spawning strategy hands back the best checkpoint's path but not its score: read it there
+    score = next(v["best_model_score"] for k, v in checkpoint["callbacks"].items() if "ModelCheckpoint" in k)
     shutil.rmtree(workdir, ignore_errors=True)
     return {
         "epochs": epochs,
-        f"best_{monitor.replace('/', '_')}": float(best.best_model_score),
+        f"best_{monitor.replace('/', '_')}": float(score),
         "best_epoch_checkpoint": Path(best.best_model_path).name,
         "wall_time_s": wall,
+        "hardware": {"world_size": trainer.world_size, **(hardware or {})},
     }
 
 
@@ -156,6 +229,7 @@ def train_on_labelled_images(
     images_per_model: int,
     triplet_weight: float,
     lr: float,
+    hardware: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train into ``out`` (config.yaml + extractor.safetensors + summary.json); returns the summary."""
     from lightning_modules.synthetic_fingerprint.lightning_module import FingerprintTraining
@@ -176,6 +250,7 @@ def train_on_labelled_images(
         DataLoader(labelled_tensors(val), batch_size=256),
         epochs=epochs,
         workdir=out / "lightning",
+        hardware=hardware,
     )
     save_weights(module.net, out / WEIGHTS_FILE)
     (out / "config.yaml").write_text(

@@ -28,6 +28,7 @@ from core.hashing import file_digest
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.optim import adamw_warmup_cosine
+from lightning_modules.real_training import hardware_args
 from lightning_modules.synthetic_fingerprint.network import DEFAULT_BACKBONE_ARGS, adapt_stem
 
 
@@ -40,6 +41,8 @@ class SupervisedCNNMethod(AttributionMethod):
         stem_stride: stride of the first convolution (1 keeps 32 x 32 detail); the stem max-pool is dropped.
         epochs, batch_size, lr, weight_decay, warmup_fraction: training (AdamW, warm-up + cosine).
         retrain: train again even where shipped or cached weights match.
+        hardware: where it trains - ``accelerator``, ``devices``, ``strategy``, ``num_nodes``
+            (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
     """
 
     weights_note = "trained on the known real generators"
@@ -55,8 +58,10 @@ class SupervisedCNNMethod(AttributionMethod):
         weight_decay: float = 5e-4,
         warmup_fraction: float = 0.05,
         retrain: bool = False,
+        hardware: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        hardware_args("supervised_cnn", hardware)
         self.save_hyperparameters()
         self.net: torch.nn.Module | None = None
         self.weights_digest = "untrained"
@@ -110,6 +115,7 @@ class SupervisedCNNMethod(AttributionMethod):
             CACHED_WEIGHTS,
             fit_keeping_best,
             labelled_tensors,
+            shuffled_loader,
             train_or_load,
             training_key,
             weights_directory,
@@ -122,18 +128,14 @@ class SupervisedCNNMethod(AttributionMethod):
         self.build(len(train.generator_ids))
 
         def fit() -> dict[str, Any]:
-            generator = torch.Generator().manual_seed(seed)
+            hardware = hardware_args("supervised_cnn", self.hparams.hardware)
             return fit_keeping_best(
                 self,
-                DataLoader(
-                    labelled_tensors(train),
-                    batch_size=self.hparams.batch_size,
-                    shuffle=True,
-                    generator=generator,
-                ),
+                shuffled_loader(train, self.hparams.batch_size, seed, hardware),
                 DataLoader(labelled_tensors(val), batch_size=256),
                 epochs=self.hparams.epochs,
                 workdir=directory / "lightning",
+                hardware=hardware,
             )
 
         summary = train_or_load(self._network(), directory, fit)

@@ -10,8 +10,10 @@
 #      capped at gpu.yaml's own budget (the paper's ~8 M images);
 #   3. `modelprint run` evaluates synthetic_fingerprint with that checkpoint on every protocol.
 # IMAGE_BUDGET skips the probe and trains on that many images; NUM_WORKERS overrides the
-# data workers (gpu.yaml: 15). MODELPRINT_GIT_SHA names the commit where the machine's copy
-# of the tree has no git history of its own (the runs record it as their git sha).
+# data workers (gpu.yaml: 15, shared out between the GPUs). With several GPUs the extractor
+# trains with DDP, one process per GPU (devices: N, strategy: ddp). MODELPRINT_GIT_SHA names
+# the commit where the machine's copy of the tree has no git history of its own (the runs
+# record it as their git sha).
 # Writes OUT_DIR/gpu_results.sqlite, OUT_DIR/summary.json, OUT_DIR/probe.json and logs; with
 # SPEED_SECONDS set, also the synthetic-data pipeline benchmark (OUT_DIR/speed.txt).
 # Needs torch with CUDA and the suite's dependencies (a directory of wheels in DEPS_WHEELS is
@@ -23,10 +25,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/gpu_env.sh"  # root, py, DEPS_WHEELS, off
 export MODELPRINT_RESULTS="$out/gpu_results.sqlite" MODELPRINT_CACHE="${MODELPRINT_CACHE:-/tmp/modelprint-cache}"
 if [ -n "${MODELPRINT_GIT_SHA:-}" ]; then export GIT_DIR=/nonexistent; fi  # git fails -> the given sha
 config=/tmp/modelprint-gpu.yaml
-"$py" -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); w = sys.argv[3]; \
-c['data']['num_workers'] = int(w) if w else c['data']['num_workers']; yaml.safe_dump(c, open(sys.argv[2], 'w'))" \
-  configs/extractor/gpu.yaml "$config" "${NUM_WORKERS:-}"
+gpus="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
+# several GPUs: one DDP process each (Lightning's ddp), the data workers shared out between them
+"$py" -c "import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); w, g = sys.argv[3], max(1, int(sys.argv[4] or 1)); \
+c['data']['num_workers'] = int(w) if w else max(1, c['data']['num_workers'] // g); \
+c.update(devices=g, strategy='ddp') if g > 1 else None; yaml.safe_dump(c, open(sys.argv[2], 'w'))" \
+  configs/extractor/gpu.yaml "$config" "${NUM_WORKERS:-}" "$gpus"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+echo "GPUs: ${gpus:-0}"
 
 probe=/tmp/modelprint-probe
 rm -rf "$probe"
@@ -61,5 +67,5 @@ tail -3 "$out/train.log"
 tail -3 "$out/run.log"
 if [ -n "${SPEED_SECONDS:-}" ]; then  # issue 4's pipeline check on this machine's cores, if time allows
   timeout "$SPEED_SECONDS" "$py" -m benchmarks.speed.synthetic_data --num_models=256 --images_per_model=64 \
-    --workers="${SPEED_WORKERS:-8}" --steps=60 2>&1 | grep -v "Tip\|pytree\|available" | tee "$out/speed.txt" || true
+    --workers="${SPEED_WORKERS:-8}" --epochs=2 2>&1 | grep -v "Tip\|pytree\|available" | tee "$out/speed.txt" || true
 fi

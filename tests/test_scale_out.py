@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import tests.fabricated  # noqa: F401 - registers the "fabricated" data set
+import tests.fabricated
 from benchmarks.cli import main
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
@@ -70,3 +70,40 @@ def test_a_conflicting_run_stops_the_merge_with_nothing_written(
 def test_a_bad_shard_is_refused() -> None:
     with pytest.raises(PlanError, match="expected i/n with 0 <= i < n"):
         run_benchmark(BenchmarkConfig(**PLAN, shard="3/3"), ResultsStore(":memory:"))
+
+
+DDP_SPAWN = {"accelerator": "cpu", "devices": 2, "strategy": "ddp_spawn"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["supervised_cnn", "fingerprint_real", "pose"])
+def test_a_trained_baseline_trains_on_two_processes(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trained baselines take Lightning's hardware arguments: two DDP processes (gloo on
+    CPU) train, the main process gets the weights back, and the run records where it trained."""
+    import torch
+
+    from benchmarks.runner import method_args
+    from lightning_modules import METHODS
+    from tests.tiny_methods import TEST_ARGS
+
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path))
+    method = METHODS.create(name, **method_args(name, {**TEST_ARGS[name], "hardware": DDP_SPAWN}))
+    train, val, test = (
+        tests.fabricated.fabricated_split(s) for s in ("known_train", "known_val", "known_test")
+    )
+    info = method.fit_extractor(train, val, seed=0)
+    assert info["hardware"]["world_size"] == 2 and info["hardware"]["devices"] == 2
+    features = method.features(test.images.float() / 127.5 - 1)
+    assert features.shape[0] == len(test.labels) and torch.isfinite(features).all()
+
+
+def test_hardware_arguments_are_checked_before_anything_trains() -> None:
+    from core.errors import ModelprintError
+    from lightning_modules import METHODS
+
+    with pytest.raises(ModelprintError, match=r"unknown key\(s\) \['gpus'\]"):
+        METHODS.create("supervised_cnn", hardware={"gpus": 2})
+    with pytest.raises(ModelprintError, match="needs strategy ddp_spawn"):
+        METHODS.create("pose", hardware={"devices": 4, "strategy": "ddp"})

@@ -34,7 +34,12 @@ from core.hashing import config_hash, file_digest
 from core.paths import cache_dir, config_file
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod
-from lightning_modules.real_training import train_on_labelled_images, training_key, weights_directory
+from lightning_modules.real_training import (
+    hardware_args,
+    train_on_labelled_images,
+    training_key,
+    weights_directory,
+)
 from lightning_modules.synthetic_fingerprint.network import FingerprintNet
 from lightning_modules.synthetic_fingerprint.training import (
     WEIGHTS_FILE,
@@ -188,6 +193,8 @@ class RealFingerprintMethod(ControlMethod):
         triplet_weight: 0 turns the objective into plain cross-entropy (Yu et al. 2019).
         lr: AdamW learning rate.
         retrain: train again even where shipped or cached weights match.
+        hardware: where it trains - ``accelerator``, ``devices``, ``strategy``, ``num_nodes``
+            (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
     """
 
     weights_note = "trained on the known real generators (control)"
@@ -201,8 +208,10 @@ class RealFingerprintMethod(ControlMethod):
         triplet_weight: float = 1.0,
         lr: float = 2e-3,
         retrain: bool = False,
+        hardware: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        hardware_args("fingerprint_real", hardware)
         self.save_hyperparameters()
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
@@ -221,6 +230,7 @@ class RealFingerprintMethod(ControlMethod):
             images_per_model=self.hparams.images_per_model,
             triplet_weight=self.hparams.triplet_weight,
             lr=self.hparams.lr,
+            hardware=hardware_args("fingerprint_real", self.hparams.hardware),
         )
         self.net = load_extractor(directory)
         self.weights_digest = file_digest(directory / WEIGHTS_FILE)

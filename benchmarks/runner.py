@@ -36,7 +36,13 @@ from benchmarks.feature_cache import FeatureCache, FeatureEntry
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
 from benchmarks.provenance import run_record
-from benchmarks.split_integrity import KNOWN_SPLITS, UNSEEN_GROUPS, check_split_integrity, data_set_hash
+from benchmarks.split_integrity import (
+    KNOWN_SPLITS,
+    REAL_SPLITS,
+    UNSEEN_GROUPS,
+    check_split_integrity,
+    data_set_hash,
+)
 from core.errors import AbsentSplitError, ModelprintError
 from core.hashing import config_hash
 from core.images import as_float_images
@@ -47,6 +53,7 @@ from core.tracking import log_evaluation, wandb_logger
 from core.yaml_config import check_typed
 from datamodules import DATASETS, TRAINING_DATASETS
 from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
+from datamodules.zoo.datamodule import UnknownSplitError
 from leaderboards.claims import CellClaims
 from leaderboards.store import ResultsStore, RunKey
 from lightning_modules import METHODS
@@ -55,7 +62,7 @@ from lightning_modules.base import AttributionMethod, Features
 METHOD_CONFIG_DIR = config_file("methods")
 FIT_SPLITS = ("known_train", "known_val")
 #: the unseen splits, which a layout may not have
-OPTIONAL_SPLITS = (*UNSEEN_GROUPS, "unseen_all")
+OPTIONAL_SPLITS = (*UNSEEN_GROUPS, "unseen_all", *REAL_SPLITS)
 
 
 class PlanError(ModelprintError, ValueError):
@@ -311,6 +318,10 @@ def load_splits(cfg: BenchmarkConfig) -> tuple[dict[str, Any], tuple[str, ...], 
         try:
             splits.update(load_named_splits(cfg.dataset, cfg.dataset_args, [name]))
         except AbsentSplitError:
+            absent.append(name)
+        except UnknownSplitError:  # a loader with no real images at all (no detection there)
+            if name not in REAL_SPLITS:
+                raise
             absent.append(name)
     try:
         splits.update(load_named_splits(cfg.dataset, cfg.dataset_args, KNOWN_SPLITS))

@@ -24,6 +24,8 @@ from core.errors import DataError
 
 UNSEEN_GROUPS = ("unseen_seed", "unseen_dataset", "unseen_architecture")
 KNOWN_SPLITS = ("known_train", "known_val", "known_test")
+#: real (not generated) images, split as the known generators' are: the detection protocol's
+REAL_SPLITS = ("real_train", "real_val", "real_test")
 
 
 def data_set_hash(splits: Mapping[str, Any]) -> str:
@@ -42,10 +44,10 @@ def data_set_hash(splits: Mapping[str, Any]) -> str:
 def check_roles(splits: Mapping[str, Any]) -> None:
     """A generator named in two roles (known and unseen, or two unseen groups) is an error."""
     roles: dict[str, str] = {}
-    for name in (*KNOWN_SPLITS, *UNSEEN_GROUPS):
+    for name in (*KNOWN_SPLITS, *UNSEEN_GROUPS, *REAL_SPLITS):
         if name not in splits:
             continue
-        role = "known" if name in KNOWN_SPLITS else name
+        role = "known" if name in KNOWN_SPLITS else "real" if name in REAL_SPLITS else name
         for generator in splits[name].generator_ids:
             if roles.setdefault(generator, role) != role:
                 raise DataError(
@@ -63,7 +65,7 @@ def check_disjoint_images(splits: Mapping[str, Any]) -> None:
     """No image (by decoded content) in two splits; the error names both copies and the count."""
     first_seen: dict[bytes, tuple[str, int]] = {}
     clashes: list[tuple[tuple[str, int], tuple[str, int]]] = []
-    for name in (*KNOWN_SPLITS, *UNSEEN_GROUPS):
+    for name in (*KNOWN_SPLITS, *UNSEEN_GROUPS, *REAL_SPLITS):
         if name not in splits:
             continue
         pixels = splits[name].images.contiguous().numpy()

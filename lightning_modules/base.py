@@ -25,7 +25,7 @@ import torch
 from core.hashing import config_hash
 from lightning_modules.heads import LinearProbe
 
-CAPABILITIES = frozenset({"closed_set", "open_set", "zero_shot"})
+CAPABILITIES = frozenset({"closed_set", "open_set", "zero_shot", "detection"})
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ GENERATORS = {
     "unseen_seed": [(2, 6)],
     "unseen_dataset": [(6, 2)],
     "unseen_architecture": [(5, 7), (1, 3)],
+    "real": [(0, 0), (0, 0)],  # real images: no periodic trace (two sources)
 }
 IMAGES = 60  # per generator; known: 30 train / 15 val / 15 test
 
@@ -28,21 +29,24 @@ def _images(freq: tuple[int, int], count: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
     base = torch.nn.functional.avg_pool2d(torch.rand(count, 3, 40, 40, generator=gen), 9, 1)[:, :, :32, :32]
     yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
-    trace = torch.cos(2 * math.pi * (freq[0] * yy + freq[1] * xx) / 16)
+    trace = torch.cos(2 * math.pi * (freq[0] * yy + freq[1] * xx) / 16) if any(freq) else 0
     return ((base + 0.08 * trace).clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 def fabricated_split(split: str, empty: bool = False) -> GeneratorSplit:
     unseen = ("unseen_seed", "unseen_dataset", "unseen_architecture")
     roles = {"unseen_all": unseen, "generators": ("known", *unseen)}.get(
-        split, (split.split("_")[0],) if split.startswith("known") else (split,)
+        split, (split.split("_")[0],) if split.startswith(("known", "real_")) else (split,)
     )
-    window = {"known_train": (0, 30), "known_val": (30, 45), "known_test": (45, 60)}.get(split, (0, IMAGES))
+    part = split.split("_")[-1]
+    window = {"train": (0, 30), "val": (30, 45), "test": (45, 60)}.get(part, (0, IMAGES))
+    if split in ("unseen_all", "generators", "real") or split.startswith("unseen_"):
+        window = (0, IMAGES)
     names, images, labels, indices = [], [], [], []
     for role in roles:
-        for freq in GENERATORS[role]:
-            name = f"{role}-{freq[0]}-{freq[1]}"
-            all_images = _images(freq, IMAGES, hash(freq) % 1000)
+        for number, freq in enumerate(GENERATORS[role]):
+            name = f"{role}-{freq[0]}-{freq[1]}" if role != "real" else f"real-{number}"
+            all_images = _images(freq, IMAGES, hash(freq) % 1000 + 7919 * (role == "real") * (number + 1))
             names.append(name)
             images.append(all_images[window[0] : window[1]])
             indices.append(torch.arange(*window))

@@ -57,7 +57,7 @@ def test_the_default_benchmark_fills_the_store_board_and_readme(tmp_path: Path) 
     for column in ("zero-shot identification", "closed-set accuracy", "open-set AUROC"):
         assert column in text, "the README's headline table"
     board_md = (tmp_path / "board" / "board.md").read_text()
-    for protocol in ("closed_set", "open_set / unseen_all", "zero_shot"):
+    for protocol in ("closed_set", "open_set / unseen_all", "zero_shot", "detection / unseen_all"):
         assert protocol in board_md
     for method in ("spectral", "noise_residual", "clip_features", "supervised_cnn", "pose"):
         assert f"| {method} |" in text

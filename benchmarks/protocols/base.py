@@ -59,6 +59,36 @@ class Protocol:
         raise NotImplementedError
 
 
+class SubsetProtocol(Protocol):
+    """A protocol reported once per subset of the data (open set's unseen groups, say): the
+    subsets are checked against ``valid_subsets``, and on a data set that lacks some, it runs
+    on the others and names the absent ones in the run's record."""
+
+    valid_subsets: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, subsets: tuple[str, ...] | None = None, bootstrap_samples: int = 200) -> None:
+        super().__init__(bootstrap_samples)
+        subsets = self.valid_subsets if subsets is None else tuple(subsets)
+        unknown = set(subsets) - set(self.valid_subsets)
+        if unknown:
+            raise ValueError(f"unknown {self.name} subset(s) {sorted(unknown)}; valid: {self.valid_subsets}")
+        self.subsets = subsets
+
+    def restricted(self, absent: set[str]) -> SubsetProtocol | None:
+        missing = tuple(s for s in self.subsets if s in absent)
+        if not missing:
+            return self
+        present = tuple(s for s in self.subsets if s not in absent)
+        if not present:
+            return None
+        narrowed = type(self)(present, self.bootstrap_samples)
+        narrowed.absent_splits = missing
+        return narrowed
+
+    def result_splits(self) -> tuple[str, ...]:
+        return self.subsets
+
+
 def downsample_curve(x: Any, y: Any, points: int = 101) -> dict[str, list[float]]:
     """At most ``points`` points of a curve, for storing with a run (the board plots them)."""
     import torch

@@ -11,7 +11,7 @@ from torchmetrics.functional.classification import binary_auroc, binary_roc
 
 from benchmarks.bootstrap import figure_with_interval
 from benchmarks.protocols import register_protocol
-from benchmarks.protocols.base import Protocol, ProtocolResult, clustering_figures, downsample_curve
+from benchmarks.protocols.base import ProtocolResult, SubsetProtocol, clustering_figures, downsample_curve
 from core.metrics.attribution import oscr, oscr_curve
 from lightning_modules.base import AttributionMethod, Features
 
@@ -19,35 +19,14 @@ UNSEEN_SUBSETS = ("unseen_seed", "unseen_dataset", "unseen_architecture", "unsee
 
 
 @register_protocol("open_set")
-class OpenSetProtocol(Protocol):
+class OpenSetProtocol(SubsetProtocol):
     """Known vs unseen generators: closed accuracy on knowns, AUROC known-vs-unknown, OSCR."""
 
     requires = "open_set"
-
-    def __init__(self, subsets: tuple[str, ...] = UNSEEN_SUBSETS, bootstrap_samples: int = 200) -> None:
-        super().__init__(bootstrap_samples)
-        unknown = set(subsets) - set(UNSEEN_SUBSETS)
-        if unknown:
-            raise ValueError(f"unknown open-set subset(s) {sorted(unknown)}; valid: {UNSEEN_SUBSETS}")
-        self.subsets = tuple(subsets)
-
-    def restricted(self, absent: set[str]) -> OpenSetProtocol | None:
-        """Open set on the unseen groups the data set has; the absent ones are named in the record."""
-        missing = tuple(s for s in self.subsets if s in absent)
-        if not missing:
-            return self
-        present = tuple(s for s in self.subsets if s not in absent)
-        if not present:
-            return None
-        narrowed = OpenSetProtocol(present, self.bootstrap_samples)
-        narrowed.absent_splits = missing
-        return narrowed
+    valid_subsets = UNSEEN_SUBSETS
 
     def feature_splits(self) -> tuple[str, ...]:
         return ("known_test", *self.subsets)
-
-    def result_splits(self) -> tuple[str, ...]:
-        return self.subsets
 
     def evaluate(
         self, method: AttributionMethod, features: dict[str, Features], seed: int

@@ -4,8 +4,9 @@ Splits come from the artifact's own ``zoo.yaml`` and manifest (see that file for
 meaning): ``known_train`` / ``known_val`` / ``known_test`` (known generators, split by image
 index), ``unseen_seed`` / ``unseen_dataset`` / ``unseen_architecture`` / ``unseen_all``
 (every image of those generators), ``generators`` (every generator, every image) and
-``real`` (the training images, one source per data set). Labels index the split's sorted
-generator ids; the ids and manifest rows travel with the split.
+``real`` (the training images, one source per data set; ``real_train`` / ``real_val`` /
+``real_test`` split them by image index as the known generators' images are). Labels index
+the split's sorted generator ids; the ids and manifest rows travel with the split.
 """
 
 from __future__ import annotations
@@ -35,7 +36,18 @@ from datamodules.zoo.artifact import (
 )
 
 UNSEEN = ("unseen_seed", "unseen_dataset", "unseen_architecture")
-SPLITS = ("known_train", "known_val", "known_test", *UNSEEN, "unseen_all", "generators", "real")
+SPLITS = (
+    "known_train",
+    "known_val",
+    "known_test",
+    *UNSEEN,
+    "unseen_all",
+    "generators",
+    "real",
+    "real_train",
+    "real_val",
+    "real_test",
+)
 
 
 class UnknownSplitError(ModelprintError, KeyError):
@@ -101,11 +113,11 @@ def load_split(split: str, root: str | Path = ARTIFACT_DIR) -> GeneratorSplit:
     root = require_artifact(root)
     manifest = {row["generator_id"]: row for row in load_manifest(root)}
     ranges = yaml.safe_load((root / "zoo.yaml").read_text())["known_image_split"]
-    if split.startswith("known_"):
-        part = split.removeprefix("known_")
+    if split.startswith(("known_", "real_")):  # known generators' / real images, by index
+        role, part = split.split("_")
         start = sum(ranges[p] for p in ("train", "val", "test")[: ("train", "val", "test").index(part)])
         wanted, index_range = (
-            {g for g, r in manifest.items() if r["role"] == "known"},
+            {g for g, r in manifest.items() if r["role"] == role},
             (start, start + ranges[part]),
         )
     else:

@@ -106,6 +106,19 @@ def _decoded(root: str, data_hash: str) -> tuple[np.ndarray, list[str], np.ndarr
     return images.transpose(0, 3, 1, 2).copy(), list(table["generator_id"]), np.asarray(table["image_index"])
 
 
+def _copies_of_earlier(images: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """Which images repeat (pixel for pixel) one of the ``earlier`` ones: the real sets hold a few
+    (the faces set crops each LFW face three times, and a small face's crops can coincide), and
+    a real image may not be both fitted on and tested on, so later real splits drop them."""
+    import hashlib
+
+    def key(image: np.ndarray) -> bytes:
+        return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
+
+    seen = {key(images[i]) for i in np.flatnonzero(earlier)}
+    return np.array([key(image) in seen for image in images]) if seen else np.zeros(len(images), bool)
+
+
 def load_split(split: str, root: str | Path = ARTIFACT_DIR) -> GeneratorSplit:
     """One split of the zoo artifact at ``root``; an unknown split or missing artifact raises clearly."""
     if split not in SPLITS:
@@ -130,6 +143,8 @@ def load_split(split: str, root: str | Path = ARTIFACT_DIR) -> GeneratorSplit:
     images, generator_ids, indices = _decoded(str(root), data_hash)
     ids = np.asarray(generator_ids)
     keep = np.isin(ids, sorted(wanted)) & (indices >= index_range[0]) & (indices < index_range[1])
+    if split in ("real_val", "real_test"):
+        keep &= ~_copies_of_earlier(images, np.isin(ids, sorted(wanted)) & (indices < index_range[0]))
     if not keep.any():
         raise ValueError(f"zoo split {split!r} is empty in {root}")
     names = tuple(sorted(set(ids[keep].tolist())))

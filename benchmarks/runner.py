@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import inspect
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class BenchmarkConfig:
     #: ``"i/n"``: run only the i-th of n shards of the plan (job arrays, sweep agents); a
     #: (method, seed) group - one fit - never spans two shards
     shard: str | None = None
+    #: test-time crops: 1 (whole images) or a square n - see :func:`crop_windows`
+    test_crops: int = 1
     #: what the runs are filed under (set by the runner: ``data_set_label``)
     dataset_label: str = ""
 
@@ -193,6 +196,7 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
     protocols = cfg.protocols if cfg.protocols is not None else PROTOCOLS.names()
     check_seeds(cfg.seeds)
     parse_shard(cfg.shard)
+    crop_windows(2, 1, cfg.test_crops)  # a bad crop count fails here, before any work
     if cfg.bootstrap_samples < 0 or cfg.bootstrap_samples == 1:
         raise PlanError(
             "bootstrap_samples must be 0 (no intervals) or at least 2 (200 is usual), "
@@ -394,11 +398,41 @@ def features_from_parts(split: Any, done: list[tuple[Any, torch.Tensor]]) -> tor
     return torch.cat([v for _, v in parts])[order[at]]
 
 
-def extract(method: AttributionMethod, split: Any, batch_size: int) -> torch.Tensor:
+def crop_windows(image_size: int, crop_size: int | None, crops: int) -> list[int]:
+    """Top-left offsets (each axis) of the test-time windows: ``crops`` = g x g windows of
+    ``crop_size`` on an evenly spaced grid over the image, corners included; none (whole
+    images) with ``crops`` 1, a method of no fixed input size, or images no larger than it."""
+    grid = math.isqrt(crops)
+    if crops < 1 or grid * grid != crops:
+        raise PlanError(f"test_crops must be 1 or a square (4, 9, 16, ...), got {crops}")
+    if crops == 1 or crop_size is None or image_size <= crop_size:
+        return []
+    span = image_size - crop_size
+    return sorted({round(i * span / (grid - 1)) for i in range(grid)})
+
+
+def feature_transform(method: AttributionMethod, split: Any, crops: int) -> str:
+    """What the cached features of ``split`` were computed on: ``none`` (whole images) or the
+    test-time windows (``crops9@32``: 9 windows of 32 px)."""
+    windows = crop_windows(split.images.shape[-1], method.input_size, crops)
+    return f"crops{len(windows) ** 2}@{method.input_size}" if windows else "none"
+
+
+def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int = 1) -> torch.Tensor:
+    """The method's features of the split's images; with test-time crops, the mean of its
+    features of every window (each window one pass through ``Trainer.predict``)."""
     images = as_float_images(split.images)
-    loader = DataLoader(TensorDataset(images), batch_size=batch_size)
     method.to(memory_format=torch.channels_last)  # see AttributionMethod.predict_step
-    return torch.cat(quiet_trainer().predict(method, loader)).cpu()
+    windows = crop_windows(images.shape[-1], method.input_size, crops)
+    views = [
+        images[..., y : y + method.input_size, x : x + method.input_size] for y in windows for x in windows
+    ]
+    total = None
+    for view in views or [images]:
+        loader = DataLoader(TensorDataset(view.contiguous()), batch_size=batch_size)
+        values = torch.cat(quiet_trainer().predict(method, loader)).cpu()
+        total = values if total is None else total + values
+    return total / max(len(views), 1)
 
 
 def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol | Variant) -> dict[str, Any]:
@@ -417,6 +451,8 @@ def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol | Variant)
         config["perturbation"] = variant.perturbation.spec
     if cfg.allow_overlap:
         config["allow_overlap"] = True
+    if cfg.test_crops != 1:  # whole-image cells keep the keys they always had
+        config["test_crops"] = cfg.test_crops
     args = config["method_args"]
     files = METHODS.entry(method).factory.input_files(args)
     if files:  # a cell is stale when a file it reads changes (a new shipped checkpoint)
@@ -497,6 +533,7 @@ def featurise(
     cache: FeatureCache,
     batch_size: int,
     summary: RunSummary,
+    crops: int = 1,
 ) -> dict[tuple[str, Perturbation | None], Features]:
     """Features of every split the cells need: from the cache, from splits already featurised
     (``unseen_all`` = its parts), or by running the method - smallest split first."""
@@ -507,7 +544,9 @@ def featurise(
     clean: list[tuple[Any, torch.Tensor]] = []
     for split_name, level in sorted(needed, key=lambda item: (len(source.get(*item)), item[0], str(item[1]))):
         split = source.get(split_name, level)
-        entry = FeatureEntry(method.method_key(), split.data_hash, split_name)
+        entry = FeatureEntry(
+            method.method_key(), split.data_hash, split_name, feature_transform(method, split, crops)
+        )
         cached = cache.load(entry, rows=len(split))
         derived = None if cached is not None or level else features_from_parts(split, clean)
         if cached is not None:
@@ -517,7 +556,7 @@ def featurise(
             values = derived
         else:
             start = time.perf_counter()
-            values = extract(method, split, batch_size)
+            values = extract(method, split, batch_size, crops)
             summary.feature_seconds += time.perf_counter() - start
             summary.images_featurised += len(split)
             cache.save(entry, values)
@@ -571,7 +610,7 @@ def compute_cells(run: RunContext, method_name: str, seed: int, todo: list[Cell]
     progress.update(run.task, description=f"{method_name} seed {seed}: fitting")
     fit_start = time.perf_counter()
     method, extractor_info = fit_method(cfg, method_name, seed, source)
-    features = featurise(method, todo, source, run.cache, cfg.batch_size, summary)
+    features = featurise(method, todo, source, run.cache, cfg.batch_size, summary, cfg.test_crops)
     head_info = method.fit_head(features[("known_train", None)], features[("known_val", None)], seed)
     fit_seconds = time.perf_counter() - fit_start
     context = {

@@ -44,6 +44,9 @@ class AttributionMethod(L.LightningModule):
     capabilities: ClassVar[frozenset[str]] = CAPABILITIES
     #: shown on the leaderboard, e.g. "random init (no pretrained weights found)"
     weights_note: str = ""
+    #: the image size its extractor was trained at, where it is fixed (None: any size); larger
+    #: test images can then be featurised as windows of this size (the runner's ``test_crops``)
+    input_size: int | None = None
 
     def __init__(self) -> None:
         super().__init__()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import torch
 
-import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
+import tests.fabricated
 from benchmarks.cli import main
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
@@ -137,3 +139,31 @@ def test_noise_residual_learns_the_fabricated_traces(tmp_path: Path) -> None:
     values = figures(store)
     assert values[("noise_residual", "closed_set", "known_test", "accuracy")] > 0.8  # chance: 1/4
     assert values[("noise_residual", "zero_shot", "unseen_all", "identification_accuracy")] > 0.5
+
+
+class WindowedSpectral(SpectralMethod):
+    """Spectral with a fixed 16 px input, as a checkpoint trained at 16 px would have."""
+
+    input_size = 16
+
+
+def test_test_time_crops_average_the_windows_features_and_are_recorded(tmp_path: Path) -> None:
+    from benchmarks.runner import crop_windows, extract
+
+    assert crop_windows(32, 16, 1) == [] and crop_windows(32, 16, 4) == [0, 16]
+    assert crop_windows(64, 32, 9) == [0, 16, 32] and crop_windows(16, 16, 9) == [], "no larger: whole"
+    method = WindowedSpectral()
+    split = tests.fabricated.fabricated_split("known_test")
+    images = split.images.float() / 127.5 - 1
+    windows = [images[..., y : y + 16, x : x + 16] for y in (0, 16) for x in (0, 16)]
+    expected = torch.stack([method.features(w) for w in windows]).mean(0)
+    assert torch.allclose(extract(method, split, batch_size=64, crops=4), expected, atol=1e-5)
+
+    store, cache = ResultsStore(tmp_path / "r.sqlite"), FeatureCache(tmp_path / "cache")
+    with METHODS.scoped({"windowed": WindowedSpectral}):
+        run_benchmark(config(methods=["windowed"], protocols=["closed_set"], protocol_args={}, test_crops=4), store, cache)
+        run_benchmark(config(methods=["windowed"], protocols=["closed_set"], protocol_args={}), store, cache)
+    configs = [json.loads(r["config_json"]) for r in store.runs(protocol="closed_set")]
+    assert sorted(c.get("test_crops", 1) for c in configs) == [1, 4], "two cells: crops are in the key"
+    with pytest.raises(PlanError, match="test_crops must be 1 or a square"):
+        run_benchmark(config(test_crops=3), store, cache)

@@ -29,6 +29,7 @@ def run(
     reference_args: dict[str, Any] | None = None,
     allow_overlap: bool = False,
     shard: str | None = None,
+    test_crops: int = 1,
 ) -> int:
     """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
 
@@ -55,6 +56,9 @@ def run(
         allow_overlap: accept an image in two splits (a deliberate study; off: an error).
         shard: ``i/n`` runs the i-th of n shards of the plan (``$SLURM_ARRAY_TASK_ID/n`` in a
             job array); a (method, seed) group stays in one shard.
+        test_crops: 1 (the whole image) or n = 4, 9, 16...: for a method with a fixed input size
+            smaller than the images, the features of n windows on an even grid, averaged (the
+            official flagship evaluation averages 9).
     """
     from benchmarks.runner import BenchmarkConfig, run_benchmark
     from leaderboards.store import open_store
@@ -74,6 +78,7 @@ def run(
         reference=reference,
         reference_args=reference_args or {},
         allow_overlap=allow_overlap,
+        test_crops=test_crops,
         shard=shard,
     )
     store = open_store()

@@ -143,6 +143,9 @@ class SyntheticFingerprintMethod(FingerprintMethod):
             directory = Path(self.hparams.checkpoint or SHIPPED_CHECKPOINT)
             self.weights_note = "trained on synthetic models only (shipped checkpoint)"
         self.net = load_extractor(directory)
+        self.input_size = ExtractorTrainingConfig.from_yaml(directory / "config.yaml").data.get(
+            "resolution", 32
+        )
         self.weights_digest = file_digest(directory / WEIGHTS_FILE)
         summary_file = directory / "summary.json"
         summary = json.loads(summary_file.read_text()) if summary_file.exists() else {}

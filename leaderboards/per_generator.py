@@ -36,8 +36,11 @@ NOTE = (
 )
 
 
-def newest_records(store: ResultsStore, protocol: str) -> dict[str, dict[str, dict]]:
-    """data set -> method -> the newest unseen_all run's per-generator record."""
+def newest_records(
+    store: ResultsStore, protocol: str, field: str = "per_generator"
+) -> dict[str, dict[str, dict]]:
+    """data set -> method -> the newest unseen_all run's ``field`` of its details (its
+    per-generator record, or its fingerprint ``map``)."""
     newest: dict[tuple[str, str], dict] = {}
     for run in store.runs(protocol=protocol, split="unseen_all"):
         key = (run["dataset"], run["method"])
@@ -45,7 +48,10 @@ def newest_records(store: ResultsStore, protocol: str) -> dict[str, dict[str, di
             newest[key] = run
     records: dict[str, dict[str, dict]] = {}
     for (dataset, method), run in sorted(newest.items()):
-        table = json.loads(run["details_json"]).get("per_generator")
+        details = json.loads(run["details_json"])
+        table = details.get(field)
+        if table and field == "map":  # a map's labels index the run's generators
+            table = {**table, "generators": details.get("generators", [])}
         if table:
             records.setdefault(dataset, {})[method] = table
     return records
@@ -96,5 +102,38 @@ def plot_unseen_confusions(store: ResultsStore, out: Path) -> list[Path]:
             ax.set(title=f"{method} ({dataset}): unseen taken for", xlabel="known generator", ylabel="unseen")
             fig.colorbar(image, ax=ax, fraction=0.04)
             stem = "_".join(map(file_slug, ("unseen_confusion", method, dataset)))
+            written.append(save_figure(fig, out / f"{stem}.png"))
+    return written
+
+
+def plot_fingerprint_maps(store: ResultsStore, out: Path) -> list[Path]:
+    """Per method and data set: its zero-shot run's 2-D t-SNE of the unseen generators'
+    embeddings (recorded with the run), one colour per generator."""
+    written = []
+    for dataset, by_method in newest_records(store, "zero_shot", "map").items():
+        for method, record in by_method.items():
+            names, labels = record["generators"], record["labels"]
+            fig, ax = plt.subplots(figsize=(7.5, 5))
+            colours = plt.get_cmap("tab20")
+            for label in sorted(set(labels)):
+                at = [i for i, v in enumerate(labels) if v == label]
+                ax.scatter(
+                    [record["x"][i] for i in at],
+                    [record["y"][i] for i in at],
+                    s=6,
+                    color=colours(label % 20),
+                    marker="o^sDv"[label // 20 % 5],
+                    label=names[label] if label < len(names) else str(label),
+                )
+            ax.set(title=f"{method} ({dataset}): unseen generators, t-SNE of zero-shot embeddings")
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.legend(
+                fontsize=5,
+                markerscale=1.5,
+                loc="center left",
+                bbox_to_anchor=(1, 0.5),
+                ncol=1 + len(names) // 28,
+            )
+            stem = "_".join(map(file_slug, ("fingerprint_map", method, dataset)))
             written.append(save_figure(fig, out / f"{stem}.png"))
     return written

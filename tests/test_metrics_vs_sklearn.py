@@ -5,6 +5,7 @@ generators' clusters), macro-F1 and per-generator F1 (zero-shot identification).
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,9 @@ def test_the_board_has_per_unseen_generator_tables_and_a_confusion_plot(
     )
     assert "## zero-shot identification (genimage:data)" in text
     assert list((tmp_path / "board").glob("unseen_confusion_spectral_*.png"))
+    # the fingerprint map: a seeded t-SNE of every unseen generator's zero-shot embeddings
+    run = store.runs(protocol="zero_shot")[0]
+    record = json.loads(run["details_json"])["map"]
+    assert len(record["x"]) == len(record["y"]) == len(record["labels"]) > 0
+    assert set(record["labels"]) == set(range(len(json.loads(run["details_json"])["generators"])))
+    assert list((tmp_path / "board").glob("fingerprint_map_spectral_*.png"))

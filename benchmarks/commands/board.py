@@ -70,7 +70,11 @@ def board(
             the zoo, one row per method) into this README between its board markers.
         site: also write the static site (index, a page per method, plots) into this directory.
     """
-    from leaderboards.per_generator import per_generator_markdown, plot_unseen_confusions
+    from leaderboards.per_generator import (
+        per_generator_markdown,
+        plot_fingerprint_maps,
+        plot_unseen_confusions,
+    )
     from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
     from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
@@ -102,6 +106,7 @@ def board(
         *plot_open_set_by_subset(store, out),
         *plot_robustness(robustness, out),
         *plot_unseen_confusions(store, out),
+        *plot_fingerprint_maps(store, out),
     ]
     files = write_all(tables, out, images=images)
     (out / "per_generator.md").write_text(per_generator_markdown(store))

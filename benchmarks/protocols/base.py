@@ -98,6 +98,35 @@ def downsample_curve(x: Any, y: Any, points: int = 101) -> dict[str, list[float]
     return {"x": [round(float(v), 5) for v in x[keep]], "y": [round(float(v), 5) for v in y[keep]]}
 
 
+def fingerprint_map(
+    embeddings: torch.Tensor, labels: torch.Tensor, seed: int, per_generator: int = 40
+) -> dict[str, list]:
+    """A seeded 2-D t-SNE (van der Maaten & Hinton 2008; PCA start) of the L2-normalised
+    embeddings of up to ``per_generator`` images of each generator, for the board's fingerprint
+    map: the picture of how a method's features separate generators it never saw."""
+    from sklearn.manifold import TSNE
+
+    from core.seeding import generator_for
+
+    gen = generator_for("fingerprint-map", seed)
+    keep = torch.cat(
+        [
+            members[torch.randperm(len(members), generator=gen)[:per_generator]]
+            for members in (torch.nonzero(labels == label).flatten() for label in labels.unique())
+        ]
+    )
+    if len(keep) < 5:
+        return {}
+    points = torch.nn.functional.normalize(embeddings[keep].float(), dim=1).numpy()
+    perplexity = min(30.0, (len(keep) - 1) / 3)
+    xy = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(points)
+    return {
+        "x": [round(float(v), 3) for v in xy[:, 0]],
+        "y": [round(float(v), 3) for v in xy[:, 1]],
+        "labels": labels[keep].tolist(),
+    }
+
+
 def clustering_figures(embeddings: torch.Tensor, labels: torch.Tensor, seed: int) -> list[Figure]:
     """NMI, cluster accuracy and purity of k-means (k = the generators present) on the
     embeddings; no interval (k-means is the expensive part to resample). None for one generator."""

@@ -24,7 +24,7 @@ from torchmetrics.functional.classification import multiclass_f1_score
 
 from benchmarks.bootstrap import mean_over_episodes
 from benchmarks.protocols import register_protocol
-from benchmarks.protocols.base import Protocol, ProtocolResult, clustering_figures
+from benchmarks.protocols.base import Protocol, ProtocolResult, clustering_figures, fingerprint_map
 from core.errors import DataError
 from core.metrics.attribution import (
     VerificationMetrics,
@@ -188,6 +188,7 @@ class ZeroShotProtocol(Protocol):
             "per_generator": per_generator_identification(
                 torch.cat(pooled_predicted), torch.cat(pooled_truth), test.generator_ids
             ),
+            "map": fingerprint_map(embeddings, test.labels, seed),
         }
         return [ProtocolResult(self.split, figures, details)]
 

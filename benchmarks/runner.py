@@ -92,6 +92,10 @@ class BenchmarkConfig:
     #: ``"i/n"``: run only the i-th of n shards of the plan (job arrays, sweep agents); a
     #: (method, seed) group - one fit - never spans two shards
     shard: str | None = None
+    #: compute every cell even where the store holds it under the same key (the new run
+    #: replaces the recorded one): after a change that keeps a cell's configuration, e.g. a
+    #: new field in its record
+    rerun: bool = False
     #: test-time crops: 1 (whole images) or a square n - see :func:`crop_windows`
     test_crops: int = 1
     #: what the runs are filed under (set by the runner: ``data_set_label``)
@@ -713,7 +717,12 @@ def run_benchmark(
                 )
                 time.sleep(poll_s)
             for (method_name, seed), group in list(pending.items()):
-                todo = [c for c in group if not is_recorded(c, cfg, store, source.data_hash, hashes[c])]
+                todo = [
+                    c
+                    for c in group
+                    if (cfg.rerun and first_pass)  # later passes: another run's figures are reused
+                    or not is_recorded(c, cfg, store, source.data_hash, hashes[c])
+                ]
                 if first_pass:
                     summary.skipped += len(group) - len(todo)
                 else:

@@ -161,9 +161,26 @@ def test_test_time_crops_average_the_windows_features_and_are_recorded(tmp_path:
 
     store, cache = ResultsStore(tmp_path / "r.sqlite"), FeatureCache(tmp_path / "cache")
     with METHODS.scoped({"windowed": WindowedSpectral}):
-        run_benchmark(config(methods=["windowed"], protocols=["closed_set"], protocol_args={}, test_crops=4), store, cache)
+        run_benchmark(
+            config(methods=["windowed"], protocols=["closed_set"], protocol_args={}, test_crops=4),
+            store,
+            cache,
+        )
         run_benchmark(config(methods=["windowed"], protocols=["closed_set"], protocol_args={}), store, cache)
     configs = [json.loads(r["config_json"]) for r in store.runs(protocol="closed_set")]
     assert sorted(c.get("test_crops", 1) for c in configs) == [1, 4], "two cells: crops are in the key"
     with pytest.raises(PlanError, match="test_crops must be 1 or a square"):
         run_benchmark(config(test_crops=3), store, cache)
+
+
+def test_rerun_computes_recorded_cells_again_and_replaces_their_runs(tmp_path: Path) -> None:
+    store, cache = ResultsStore(tmp_path / "r.sqlite"), FeatureCache(tmp_path / "cache")
+    plan = {"protocols": ["closed_set"], "protocol_args": {}}
+    run_benchmark(config(**plan), store, cache)
+    before, accuracy = store.runs(protocol="closed_set"), figures(store)
+
+    assert run_benchmark(config(**plan), store, cache).skipped == 1
+    again = run_benchmark(config(**plan, rerun=True), store, cache)
+    after = store.runs(protocol="closed_set")
+    assert again.ran == 1 and len(after) == len(before) == 1 and after[0]["run_id"] != before[0]["run_id"]
+    assert figures(store) == accuracy, "the same cell computed again gives the same figures"

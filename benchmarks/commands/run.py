@@ -30,6 +30,7 @@ def run(
     allow_overlap: bool = False,
     shard: str | None = None,
     test_crops: int = 1,
+    rerun: bool = False,
 ) -> int:
     """Run every (method, protocol, seed) cell not yet in the results store, with provenance.
 
@@ -59,6 +60,9 @@ def run(
         test_crops: 1 (the whole image) or n = 4, 9, 16...: for a method with a fixed input size
             smaller than the images, the features of n windows on an even grid, averaged (the
             official flagship evaluation averages 9).
+        rerun: compute the planned cells even where the store holds them (each new run replaces
+            the recorded one of its key): after a change that leaves the cells' configuration
+            as it was, e.g. a field their records lacked.
     """
     from benchmarks.runner import BenchmarkConfig, run_benchmark
     from leaderboards.store import open_store
@@ -79,6 +83,7 @@ def run(
         reference_args=reference_args or {},
         allow_overlap=allow_overlap,
         test_crops=test_crops,
+        rerun=rerun,
         shard=shard,
     )
     store = open_store()

@@ -125,7 +125,7 @@ def plot_fingerprint_maps(store: ResultsStore, out: Path) -> list[Path]:
                     marker="o^sDv"[label // 20 % 5],
                     label=names[label] if label < len(names) else str(label),
                 )
-            ax.set(title=f"{method} ({dataset}): unseen generators, t-SNE of zero-shot embeddings")
+            ax.set(title=f"{method} ({dataset}): t-SNE of unseen generators")
             ax.set_xticks([]), ax.set_yticks([])
             ax.legend(
                 fontsize=5,

@@ -209,8 +209,9 @@ def to_html(
 
 def write_all(tables: list[Table], out: Path, images: list[Path] | None = None) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    plots = "".join(f"- [{markdown_text(Path(i).stem)}]({Path(i).name})\n" for i in images or [])
     files = {
-        "board.md": to_markdown(tables),
+        "board.md": to_markdown(tables) + (f"\n## Plots\n\n{plots}" if plots else ""),
         "board.csv": to_csv(tables),
         "board.json": to_json(tables),
         "board.tex": to_latex(tables),

@@ -93,7 +93,12 @@ def test_board_from_a_real_run_writes_every_format_and_the_plots(tmp_path: Path,
     assert {"board.md", "board.csv", "board.json", "board.html", "board.tex"} <= names
     assert {"open_set_unseen_all.png", "confusion_spectral.png", "open_set_by_subset.png"} <= names
     rows = json.loads((out / "board.json").read_text())
-    assert {r["protocol"] for r in rows} == {"closed_set", "open_set", "zero_shot"}
+    assert {r["protocol"] for r in rows} == {"closed_set", "open_set", "zero_shot", "detection"}
+    assert "fingerprint_map_spectral_fabricated.png" in names
+    assert (
+        "[fingerprint_map_spectral_fabricated](fingerprint_map_spectral_fabricated.png)"
+        in (out / "board.md").read_text()
+    )
     assert all(r["git_sha"] and r["data_hash"] == ["fabricated-v1"] for r in rows)
     page = (out / "board.html").read_text()
     assert page.count("data:image/png;base64,") == len([n for n in names if n.endswith(".png")])

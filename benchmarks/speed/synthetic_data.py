@@ -7,7 +7,8 @@
    DataModule vs by a pre-generated tensor of the same images, for ``--epochs`` epochs: the
    first epoch (every model built and its images made) and the later ones (fixed images come
    from the workers' caches) reported apart, the whole run, and a run as long as the shipped
-   extractor's training (goal: within 15%). ``--backbone=flagship`` times the extractor's own
+   extractor's training (goal: within 15%); the pre-generated fit runs before and after the
+   synthetic one, pooled, so drift in a shared machine's speed hits both sides. ``--backbone=flagship`` times the extractor's own
    training module (denoiser, spectrum, CE + triplet) instead of a timm classifier.
 
 Usage: ``python -m benchmarks.speed.synthetic_data --num_models=128 --workers=0``
@@ -40,6 +41,15 @@ class StepTimer(L.Callback):
         if self.last is not None and trainer.global_step > self.warmup:
             self.times.setdefault(trainer.current_epoch, []).append(now - self.last)
         self.last = now
+
+    @classmethod
+    def pooled(cls, *timers: StepTimer) -> StepTimer:
+        """One timer holding every given timer's step times, epoch by epoch."""
+        pooled = cls()
+        for timer in timers:
+            for epoch, times in timer.times.items():
+                pooled.times.setdefault(epoch, []).extend(times)
+        return pooled
 
     def mean_ms(self, epochs: slice = slice(None)) -> float:
         times = [t for epoch in sorted(self.times)[epochs] for t in self.times[epoch]]
@@ -144,8 +154,12 @@ def main() -> None:
             return flagship_training(dm.num_classes)
         return Classifier(args.backbone, dm.num_classes)
 
+    # the pre-generated fit runs before and after the synthetic one and the two are averaged, so
+    # a drift in this shared machine's speed does not land on one side of the comparison
+    before = timed_fit(trained(), fixed, args.epochs)
     synthetic = timed_fit(trained(), fresh.train_dataloader(), args.epochs)
-    pregenerated = timed_fit(trained(), fixed, args.epochs)
+    after = timed_fit(trained(), fixed, args.epochs)
+    pregenerated = StepTimer.pooled(before, after)
 
     print(
         f"synthetic models: {args.num_models} x {args.images_per_model} images, space {args.space}, "

@@ -94,3 +94,21 @@ def test_a_damaged_artifact_is_refused_before_any_figure(tmp_path: Path) -> None
     (copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DamagedArtifactError, match="not its recorded data hash"):
         verify_artifact(copy, (copy / "data_hash.txt").read_text().strip())
+
+
+def test_real_images_split_by_index_with_no_image_in_two_real_splits() -> None:
+    """The detection protocol's real images: 200 / 50 / 50 per training set by index, and a real
+    image repeating an earlier split's (a coinciding faces crop) is dropped from the later one."""
+    splits = {name: load_split(name) for name in ("real_train", "real_val", "real_test")}
+    assert all(
+        s.generator_ids == ("real-digits", "real-faces", "real-photos", "real-shapes")
+        for s in splits.values()
+    )
+    assert [len(s) for s in splits.values()] == [800, 199, 200]
+    assert splits["real_train"].image_indices.max() < 200 <= splits["real_val"].image_indices.min()
+    assert splits["real_val"].image_indices.max() < 250 <= splits["real_test"].image_indices.min()
+    seen: set[bytes] = set()
+    for split in splits.values():
+        keys = {image.numpy().tobytes() for image in split.images}
+        assert not keys & seen
+        seen |= keys

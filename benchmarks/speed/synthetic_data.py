@@ -8,8 +8,9 @@
    first epoch (every model built and its images made) and the later ones (fixed images come
    from the workers' caches) reported apart, the whole run, and a run as long as the shipped
    extractor's training (goal: within 15%); the pre-generated fit runs before and after the
-   synthetic one, pooled, so drift in a shared machine's speed hits both sides. ``--backbone=flagship`` times the extractor's own
-   training module (denoiser, spectrum, CE + triplet) instead of a timm classifier.
+   synthetic one, pooled, so drift in a shared machine's speed hits both sides.
+   ``--backbone=flagship`` times the extractor's own training module (denoiser, spectrum,
+   CE + triplet) instead of a timm classifier.
 
 Usage: ``python -m benchmarks.speed.synthetic_data --num_models=128 --workers=0``
 """

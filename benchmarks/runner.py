@@ -62,6 +62,8 @@ from lightning_modules.base import AttributionMethod, Features
 
 METHOD_CONFIG_DIR = config_file("methods")
 FIT_SPLITS = ("known_train", "known_val")
+#: the real images detection's probe is fitted and thresholded on
+PROBE_FIT_SPLITS = ("real_train", "real_val")
 #: the unseen splits, which a layout may not have
 OPTIONAL_SPLITS = (*UNSEEN_GROUPS, "unseen_all", *REAL_SPLITS)
 
@@ -126,8 +128,9 @@ class Variant:
         )
 
     def split_variant(self, split_name: str) -> Perturbation | None:
-        """Fitting splits stay clean; only what the protocol tests on is perturbed."""
-        return None if split_name in FIT_SPLITS else self.perturbation
+        """Fitting splits stay clean (the known generators' and, for detection's probe, the real
+        images' train and val); only what the protocol tests on is perturbed."""
+        return None if split_name in (*FIT_SPLITS, *PROBE_FIT_SPLITS) else self.perturbation
 
 
 @dataclass

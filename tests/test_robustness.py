@@ -241,3 +241,15 @@ def test_perturbed_runs_of_an_older_checkpoint_leave_the_robustness_tables(tmp_p
     time.sleep(1.1)  # the store orders runs by their creation time, to the second
     write("closed_set", "new", 0.95)
     assert build_robustness_tables(store) == [], "the jpeg figure was made with the old weights"
+
+
+def test_detection_under_a_perturbation_fits_on_clean_images_and_tests_on_perturbed_ones() -> None:
+    from benchmarks.protocols import PROTOCOLS
+    from benchmarks.runner import Variant
+    from datamodules.perturbations import parse_perturbation
+
+    variant = Variant(PROTOCOLS.create("detection"), parse_perturbation("jpeg:75"))
+    assert all(
+        variant.split_variant(s) is None for s in ("known_train", "known_val", "real_train", "real_val")
+    )
+    assert all(variant.split_variant(s) is not None for s in ("real_test", "known_test", "unseen_all"))

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import tests.fabricated
+from benchmarks.protocols import PROTOCOLS
 from benchmarks.runner import method_args
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
@@ -34,7 +35,7 @@ def test_method_conforms(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path))
     method = fitted(name)
     assert isinstance(method, AttributionMethod)
-    assert method.capabilities <= {"closed_set", "open_set", "zero_shot"}
+    assert method.capabilities <= set(PROTOCOLS.names()), "every capability is a registered protocol"
     assert METHODS.entry(name).summary, "the registry summary comes from the class docstring"
     train, val, test = (features_of(method, s) for s in ("known_train", "known_val", "known_test"))
     assert train.values.ndim == 2 and len(train.values) == len(train.labels)

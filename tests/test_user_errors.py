@@ -333,17 +333,7 @@ def test_a_claim_of_a_killed_process_on_this_host_is_taken_at_once(tmp_path: Pat
 CONCURRENT = """
 import sys
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import (
-    BenchmarkConfig,
-    Variant,
-    cell_id,
-    data_set_label,
-    load_splits,
-    plan,
-    plan_cells,
-    run_benchmark,
-)
-from benchmarks.split_integrity import data_set_hash
+from benchmarks.runner import BenchmarkConfig, run_benchmark
 from leaderboards.store import ResultsStore
 root, store, cache = sys.argv[1:4]
 cfg = BenchmarkConfig(methods=["spectral", "noise_residual"], protocols=["closed_set", "open_set"],

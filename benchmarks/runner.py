@@ -102,6 +102,9 @@ class BenchmarkConfig:
     test_crops: int = 1
     #: what the runs are filed under (set by the runner: ``data_set_label``)
     dataset_label: str = ""
+    #: the data set's options that change what its splits hold, defaults included (set by the
+    #: runner: ``data_set_options``), recorded in every cell's config under ``dataset_args``
+    dataset_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def recorded_dataset(self) -> str:
@@ -298,6 +301,15 @@ def check_seeds(seeds: list[int]) -> None:
         raise PlanError(f"seed(s) {bad} out of range: a seed is an integer in [0, 2**32)")
 
 
+def data_set_options(cfg: BenchmarkConfig) -> dict[str, Any]:
+    """The loader's options that change its splits' content, at their effective values (the
+    zoo's ``include_real``): a cell's config names them even where the user left the default,
+    so that a run under another default is not taken for this one."""
+    dm = DATASETS.create(cfg.dataset, split="known_test", **cfg.dataset_args)
+    options = getattr(dm, "recorded_options", None)
+    return dict(options()) if options else {}
+
+
 def load_named_splits(dataset: str, args: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """The named splits of a data set (an absent one raises :class:`AbsentSplitError`)."""
     splits = {}
@@ -452,7 +464,7 @@ def cell_config(cfg: BenchmarkConfig, method: str, protocol: Protocol | Variant)
         "protocol": variant.name,
         "protocol_args": variant.protocol.config(),
         "dataset": cfg.recorded_dataset,
-        "dataset_args": {k: str(v) for k, v in cfg.dataset_args.items()},
+        "dataset_args": {k: str(v) for k, v in {**cfg.dataset_options, **cfg.dataset_args}.items()},
     }
     if variant.perturbation is not None:
         config["perturbation"] = variant.perturbation.spec
@@ -692,7 +704,7 @@ def run_benchmark(
     for note in notes:
         console.print(note, markup=False, highlight=False, soft_wrap=True)  # one line
     store.check_writable()  # a store that cannot take the figures is refused before the work
-    cfg = dataclasses.replace(cfg, dataset_label=data_set_label(cfg))
+    cfg = dataclasses.replace(cfg, dataset_label=data_set_label(cfg), dataset_options=data_set_options(cfg))
     splits, absent, known_from = load_splits(cfg)
     check_split_integrity(splits, allow_overlap=cfg.allow_overlap)
     protocols = present_protocols(protocols, absent, explicit=cfg.protocols is not None)

@@ -37,6 +37,14 @@ class Features:
     labels: torch.Tensor
     generator_ids: tuple[str, ...]
 
+    def without(self, generator: str) -> Features:
+        """These features less one generator's images (detection's generated side leaves out
+        the known splits' class ``real``); labels keep their indices."""
+        if generator not in self.generator_ids:
+            return self
+        keep = self.labels != self.generator_ids.index(generator)
+        return Features(self.split, self.values[keep], self.labels[keep], self.generator_ids)
+
 
 class AttributionMethod(L.LightningModule):
     """Base class: features by ``predict_step``; a linear probe head; max-softmax open-set score."""

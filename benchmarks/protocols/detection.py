@@ -14,7 +14,8 @@ the probe makes every method serve it with no method edit.
 Real images: the zoo's are the generators' own training images (``real_train`` / ``real_val``
 / ``real_test``, split by index as the known generators' images are), as GenImage's real class
 is ImageNet, the data most of its generators trained on. A data set without real images
-leaves this protocol out.
+leaves this protocol out. Where the known splits hold real images as a class (the zoo's
+``include_real``), those are left out of the generated side.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from benchmarks.protocols import register_protocol
 from benchmarks.protocols.base import ProtocolResult, SubsetProtocol, downsample_curve
 from benchmarks.protocols.open_set import UNSEEN_SUBSETS
 from benchmarks.split_integrity import REAL_SPLITS
+from datamodules.zoo.datamodule import REAL_CLASS
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.heads import LinearProbe
 
@@ -64,6 +66,8 @@ class DetectionProtocol(SubsetProtocol):
     def evaluate(
         self, method: AttributionMethod, features: dict[str, Features], seed: int
     ) -> list[ProtocolResult]:
+        features = {name: f.without(REAL_CLASS) for name, f in features.items()}
+
         def labelled(generated: str, real: str) -> tuple[torch.Tensor, torch.Tensor]:
             x = torch.cat([features[generated].values, features[real].values])
             y = torch.cat(

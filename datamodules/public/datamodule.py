@@ -47,7 +47,11 @@ class PublicDataModule(RealGeneratorDataModule):
         if size_policy not in SIZE_POLICIES:
             raise ConfigError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
         super().__init__(
-            split="known_test", batch_size=batch_size, num_workers=num_workers, transform=transform
+            split="known_test",
+            batch_size=batch_size,
+            num_workers=num_workers,
+            transform=transform,
+            include_real=False,
         )
         self.split_name, self.resolution, self.size_policy, self.skip_bad = (
             split,
@@ -61,6 +65,10 @@ class PublicDataModule(RealGeneratorDataModule):
     def data_set_name(self) -> str:
         """What runs on this data set are filed under, beside the loader's registry name."""
         return self.name or self.default_name()
+
+    def recorded_options(self) -> dict[str, object]:
+        """No option of a public layout changes its splits beyond its recorded arguments."""
+        return {}
 
     def default_name(self) -> str:
         """The data set's name when the user gives none: the folder or file it is read from."""

@@ -7,6 +7,14 @@ index), ``unseen_seed`` / ``unseen_dataset`` / ``unseen_architecture`` / ``unsee
 ``real`` (the training images, one source per data set; ``real_train`` / ``real_val`` /
 ``real_test`` split them by image index as the known generators' images are). Labels index
 the split's sorted generator ids; the ids and manifest rows travel with the split.
+
+Real as a known class (``include_real``, on by default): the known splits also hold a class
+``real`` - as OSMA/POSE and ImageAttributionBench do, attribution must first say "not made by
+a generator". Its images are the real splits' of the same part (``known_train`` takes from
+``real_train``), as many as one known generator has there, drawn equally from each data set -
+so ``real`` is a class like the others, not four times larger. The zoo's real images are the
+generators' own training images (every generator trained on its whole set, so no held-out
+real image exists), as GenImage's real class is ImageNet, the data its generators trained on.
 """
 
 from __future__ import annotations
@@ -74,6 +82,10 @@ class GeneratorSplit:
     #: where each image came from ("file" or "file:line"), for errors that must name an image;
     #: None where images have no file of their own (the zoo's artifact rows)
     origins: tuple[str, ...] | None = None
+    #: the version of the data set the split is cut from, where that differs from the split's
+    #: own content hash (the zoo's known splits with the real class: cut from the same artifact,
+    #: other images); a run is filed under it, its options in the run's config
+    source_hash: str | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -119,8 +131,58 @@ def _copies_of_earlier(images: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     return np.array([key(image) in seen for image in images]) if seen else np.zeros(len(images), bool)
 
 
-def load_split(split: str, root: str | Path = ARTIFACT_DIR) -> GeneratorSplit:
-    """One split of the zoo artifact at ``root``; an unknown split or missing artifact raises clearly."""
+REAL_CLASS = "real"
+
+
+def with_real_class(known: GeneratorSplit, real: GeneratorSplit, per_class: int) -> GeneratorSplit:
+    """``known`` with a class ``real`` of ``per_class`` images of ``real``, drawn equally from its
+    data sets (the lowest image indices of each; the first data sets take one more where the
+    count does not divide). Its content hash is derived from the artifact's and the option."""
+    import hashlib
+
+    sources = real.labels.unique().tolist()
+    shares = [per_class // len(sources) + (i < per_class % len(sources)) for i in range(len(sources))]
+    picked = torch.cat(
+        [
+            torch.nonzero(real.labels == source).flatten()[
+                real.image_indices[real.labels == source].argsort()[:share]
+            ]
+            for source, share in zip(sources, shares, strict=True)
+        ]
+    )
+    names = tuple(sorted((*known.generator_ids, REAL_CLASS)))
+    relabel = torch.tensor([names.index(g) for g in known.generator_ids])
+    row = {
+        "generator_id": REAL_CLASS,
+        "family": "real",
+        "architecture": "real",
+        "role": "real",
+        "dataset": "+".join(real.generator_ids),
+    }
+    manifest = {r["generator_id"]: r for r in known.manifest} | {REAL_CLASS: row}
+    rows = None
+    if known.source_rows is not None and real.source_rows is not None:
+        rows = torch.cat([known.source_rows, real.source_rows[picked]])
+    return GeneratorSplit(
+        name=known.name,
+        images=torch.cat([known.images, real.images[picked]]),
+        labels=torch.cat([relabel[known.labels], torch.full((len(picked),), names.index(REAL_CLASS))]),
+        generator_ids=names,
+        manifest=tuple(manifest[n] for n in names),
+        image_indices=torch.cat([known.image_indices, real.image_indices[picked]]),
+        data_hash=hashlib.blake2b(f"{known.data_hash}|real-class".encode(), digest_size=16).hexdigest(),
+        source_rows=rows,
+        source_hash=known.data_hash,
+    )
+
+
+def load_split(split: str, root: str | Path = ARTIFACT_DIR, include_real: bool = False) -> GeneratorSplit:
+    """One split of the zoo artifact at ``root``; an unknown split or missing artifact raises
+    clearly. ``include_real``: the known splits hold the class ``real`` (module docstring)."""
+    if include_real and split.startswith("known_"):
+        known = load_split(split, root)
+        per_class = int(torch.bincount(known.labels).max())
+        return with_real_class(known, load_split(split.replace("known_", "real_"), root), per_class)
     if split not in SPLITS:
         raise UnknownSplitError(f"unknown zoo split {split!r}; valid: {', '.join(SPLITS)}")
     root = require_artifact(root)
@@ -187,6 +249,8 @@ class RealGeneratorDataModule(L.LightningDataModule):
         batch_size: images per batch.
         num_workers: DataLoader workers.
         transform: applied to each [-1, 1] image tensor (a method's preprocessing).
+        include_real: the known splits hold a class ``real`` (module docstring); on by default,
+            as in OSMA - off gives the generators-only protocol.
     """
 
     def __init__(
@@ -196,6 +260,7 @@ class RealGeneratorDataModule(L.LightningDataModule):
         batch_size: int = 128,
         num_workers: int = 0,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        include_real: bool = True,
     ) -> None:
         super().__init__()
         if split not in SPLITS:
@@ -207,11 +272,17 @@ class RealGeneratorDataModule(L.LightningDataModule):
             num_workers,
         )
         self.transform = transform
+        self.include_real = include_real
         self.split: GeneratorSplit | None = None
+
+    def recorded_options(self) -> dict[str, object]:
+        """Options that change what the splits hold, recorded in every run's config even when
+        left at their defaults (a run with the real class is not one without it)."""
+        return {"include_real": self.include_real}
 
     def setup(self, stage: str | None = None) -> None:
         if self.split is None:
-            self.split = load_split(self.split_name, self.root)
+            self.split = load_split(self.split_name, self.root, self.include_real)
 
     def _loader(self, shuffle: bool) -> DataLoader:
         self.setup()

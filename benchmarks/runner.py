@@ -40,6 +40,7 @@ from benchmarks.provenance import run_record
 from benchmarks.split_integrity import (
     KNOWN_SPLITS,
     REAL_SPLITS,
+    SEMANTIC_SHIFT,
     UNSEEN_GROUPS,
     check_split_integrity,
     data_set_hash,
@@ -65,7 +66,7 @@ FIT_SPLITS = ("known_train", "known_val")
 #: the real images detection's probe is fitted and thresholded on
 PROBE_FIT_SPLITS = ("real_train", "real_val")
 #: the unseen splits, which a layout may not have
-OPTIONAL_SPLITS = (*UNSEEN_GROUPS, "unseen_all", *REAL_SPLITS)
+OPTIONAL_SPLITS = (*UNSEEN_GROUPS, "unseen_all", *REAL_SPLITS, SEMANTIC_SHIFT)
 
 
 class PlanError(ModelprintError, ValueError):
@@ -342,8 +343,8 @@ def load_splits(cfg: BenchmarkConfig) -> tuple[dict[str, Any], tuple[str, ...], 
             splits.update(load_named_splits(cfg.dataset, cfg.dataset_args, [name]))
         except AbsentSplitError:
             absent.append(name)
-        except UnknownSplitError:  # a loader with no real images at all (no detection there)
-            if name not in REAL_SPLITS:
+        except UnknownSplitError:  # a loader with no real images (no detection there) or no content
+            if name not in (*REAL_SPLITS, SEMANTIC_SHIFT):
                 raise
             absent.append(name)
     try:
@@ -581,7 +582,9 @@ def featurise(
             cache.save(entry, values)
         if level is None:
             clean.append((split, values))
-        features[(split_name, level)] = Features(split_name, values, split.labels, split.generator_ids)
+        features[(split_name, level)] = Features(
+            split_name, values, split.labels, split.generator_ids, getattr(split, "counterparts", None)
+        )
     return features
 
 

@@ -8,7 +8,8 @@ So, over the splits a run loads:
 * a generator has one role: known (``known_*``), or one unseen group;
 * no image is in two splits (by the hash of its decoded pixels, so a copy re-encoded to
   another file is found too); ``unseen_all`` is the union of the unseen groups and is not
-  compared with them.
+  compared with them; ``semantic_shift`` (known recipes on other content) may share
+  generators with the unseen groups, and is held apart from the known splits only.
 
 And the data hash a run is keyed by covers every split (:func:`data_set_hash`), so that a
 changed test image makes a new run rather than a skip.
@@ -27,6 +28,8 @@ UNSEEN_GROUPS = ("unseen_seed", "unseen_dataset", "unseen_architecture")
 KNOWN_SPLITS = ("known_train", "known_val", "known_test")
 #: real (not generated) images, split as the known generators' are: the detection protocol's
 REAL_SPLITS = ("real_train", "real_val", "real_test")
+#: the known generators' recipes on other content (an open-set subset; see the zoo's loader)
+SEMANTIC_SHIFT = "semantic_shift"
 
 
 def data_set_hash(splits: Mapping[str, Any]) -> str:
@@ -76,12 +79,14 @@ def _holds(splits: Mapping[str, Any], a: str, b: str) -> bool:
     )
 
 
-def check_disjoint_images(splits: Mapping[str, Any]) -> None:
+def check_disjoint_images(
+    splits: Mapping[str, Any], names: tuple[str, ...] = (*KNOWN_SPLITS, *UNSEEN_GROUPS, *REAL_SPLITS)
+) -> None:
     """No image (by decoded content) in two splits; the error names both copies and the count.
     A known split's class ``real`` is drawn from the real split of the same part, not a leak."""
     first_seen: dict[bytes, tuple[str, int]] = {}
     clashes: list[tuple[tuple[str, int], tuple[str, int]]] = []
-    for name in (*KNOWN_SPLITS, *UNSEEN_GROUPS, *REAL_SPLITS):
+    for name in names:
         if name not in splits:
             continue
         pixels = splits[name].images.contiguous().numpy()
@@ -100,9 +105,29 @@ def check_disjoint_images(splits: Mapping[str, Any]) -> None:
         )
 
 
+def check_shift_apart(splits: Mapping[str, Any], allow_overlap: bool = False) -> None:
+    """The semantic-shift split holds no known generator and (unless ``allow_overlap``) no
+    image of a known split: its figures are about content the methods were not fitted on."""
+    if SEMANTIC_SHIFT not in splits:
+        return
+    shifted = splits[SEMANTIC_SHIFT]
+    known = {g for name in KNOWN_SPLITS if name in splits for g in splits[name].generator_ids}
+    both = sorted(known & set(shifted.generator_ids))
+    if both:
+        raise DataError(
+            f"generator(s) {both} are both known and in {SEMANTIC_SHIFT}: a generator has one role"
+        )
+    if not allow_overlap:
+        check_disjoint_images(
+            {name: splits[name] for name in (*KNOWN_SPLITS, SEMANTIC_SHIFT) if name in splits},
+            (*KNOWN_SPLITS, SEMANTIC_SHIFT),
+        )
+
+
 def check_split_integrity(splits: Mapping[str, Any], allow_overlap: bool = False) -> None:
     """Every check above, on the loaded splits; ``allow_overlap`` (a deliberate overlap study,
     recorded in the run's config) lets an image be in two splits."""
     check_roles(splits)
+    check_shift_apart(splits, allow_overlap)
     if not allow_overlap:
         check_disjoint_images(splits)

@@ -4,7 +4,8 @@ Robustness runs are stored under protocol variants (``closed_set@jpeg:75``; see
 ``datamodules.perturbations``). Here they become one table per (protocol, split, headline
 metric) - methods as rows, ``clean`` then every perturbation level as columns - and one plot
 per protocol with a panel per perturbation kind. The clean column is the plain protocol's
-figure (the default benchmark's run), so both come from the store alone.
+figure (the default benchmark's run), so both come from the store alone; a perturbed run is
+shown only beside a clean run of the same configuration and weights.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from core.hashing import config_hash
 from core.paths import file_slug
 from datamodules.perturbations import PERTURBATIONS, parse_perturbation
 from leaderboards.plots import save_figure
@@ -49,6 +51,10 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
     )
     rows = store.figure_rows()
     current = current_weights(rows)
+    fitted = {run["run_id"]: fitted_configuration(run["config_json"]) for run in store.runs()}
+    clean_fits = {
+        (_owner(r), r["protocol"], fitted[r["run_id"]]) for r in rows if not is_perturbed(r["protocol"])
+    }
     perturbed_keys = set()
     for row in rows:
         if not is_perturbed(row["protocol"]):
@@ -56,6 +62,8 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         weights = _weights(row)
         if weights is not None and current.get(_owner(row), weights) != weights:
             continue  # made with weights the method no longer has: not a figure of it now
+        if (_owner(row), row["protocol"].split("@", 1)[0], fitted[row["run_id"]]) not in clean_fits:
+            continue  # its clean counterpart is fitted otherwise now (the data's options, say)
         base, spec = row["protocol"].split("@", 1)
         if row["metric"] in HEADLINE_METRICS.get(base, ()):
             key = (base, row["split"], row["dataset"], row["metric"])
@@ -66,6 +74,16 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         if (key, row["method"]) in perturbed_keys:
             grouped[key][row["method"]][CLEAN].append(row)
     return grouped
+
+
+def fitted_configuration(config_json: str) -> str:
+    """The hash of what a run's method was fitted on and how: its config less the protocol, its
+    arguments (a robustness run may report fewer open-set subsets) and the perturbation - the
+    same for a perturbed run and the clean run it is shown beside."""
+    config = json.loads(config_json)
+    for key in ("protocol", "protocol_args", "perturbation"):
+        config.pop(key, None)
+    return config_hash(config)
 
 
 def _weights(row: dict) -> str | None:

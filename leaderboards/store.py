@@ -439,22 +439,22 @@ class ResultsStore:
         Only figures on each data set's current version (the data hash that appeared last), so
         a leaderboard never averages runs on a rebuilt data set with runs on the old one; the
         older runs stay in the store (``every_data_version=True`` reads them too). Likewise only
-        each cell's current configuration: where a (method, protocol, data set, split, seed) was
-        run under several configurations, the figures of the one run last - a figure made by a
-        configuration since changed is history, not a result to average with the new one."""
+        each cell's current configuration: where a (method, protocol, data set, split) was run
+        under several configurations, the figures of the one run last, whatever its seed - a
+        figure made by a configuration since changed is history, not a result to average with
+        the new one (a seed not yet run under the new configuration drops out of the mean)."""
         if every_data_version:
             return self._select("figure_rows", filters)
         incomplete = {cell for cell, _ in self.incomplete_cells()}
         rows = [row for row in self._select("current_figure_rows", filters) if _cell(row) not in incomplete]
         latest: dict[tuple[Any, ...], tuple[str, str]] = {}
         for row in rows:  # ordered by created_at
-            cell = (row["method"], row["protocol"], row["dataset"], row["split"], row["seed"])
+            cell = (row["method"], row["protocol"], row["dataset"], row["split"])
             latest[cell] = max(latest.get(cell, ("", "")), (row["created_at"], row["config_hash"]))
         return [
             row
             for row in rows
-            if latest[(row["method"], row["protocol"], row["dataset"], row["split"], row["seed"])][1]
-            == row["config_hash"]
+            if latest[(row["method"], row["protocol"], row["dataset"], row["split"])][1] == row["config_hash"]
         ]
 
     def incomplete_cells(self) -> list[tuple[tuple[Any, ...], str]]:

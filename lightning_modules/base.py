@@ -36,6 +36,8 @@ class Features:
     values: torch.Tensor
     labels: torch.Tensor
     generator_ids: tuple[str, ...]
+    #: per generator id, the known generator it is the counterpart of (semantic shift), or None
+    counterparts: tuple[str, ...] | None = None
 
     def without(self, generator: str) -> Features:
         """These features less one generator's images (detection's generated side leaves out
@@ -43,7 +45,9 @@ class Features:
         if generator not in self.generator_ids:
             return self
         keep = self.labels != self.generator_ids.index(generator)
-        return Features(self.split, self.values[keep], self.labels[keep], self.generator_ids)
+        return Features(
+            self.split, self.values[keep], self.labels[keep], self.generator_ids, self.counterparts
+        )
 
 
 class AttributionMethod(L.LightningModule):

@@ -19,7 +19,9 @@ real image exists), as GenImage's real class is ImageNet, the data its generator
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +34,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
-from core.errors import ModelprintError
+from core.errors import AbsentSplitError, ConfigError, ModelprintError
 from core.images import as_float_images
 from datamodules import register_dataset
 from datamodules.zoo.artifact import (
@@ -55,7 +57,10 @@ SPLITS = (
     "real_train",
     "real_val",
     "real_test",
+    "semantic_shift",
 )
+#: the split of generators that share the known ones' recipes but not their content
+SEMANTIC_SHIFT = "semantic_shift"
 
 
 class UnknownSplitError(ModelprintError, KeyError):
@@ -86,6 +91,30 @@ class GeneratorSplit:
     #: own content hash (the zoo's known splits with the real class: cut from the same artifact,
     #: other images); a run is filed under it, its options in the run's config
     source_hash: str | None = None
+    #: per generator id, the known generator it is the counterpart of (the semantic-shift
+    #: split: the same recipe on other content); None where the split has no such pairing
+    counterparts: tuple[str, ...] | None = None
+
+    def subset(self, keep: torch.Tensor) -> GeneratorSplit:
+        """The images where ``keep`` is true, with the generators that still have images."""
+        names = tuple(g for i, g in enumerate(self.generator_ids) if bool((self.labels[keep] == i).any()))
+        relabel = torch.tensor([names.index(g) if g in names else -1 for g in self.generator_ids])
+        rows = self.manifest_of()
+        return dataclasses.replace(
+            self,
+            images=self.images[keep],
+            labels=relabel[self.labels[keep]],
+            generator_ids=names,
+            manifest=tuple(rows[g] for g in names),
+            image_indices=self.image_indices[keep],
+            source_rows=None if self.source_rows is None else self.source_rows[keep],
+            origins=None
+            if self.origins is None
+            else tuple(o for o, k in zip(self.origins, keep.tolist(), strict=True) if k),
+        )
+
+    def manifest_of(self) -> dict[str, dict[str, Any]]:
+        return {row["generator_id"]: row for row in self.manifest}
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -122,7 +151,6 @@ def _copies_of_earlier(images: np.ndarray, earlier: np.ndarray) -> np.ndarray:
     """Which images repeat (pixel for pixel) one of the ``earlier`` ones: the real sets hold a few
     (the faces set crops each LFW face three times, and a small face's crops can coincide), and
     a real image may not be both fitted on and tested on, so later real splits drop them."""
-    import hashlib
 
     def key(image: np.ndarray) -> bytes:
         return hashlib.blake2b(image.tobytes(), digest_size=16).digest()
@@ -138,8 +166,6 @@ def with_real_class(known: GeneratorSplit, real: GeneratorSplit, per_class: int)
     """``known`` with a class ``real`` of ``per_class`` images of ``real``, drawn equally from its
     data sets (the lowest image indices of each; the first data sets take one more where the
     count does not divide). Its content hash is derived from the artifact's and the option."""
-    import hashlib
-
     sources = real.labels.unique().tolist()
     shares = [per_class // len(sources) + (i < per_class % len(sources)) for i in range(len(sources))]
     picked = torch.cat(
@@ -172,29 +198,58 @@ def with_real_class(known: GeneratorSplit, real: GeneratorSplit, per_class: int)
         image_indices=torch.cat([known.image_indices, real.image_indices[picked]]),
         data_hash=hashlib.blake2b(f"{known.data_hash}|real-class".encode(), digest_size=16).hexdigest(),
         source_rows=rows,
-        source_hash=known.data_hash,
+        source_hash=known.source_hash or known.data_hash,
     )
 
 
-def load_split(split: str, root: str | Path = ARTIFACT_DIR, include_real: bool = False) -> GeneratorSplit:
+def load_split(
+    split: str,
+    root: str | Path = ARTIFACT_DIR,
+    include_real: bool = False,
+    semantic_shift: str | None = None,
+) -> GeneratorSplit:
     """One split of the zoo artifact at ``root``; an unknown split or missing artifact raises
-    clearly. ``include_real``: the known splits hold the class ``real`` (module docstring)."""
-    if include_real and split.startswith("known_"):
-        known = load_split(split, root)
-        per_class = int(torch.bincount(known.labels).max())
-        return with_real_class(known, load_split(split.replace("known_", "real_"), root), per_class)
+    clearly. ``include_real``: the known splits hold the class ``real``; ``semantic_shift``: the
+    known generators are those trained on that data set, and the split ``semantic_shift`` holds
+    the same architectures trained on the others (module docstring)."""
     if split not in SPLITS:
         raise UnknownSplitError(f"unknown zoo split {split!r}; valid: {', '.join(SPLITS)}")
     root = require_artifact(root)
     manifest = {row["generator_id"]: row for row in load_manifest(root)}
+    if semantic_shift is not None:
+        contents = sorted({r["dataset"] for r in manifest.values() if r["role"] == "known"})
+        if semantic_shift not in contents:
+            raise ConfigError(
+                f"semantic_shift {semantic_shift!r} is not a data set the known generators trained on; "
+                f"valid: {contents}"
+            )
+    elif split == SEMANTIC_SHIFT:
+        raise AbsentSplitError(
+            "no semantic-shift split: name the known generators' content with "
+            "--dataset_args='{semantic_shift: digits}'"
+        )
+    if include_real and split.startswith("known_"):
+        known = load_split(split, root, semantic_shift=semantic_shift)
+        real = load_split(split.replace("known_", "real_"), root)
+        if semantic_shift is not None:  # one content: the real class is that data set's images
+            real = real.subset(real.labels == real.generator_ids.index(f"real-{semantic_shift}"))
+        return with_real_class(known, real, int(torch.bincount(known.labels).max()))
     ranges = yaml.safe_load((root / "zoo.yaml").read_text())["known_image_split"]
+    counterparts = None
     if split.startswith(("known_", "real_")):  # known generators' / real images, by index
         role, part = split.split("_")
         start = sum(ranges[p] for p in ("train", "val", "test")[: ("train", "val", "test").index(part)])
         wanted, index_range = (
-            {g for g, r in manifest.items() if r["role"] == role},
+            {
+                g
+                for g, r in manifest.items()
+                if r["role"] == role and (role == "real" or semantic_shift in (None, r["dataset"]))
+            },
             (start, start + ranges[part]),
         )
+    elif split == SEMANTIC_SHIFT:
+        counterparts = shifted_counterparts(manifest, semantic_shift)
+        wanted, index_range = set(counterparts), (0, 1 << 30)
     else:
         roles = {"unseen_all": set(UNSEEN), "generators": {"known", *UNSEEN}, "real": {"real"}}.get(
             split, {split}
@@ -211,7 +266,7 @@ def load_split(split: str, root: str | Path = ARTIFACT_DIR, include_real: bool =
         raise ValueError(f"zoo split {split!r} is empty in {root}")
     names = tuple(sorted(set(ids[keep].tolist())))
     lookup = {name: i for i, name in enumerate(names)}
-    return GeneratorSplit(
+    cut = GeneratorSplit(
         name=split,
         images=torch.from_numpy(images[keep]),
         labels=torch.tensor([lookup[g] for g in ids[keep]]),
@@ -220,7 +275,36 @@ def load_split(split: str, root: str | Path = ARTIFACT_DIR, include_real: bool =
         image_indices=torch.from_numpy(indices[keep]),
         data_hash=data_hash,
         source_rows=torch.from_numpy(np.flatnonzero(keep)),
+        counterparts=tuple(counterparts[n] for n in names) if counterparts else None,
     )
+    if semantic_shift is None or split.startswith("real_") or split in ("generators", "real"):
+        return cut
+    return dataclasses.replace(  # the same images cut otherwise: its own content hash
+        cut,
+        data_hash=hashlib.blake2b(
+            f"{data_hash}|content={semantic_shift}".encode(), digest_size=16
+        ).hexdigest(),
+        source_hash=data_hash,
+    )
+
+
+def shifted_counterparts(manifest: dict[str, dict[str, Any]], content: str) -> dict[str, str]:
+    """The semantic-shift generators - each known architecture and seed trained on another data
+    set than ``content`` - each with its counterpart: the known generator of that architecture
+    and seed trained on ``content`` (ImageAttributionBench's semantic shift, at the zoo's level:
+    the same recipe, other content)."""
+    known = {
+        (r["architecture"], r["seed"]): g
+        for g, r in manifest.items()
+        if r["role"] == "known" and r["dataset"] == content
+    }
+    return {
+        g: known[(r["architecture"], r["seed"])]
+        for g, r in manifest.items()
+        if r["role"] in ("known", *UNSEEN)
+        and r["dataset"] != content
+        and (r["architecture"], r["seed"]) in known
+    }
 
 
 class SplitDataset(Dataset):
@@ -251,6 +335,9 @@ class RealGeneratorDataModule(L.LightningDataModule):
         transform: applied to each [-1, 1] image tensor (a method's preprocessing).
         include_real: the known splits hold a class ``real`` (module docstring); on by default,
             as in OSMA - off gives the generators-only protocol.
+        semantic_shift: a data set the known generators trained on (``digits``): the known
+            splits keep only its generators, and the split ``semantic_shift`` holds the same
+            architectures trained on the others. Runs are filed as ``zoo:semantic-shift-<it>``.
     """
 
     def __init__(
@@ -261,6 +348,7 @@ class RealGeneratorDataModule(L.LightningDataModule):
         num_workers: int = 0,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         include_real: bool = True,
+        semantic_shift: str | None = None,
     ) -> None:
         super().__init__()
         if split not in SPLITS:
@@ -272,8 +360,13 @@ class RealGeneratorDataModule(L.LightningDataModule):
             num_workers,
         )
         self.transform = transform
-        self.include_real = include_real
+        self.include_real, self.semantic_shift = include_real, semantic_shift
         self.split: GeneratorSplit | None = None
+
+    @property
+    def data_set_name(self) -> str:
+        """The semantic-shift variant is filed apart: its known generators are others."""
+        return f"semantic-shift-{self.semantic_shift}" if self.semantic_shift else ""
 
     def recorded_options(self) -> dict[str, object]:
         """Options that change what the splits hold, recorded in every run's config even when
@@ -282,7 +375,7 @@ class RealGeneratorDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.split is None:
-            self.split = load_split(self.split_name, self.root, self.include_real)
+            self.split = load_split(self.split_name, self.root, self.include_real, self.semantic_shift)
 
     def _loader(self, shuffle: bool) -> DataLoader:
         self.setup()

@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from torch.utils.data import DataLoader, TensorDataset
 
+from benchmarks.data_records import record_data
 from benchmarks.feature_cache import FeatureCache, FeatureEntry
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
@@ -718,6 +719,10 @@ def run_benchmark(
     variants = [Variant(p, level) for level in perturbations(cfg) for p in protocols]
     source = SplitSource(splits, absent, known_from)
     shard = parse_shard(cfg.shard)
+    if shard is None or shard[0] == 0:  # the data set's own record (residual spectra), once
+        record_data(
+            store, splits, cfg.recorded_dataset, source.data_hash, {**cfg.dataset_options, **cfg.dataset_args}
+        )
     cells = [c for c in plan_cells(cfg, methods, variants) if in_shard(c.method, c.seed, shard)]
     summary, start = RunSummary(), time.perf_counter()
     groups = dict.fromkeys((c.method, c.seed) for c in cells)

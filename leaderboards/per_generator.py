@@ -22,27 +22,30 @@ from core.paths import file_slug
 from leaderboards.plots import save_figure
 from leaderboards.store import ResultsStore
 
-#: (protocol, the per-generator figure shown, its column title)
+#: (protocol, split, its table's title)
 VIEWS = (
-    ("open_set", "auroc", "open-set AUROC vs known test"),
-    ("zero_shot", "identification_accuracy", "zero-shot identification"),
+    ("open_set", "unseen_all", "open-set AUROC vs known test"),
+    ("open_set", "semantic_shift", "semantic shift: share attributed to the counterpart"),
+    ("zero_shot", "unseen_all", "zero-shot identification"),
 )
 
 
 NOTE = (
     "Open set: AUROC of the known test images against this generator's images alone, then the known "
     "generator its images are most often attributed to and how often. Zero shot: identification "
-    "accuracy of its queries, pooled over episodes, and its one-vs-rest F1."
+    "accuracy of its queries, pooled over episodes, and its one-vs-rest F1. Semantic shift: the share "
+    "of the generator's images attributed to its counterpart (the known generator of the same recipe "
+    "on the known content), then its open-set AUROC."
 )
 
 
 def newest_records(
-    store: ResultsStore, protocol: str, field: str = "per_generator"
+    store: ResultsStore, protocol: str, field: str = "per_generator", split: str = "unseen_all"
 ) -> dict[str, dict[str, dict]]:
-    """data set -> method -> the newest unseen_all run's ``field`` of its details (its
+    """data set -> method -> the newest ``split`` run's ``field`` of its details (its
     per-generator record, or its fingerprint ``map``)."""
     newest: dict[tuple[str, str], dict] = {}
-    for run in store.runs(protocol=protocol, split="unseen_all"):
+    for run in store.runs(protocol=protocol, split=split):
         key = (run["dataset"], run["method"])
         if key not in newest or run["created_at"] >= newest[key]["created_at"]:
             newest[key] = run
@@ -58,6 +61,10 @@ def newest_records(
 
 
 def cell(protocol: str, row: dict) -> str:
+    if "counterpart" in row:
+        return (
+            f"{row['counterpart_share']:.0%} to {html.escape(row['counterpart'])} (AUROC {row['auroc']:.3f})"
+        )
     if protocol == "open_set":
         return f"{row['auroc']:.3f} ({html.escape(row['mostly_taken_for'])} {row['taken_for_share']:.0%})"
     return f"{row['identification_accuracy']:.3f} (F1 {row['f1']:.3f})"
@@ -66,8 +73,8 @@ def cell(protocol: str, row: dict) -> str:
 def per_generator_markdown(store: ResultsStore) -> str:
     """One table per (protocol, data set): unseen generators as rows, methods as columns."""
     parts = ["# Per unseen generator\n"]
-    for protocol, _, title in VIEWS:
-        for dataset, by_method in newest_records(store, protocol).items():
+    for protocol, split, title in VIEWS:
+        for dataset, by_method in newest_records(store, protocol, split=split).items():
             methods = sorted(by_method)
             generators = sorted({g for table in by_method.values() for g in table})
             parts.append(f"## {html.escape(title)} ({html.escape(dataset)})\n")

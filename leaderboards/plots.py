@@ -27,11 +27,11 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _latest_runs(store: ResultsStore, protocol: str) -> dict[tuple[str, str], dict]:
-    """The newest run per (split, method) of a protocol, details decoded."""
-    latest: dict[tuple[str, str], dict] = {}
+def _latest_runs(store: ResultsStore, protocol: str) -> dict[tuple[str, str, str], dict]:
+    """The newest run per (data set, split, method) of a protocol, details decoded."""
+    latest: dict[tuple[str, str, str], dict] = {}
     for run in store.runs(protocol=protocol):
-        key = (run["split"], run["method"])
+        key = (run["dataset"], run["split"], run["method"])
         if key not in latest or run["created_at"] >= latest[key]["created_at"]:
             latest[key] = {**run, "details": json.loads(run["details_json"])}
     return latest
@@ -40,10 +40,10 @@ def _latest_runs(store: ResultsStore, protocol: str) -> dict[tuple[str, str], di
 def plot_curves(store: ResultsStore, out: Path) -> list[Path]:
     written = []
     runs = _latest_runs(store, "open_set")
-    by_split: dict[str, list[dict]] = defaultdict(list)
-    for (split, _), run in sorted(runs.items()):
-        by_split[split].append(run)
-    for split, split_runs in by_split.items():
+    by_split: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for (dataset, split, _), run in sorted(runs.items()):
+        by_split[(dataset, split)].append(run)
+    for (dataset, split), split_runs in by_split.items():
         fig, (roc_ax, oscr_ax) = plt.subplots(1, 2, figsize=(9, 4))
         for run in split_runs:
             roc, curve = run["details"].get("roc"), run["details"].get("oscr_curve")
@@ -61,14 +61,14 @@ def plot_curves(store: ResultsStore, out: Path) -> list[Path]:
             title=f"OSCR vs {split}", xlabel="false positive rate", ylabel="correct classification rate"
         )
         roc_ax.legend(fontsize=7)
-        path = save_figure(fig, out / f"open_set_{file_slug(split)}.png")
+        path = save_figure(fig, out / f"open_set_{file_slug(split)}{dataset_suffix(dataset)}.png")
         written.append(path)
     return written
 
 
 def plot_confusions(store: ResultsStore, out: Path) -> list[Path]:
     written = []
-    for (_, method), run in sorted(_latest_runs(store, "closed_set").items()):
+    for (dataset, _, method), run in sorted(_latest_runs(store, "closed_set").items()):
         matrix, names = run["details"].get("confusion_matrix"), run["details"].get("generators", [])
         if not matrix:
             continue
@@ -77,7 +77,7 @@ def plot_confusions(store: ResultsStore, out: Path) -> list[Path]:
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
         ax.set_yticks(range(len(names)), names, fontsize=6)
         ax.set(title=f"{method}: closed-set confusion", xlabel="predicted", ylabel="true")
-        path = save_figure(fig, out / f"confusion_{file_slug(method)}.png")
+        path = save_figure(fig, out / f"confusion_{file_slug(method)}{dataset_suffix(dataset)}.png")
         written.append(path)
     return written
 
@@ -112,19 +112,20 @@ def plot_scaling(store: ResultsStore, out: Path) -> list[Path]:
 
 
 def plot_open_set_by_subset(store: ResultsStore, out: Path) -> list[Path]:
-    """Open-set AUROC per unseen subset (seed / data set / architecture / all), one bar per method,
-    with its bootstrap interval: where each method's rejection of unknown generators breaks down
-    (and POSE against its ablations)."""
-    rows = [r for r in store.figure_rows(protocol="open_set", metric="auroc")]
-    if not rows:
-        return []
-    cells: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for row in rows:  # several seeds: their mean, as the tables do
-        cells[(row["method"], row["split"])].append(row)
+    """Open-set AUROC per unseen subset (seed / data set / architecture / all / semantic
+    shift), one bar per method, with its bootstrap interval: where each method's rejection of
+    unknown generators breaks down (and POSE against its ablations). One plot per data set."""
+    cells: dict[str, dict[tuple[str, str], list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for row in store.figure_rows(protocol="open_set", metric="auroc"):  # several seeds: their mean
+        cells[row["dataset"]][(row["method"], row["split"])].append(row)
+    return [_subset_bars(dataset, by_cell, out) for dataset, by_cell in sorted(cells.items())]
+
+
+def _subset_bars(dataset: str, cells: dict[tuple[str, str], list[dict]], out: Path) -> Path:
     methods = sorted({m for m, _ in cells})
     subsets = [
         s
-        for s in ("unseen_seed", "unseen_dataset", "unseen_architecture", "unseen_all")
+        for s in ("unseen_seed", "unseen_dataset", "unseen_architecture", "unseen_all", "semantic_shift")
         if any(split == s for _, split in cells)
     ]
     width = 0.8 / len(methods)
@@ -143,7 +144,39 @@ def plot_open_set_by_subset(store: ResultsStore, out: Path) -> list[Path]:
         ax.bar(positions, means, width, yerr=errors, capsize=2, label=method)
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xticks(range(len(subsets)), [s.removeprefix("unseen_") for s in subsets])
-    ax.set(ylabel="AUROC known vs unseen", title="open set: rejection per unseen subset", ylim=(0.3, 1.0))
+    title = f"open set: rejection per unseen subset ({dataset})"
+    ax.set(ylabel="AUROC known vs unseen", title=title, ylim=(0.0, 1.0))
     ax.legend(fontsize=6, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))
-    path = save_figure(fig, out / "open_set_by_subset.png")
-    return [path]
+    return save_figure(fig, out / f"open_set_by_subset{dataset_suffix(dataset)}.png")
+
+
+def dataset_suffix(dataset: str) -> str:
+    """A plot file's data-set part: none for the zoo (the default benchmark's), else its slug."""
+    return "" if dataset == "zoo" else f"_{file_slug(dataset)}"
+
+
+def plot_residual_spectra(store: ResultsStore, out: Path) -> list[Path]:
+    """Per data set, each generator's mean residual spectrum (the data record of
+    ``benchmarks.data_records``), one panel each, titled with its id and group: up-sampling
+    peaks and their absence are visible at a glance. Each panel has its own colour range."""
+    newest: dict[str, dict] = {}
+    for run in store.runs(protocol="residual_spectra"):
+        if run["dataset"] not in newest or run["created_at"] >= newest[run["dataset"]]["created_at"]:
+            newest[run["dataset"]] = run
+    written = []
+    for dataset, run in sorted(newest.items()):
+        details = json.loads(run["details_json"])
+        rows, spectra = details.get("generators", []), details.get("spectra", [])
+        if not rows:
+            continue
+        columns = min(8, len(rows))
+        lines = -(-len(rows) // columns)
+        fig, axes = plt.subplots(lines, columns, figsize=(1.5 * columns, 1.65 * lines), squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, row, spectrum in zip(axes.flat, rows, spectra, strict=False):
+            ax.imshow(spectrum, cmap="magma")
+            ax.set_title(f"{row['generator']}\n{row['group']}", fontsize=5)
+        fig.suptitle(f"{dataset}: mean residual spectrum per generator (log |FFT|, centred)", fontsize=8)
+        written.append(save_figure(fig, out / f"residual_spectra{dataset_suffix(dataset)}.png"))
+    return written

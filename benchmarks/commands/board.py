@@ -75,7 +75,13 @@ def board(
         plot_fingerprint_maps,
         plot_unseen_confusions,
     )
-    from leaderboards.plots import plot_confusions, plot_curves, plot_open_set_by_subset, plot_scaling
+    from leaderboards.plots import (
+        plot_confusions,
+        plot_curves,
+        plot_open_set_by_subset,
+        plot_residual_spectra,
+        plot_scaling,
+    )
     from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
     from leaderboards.store import open_store
@@ -107,6 +113,7 @@ def board(
         *plot_robustness(robustness, out),
         *plot_unseen_confusions(store, out),
         *plot_fingerprint_maps(store, out),
+        *plot_residual_spectra(store, out),
     ]
     files = write_all(tables, out, images=images)
     (out / "per_generator.md").write_text(per_generator_markdown(store))

@@ -103,14 +103,13 @@ def pairwise_fingerprint_distance(fingerprints: torch.Tensor) -> torch.Tensor:
     return distances[upper[0], upper[1]].mean()
 
 
-class FingerprintDiversity(Metric):
-    """Diversity of a set of models: mean pairwise RMS distance of their mean residual spectra.
+class MeanResidualSpectrum(Metric):
+    """Each model's (generator's) mean log-magnitude spectrum of the noise residual, centred:
+    the picture of a generator's fingerprint (Marra et al. 2019; Wang et al. 2020 average it
+    per generator to show up-sampling peaks). ``update(images, model_index)`` with
+    ``model_index`` in ``[0, num_models)``; ``compute`` gives ``num_models x R x R`` (NaN for a
+    model that got no image) and ``counts`` says how many images each mean is over."""
 
-    ``update(images, model_index)`` with ``model_index`` in ``[0, num_models)``; models that got
-    no image are left out. Higher is better.
-    """
-
-    higher_is_better = True
     is_differentiable = False
     full_state_update = False
 
@@ -118,7 +117,7 @@ class FingerprintDiversity(Metric):
         self, num_models: int, resolution: int = 32, denoiser: str = "median3", **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        self.denoiser, self.num_models = denoiser, num_models
+        self.denoiser, self.num_models, self.resolution = denoiser, num_models, resolution
         dim = resolution * resolution
         self.add_state("sums", torch.zeros(num_models, dim, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("counts", torch.zeros(num_models, dtype=torch.float64), dist_reduce_fx="sum")
@@ -133,5 +132,19 @@ class FingerprintDiversity(Metric):
         self.counts.index_add_(0, model_index, torch.ones_like(model_index, dtype=torch.float64))
 
     def compute(self) -> torch.Tensor:
+        means = self.sums / self.counts[:, None]  # 0 / 0 = NaN for a model with no image
+        return means.reshape(self.num_models, self.resolution, self.resolution)
+
+
+class FingerprintDiversity(MeanResidualSpectrum):
+    """Diversity of a set of models: mean pairwise RMS distance of their mean residual spectra.
+
+    ``update(images, model_index)`` with ``model_index`` in ``[0, num_models)``; models that got
+    no image are left out. Higher is better.
+    """
+
+    higher_is_better = True
+
+    def compute(self) -> torch.Tensor:
         seen = self.counts > 0
-        return pairwise_fingerprint_distance(self.sums[seen] / self.counts[seen, None])
+        return pairwise_fingerprint_distance(super().compute().flatten(1)[seen])

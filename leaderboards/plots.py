@@ -151,8 +151,9 @@ def _subset_bars(dataset: str, cells: dict[tuple[str, str], list[dict]], out: Pa
 
 
 def dataset_suffix(dataset: str) -> str:
-    """A plot file's data-set part: none for the zoo (the default benchmark's), else its slug."""
-    return "" if dataset == "zoo" else f"_{file_slug(dataset)}"
+    """A plot file's data-set part (every plot of a data set's runs names it: the zoo and its
+    semantic-shift variant, say, are drawn apart)."""
+    return f"_{file_slug(dataset)}"
 
 
 def plot_residual_spectra(store: ResultsStore, out: Path) -> list[Path]:
@@ -177,6 +178,10 @@ def plot_residual_spectra(store: ResultsStore, out: Path) -> list[Path]:
         for ax, row, spectrum in zip(axes.flat, rows, spectra, strict=False):
             ax.imshow(spectrum, cmap="magma")
             ax.set_title(f"{row['generator']}\n{row['group']}", fontsize=5)
-        fig.suptitle(f"{dataset}: mean residual spectrum per generator (log |FFT|, centred)", fontsize=8)
+        diversity = store.figure_rows(run_id=run["run_id"], every_data_version=True)
+        spread = f"; fingerprint diversity {diversity[0]['value']:.3f}" if diversity else ""
+        fig.suptitle(
+            f"{dataset}: mean residual spectrum per generator (log |FFT|, centred){spread}", fontsize=8
+        )
         written.append(save_figure(fig, out / f"residual_spectra{dataset_suffix(dataset)}.png"))
     return written

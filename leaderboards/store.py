@@ -436,9 +436,10 @@ class ResultsStore:
     def figure_rows(self, *, every_data_version: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """One row per figure with its run's provenance, filtered by equality on any column.
 
-        Only figures on each data set's current version (the data hash that appeared last), so
-        a leaderboard never averages runs on a rebuilt data set with runs on the old one; the
-        older runs stay in the store (``every_data_version=True`` reads them too). Likewise only
+        Only figures on each data set's current version (the data hash that appeared last) and
+        options (:meth:`runs_on_former_options`), so a leaderboard never averages runs on a
+        rebuilt data set with runs on the old one; the older runs stay in the store
+        (``every_data_version=True`` reads them too). Likewise only
         each cell's current configuration: where a (method, protocol, data set, split) was run
         under several configurations, the figures of the one run last, whatever its seed - a
         figure made by a configuration since changed is history, not a result to average with
@@ -446,7 +447,12 @@ class ResultsStore:
         if every_data_version:
             return self._select("figure_rows", filters)
         incomplete = {cell for cell, _ in self.incomplete_cells()}
-        rows = [row for row in self._select("current_figure_rows", filters) if _cell(row) not in incomplete]
+        stale = self.runs_on_former_options()
+        rows = [
+            row
+            for row in self._select("current_figure_rows", filters)
+            if _cell(row) not in incomplete and row["run_id"] not in stale
+        ]
         latest: dict[tuple[Any, ...], tuple[str, str]] = {}
         for row in rows:  # ordered by created_at
             cell = (row["method"], row["protocol"], row["dataset"], row["split"])
@@ -456,6 +462,21 @@ class ResultsStore:
             for row in rows
             if latest[(row["method"], row["protocol"], row["dataset"], row["split"])][1] == row["config_hash"]
         ]
+
+    def runs_on_former_options(self) -> set[str]:
+        """Runs made under data-set options (``dataset_args`` in their config) other than those
+        of the data set's newest run: when the options change - the zoo's real class turned
+        on - a cell not yet run under the new ones is history, not a figure to rank beside
+        them. Runs whose config has no ``dataset_args`` (the studies) are not judged."""
+        current: dict[str, str] = {}
+        options: dict[str, tuple[str, str]] = {}
+        for run in self.runs():  # ordered by creation
+            config = json.loads(run["config_json"])
+            if isinstance(config, dict) and "dataset_args" in config:
+                text = json.dumps(config["dataset_args"], sort_keys=True)
+                current[run["dataset"]] = text
+                options[run["run_id"]] = (run["dataset"], text)
+        return {run_id for run_id, (dataset, text) in options.items() if current[dataset] != text}
 
     def incomplete_cells(self) -> list[tuple[tuple[Any, ...], str]]:
         """Cells (method, protocol, data set, seed, config and data hash) that lack some of the

@@ -95,6 +95,10 @@ def _mean(values: list[float | None]) -> float | None:
     return sum(present) / len(present) if present else None
 
 
+#: records of the data sets themselves (not a method's figures): drawn as plots, not tabled
+DATA_RECORDS = ("residual_spectra",)
+
+
 def is_perturbed(protocol: str) -> bool:
     """Robustness-track runs (``open_set@jpeg:75``) have their own tables, not the main ones."""
     return "@" in protocol
@@ -109,7 +113,7 @@ def build_tables(store: ResultsStore, protocols: list[str] | None = None) -> lis
     for row in store.figure_rows():
         if protocols and row["protocol"] not in protocols:
             continue
-        if not protocols and is_perturbed(row["protocol"]):
+        if not protocols and (is_perturbed(row["protocol"]) or row["protocol"] in DATA_RECORDS):
             continue
         groups[(row["protocol"], row["split"], row["dataset"])][row["method"]].append(row)
     tables = []

@@ -12,6 +12,7 @@ import math
 import lightning as L
 import torch
 
+from core.errors import AbsentSplitError
 from datamodules import DATASETS
 from datamodules.zoo.datamodule import GeneratorSplit
 
@@ -34,6 +35,8 @@ def _images(freq: tuple[int, int], count: int, seed: int) -> torch.Tensor:
 
 
 def fabricated_split(split: str, empty: bool = False) -> GeneratorSplit:
+    if split == "semantic_shift":
+        raise AbsentSplitError("the fabricated data set has one content: no semantic shift")
     unseen = ("unseen_seed", "unseen_dataset", "unseen_architecture")
     roles = {"unseen_all": unseen, "generators": ("known", *unseen)}.get(
         split, (split.split("_")[0],) if split.startswith(("known", "real_")) else (split,)

@@ -91,7 +91,11 @@ def test_board_from_a_real_run_writes_every_format_and_the_plots(tmp_path: Path,
     assert main(["board", f"--out={out}"]) == 0
     names = {p.name for p in out.iterdir()}
     assert {"board.md", "board.csv", "board.json", "board.html", "board.tex"} <= names
-    assert {"open_set_unseen_all.png", "confusion_spectral.png", "open_set_by_subset.png"} <= names
+    assert {
+        "open_set_unseen_all_fabricated.png",
+        "confusion_spectral_fabricated.png",
+        "open_set_by_subset_fabricated.png",
+    } <= names
     rows = json.loads((out / "board.json").read_text())
     assert {r["protocol"] for r in rows} == {"closed_set", "open_set", "zero_shot", "detection"}
     assert "fingerprint_map_spectral_fabricated.png" in names

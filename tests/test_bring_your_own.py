@@ -44,7 +44,7 @@ def test_zero_shot_on_a_folder_of_unseen_generators_uses_the_reference_known_spl
     folder = image_folder(workspace / "mine")
     args = ["run", "--dataset=imagefolder", f"--dataset_args={{path: {folder}}}", "--protocols=[zero_shot]"]
     assert main([*args, *QUICK, ZERO_SHOT]) == 0
-    (run,) = ResultsStore(workspace / "results.sqlite").runs()
+    (run,) = ResultsStore(workspace / "results.sqlite").runs(protocol="zero_shot")
     details = json.loads(run["details_json"])
     assert run["dataset"] == "imagefolder:mine" and run["split"] == "unseen_all"
     assert details["known_splits_from"] == "zoo (reference)"
@@ -57,7 +57,11 @@ def test_zero_shot_on_a_folder_of_unseen_generators_uses_the_reference_known_spl
         )
         == 0
     )
-    own = [r for r in ResultsStore(workspace / "results.sqlite").runs() if r["run_id"] != run["run_id"]]
+    own = [
+        r
+        for r in ResultsStore(workspace / "results.sqlite").runs(protocol="zero_shot")
+        if r["run_id"] != run["run_id"]
+    ]
     assert json.loads(own[0]["details_json"])["known_splits_from"] == "imagefolder"
 
 
@@ -111,5 +115,5 @@ def test_an_overlap_is_refused_unless_asked_for(workspace: Path, capsys: pytest.
     err = one_line_error([*args, *QUICK], capsys)
     assert "1 image(s) are in two splits" in err and "--allow_overlap=true" in err
     assert main([*args, *QUICK, "--allow_overlap=true"]) == 0
-    (run,) = ResultsStore(workspace / "results.sqlite").runs()
+    (run,) = ResultsStore(workspace / "results.sqlite").runs(protocol="closed_set")
     assert json.loads(run["config_json"])["allow_overlap"] is True

@@ -37,7 +37,8 @@ def test_figures_agree_with_scikit_learn_on_the_same_scores() -> None:
     method = SpectralMethod()
     features = {name: split_features(method, name) for name in ("known_train", "known_val", *SUBSETS)}
     features |= {name: split_features(method, name) for name in ("real_train", "real_val", "real_test")}
-    results = {r.split: r for r in DetectionProtocol(bootstrap_samples=0).evaluate(method, features, seed=0)}
+    protocol = DetectionProtocol(SUBSETS, bootstrap_samples=0)
+    results = {r.split: r for r in protocol.evaluate(method, features, seed=0)}
     assert set(results) == set(SUBSETS)
     known = {f.metric: f.value for f in results["known_test"].figures}
     assert known["auroc"] > 0.9, "spectral features tell a periodic trace from none"

@@ -245,7 +245,7 @@ def test_open_set_runs_on_the_groups_present_and_names_the_absent_ones(tmp_path:
     runs = store.runs(protocol="open_set")
     assert sorted(r["split"] for r in runs) == ["unseen_all", "unseen_architecture"]
     details = json.loads(runs[0]["details_json"])
-    assert details["absent_splits"] == ["unseen_seed", "unseen_dataset"]
+    assert details["absent_splits"] == ["unseen_seed", "unseen_dataset", "semantic_shift"]
     assert details["cell_splits"] == ["unseen_architecture", "unseen_all"]
     with pytest.raises(PlanError, match=r"protocol 'zero_shot' needs .*no unseen_seed"):
         run(
@@ -265,7 +265,7 @@ def test_the_data_set_examples_in_the_docs_run_as_written(tmp_path: Path) -> Non
     from tests.test_public_datasets import hf_fixture
 
     commands = doc_commands(REPO_ROOT / "docs" / "data.md")
-    assert len(commands) == 5
+    assert len(commands) == 6
     (tmp_path / ".venv").symlink_to(REPO_ROOT / ".venv")
     osma_fixture(tmp_path / "data" / "osma", per_generator=12)  # zero shot: > 10 per generator
     (tmp_path / "data" / "osma" / "annotations").rename(tmp_path / "data" / "osma" / "split1")
@@ -287,7 +287,14 @@ def test_the_data_set_examples_in_the_docs_run_as_written(tmp_path: Path) -> Non
         )
         assert done.returncode == 0, f"{command}\n{done.stderr[-2000:]}"
     names = {r["dataset"] for r in ResultsStore(os.environ["MODELPRINT_RESULTS"]).runs()}
-    assert names == {"osma:osma", "genimage:GenImage", "hf:tr", "imagefolder:mine", "imagefolder:mine-known"}
+    assert names == {
+        "osma:osma",
+        "genimage:GenImage",
+        "genimage:GenImage-real",
+        "hf:tr",
+        "imagefolder:mine",
+        "imagefolder:mine-known",
+    }
 
 
 # 6. loaders read regular files by one rule ----------------------------------------------------

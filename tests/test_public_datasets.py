@@ -110,7 +110,7 @@ def genimage_fixture(root: Path, val_images: int = 4) -> None:
         for part, count in (("train", 10), ("val", val_images)):
             for i in range(count):
                 png(root / generator / part / "ai" / f"{i:03d}.png")
-            png(root / generator / part / "nature" / "n0.png")
+                png(root / generator / part / "nature" / f"n{i:03d}.png")
 
 
 def genimage(root: Path, split: str, **kwargs: object):

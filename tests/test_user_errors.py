@@ -186,7 +186,7 @@ def test_hostile_names_from_the_store_are_sanitised_and_escaped(workspace: Path)
     written = [p for p in (workspace).rglob("*") if p.is_file()]
     assert all(p.is_relative_to(workspace) for p in written)
     assert not any("<" in p.name or '"' in p.name for p in written)
-    confusion = out / f"confusion_{file_slug(HOSTILE)}.png"
+    confusion = out / f"confusion_{file_slug(HOSTILE)}_zoo.png"
     assert confusion.exists() and "/" not in file_slug(HOSTILE)
     pages = [*out.rglob("*.html"), *(workspace / "site").rglob("*.html")]
     assert pages
@@ -359,7 +359,10 @@ def test_two_runs_of_one_plan_compute_each_cell_once(tmp_path: Path) -> None:
     assert all(run.returncode == 0 for run in runs), outputs
     assert sum(ran for ran, _, _ in counts) == 8  # 2 methods x 2 protocols x 2 seeds, each once
     assert all(ran + skipped + reused == 8 for ran, skipped, reused in counts)
-    assert len(ResultsStore(tmp_path / "r.sqlite").runs()) == 2 * 2 * (1 + 3)  # closed: 1 split, open: 3
+    assert len(ResultsStore(tmp_path / "r.sqlite").runs(protocol="open_set")) == 2 * 2 * 3
+    assert (
+        len(ResultsStore(tmp_path / "r.sqlite").runs(protocol="closed_set")) == 2 * 2
+    )  # closed: 1 split, open: 3
     with sqlite3.connect(tmp_path / "r.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0  # all released
 

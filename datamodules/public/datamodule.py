@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from core.errors import AbsentSplitError, ConfigError
 from datamodules.public.images import SIZE_POLICIES
 from datamodules.public.splits import PUBLIC_SPLITS, Entry, build_split
-from datamodules.zoo.datamodule import RealGeneratorDataModule, UnknownSplitError
+from datamodules.zoo.datamodule import REAL_CLASS, SEMANTIC_SHIFT, RealGeneratorDataModule, UnknownSplitError
 
 UNSEEN_GROUPS = ("unseen_seed", "unseen_architecture", "unseen_dataset")
 
@@ -102,12 +103,31 @@ class PublicDataModule(RealGeneratorDataModule):
             raise AbsentSplitError(
                 "no known generators in this data set: the known splits come from the reference data set"
             )
+        elif name.startswith("real_"):
+            entries = self.real_entries(name)
+        elif name == SEMANTIC_SHIFT:
+            entries = self.semantic_shift_entries()
         else:
             entries = self.entries(name)
         ids = self.known_generators() if name.startswith("known_") else None
+        if ids is not None and self.include_real:  # real images as a known class (OSMA's)
+            real = [Entry(e.path, REAL_CLASS, e.origin, e.data) for e in self.real_entries(name)]
+            entries, ids = entries + real, tuple(sorted((*ids, REAL_CLASS)))
         self.split = build_split(
             name, entries, self.resolution, self.size_policy, self.skip_bad, ids, self.skipped_rows(name)
         )
+        if name == SEMANTIC_SHIFT:
+            self.split = dataclasses.replace(self.split, counterparts=self.split.generator_ids)
+
+    def semantic_shift_entries(self) -> list[Entry]:
+        """The known generators' images of content they were not fitted on: none unless the
+        layout says what each image shows (the Hugging Face loader's ``content_column``)."""
+        raise AbsentSplitError("no semantic-shift split: this layout names no content per image")
+
+    def real_entries(self, split: str) -> list[Entry]:
+        """The real images of a part (``real_train``; ``known_train`` for the real class):
+        none unless the layout names where they are (``real``)."""
+        raise AbsentSplitError("no real images named in this data set (dataset_args: real: [...])")
 
     def _optional(self, group: str) -> list[Entry]:
         """An unseen group may be absent from a layout (e.g. no unknown-seed models)."""
@@ -118,6 +138,10 @@ class PublicDataModule(RealGeneratorDataModule):
 
 
 class GroupedDataModule(PublicDataModule):
+    #: whether ``real`` names generator folders that hold real images beside the generated
+    #: ones (GenImage's ``nature``) rather than sources of their own
+    real_in_generator_folders: ClassVar[bool] = False
+
     """A layout whose generators the user groups: known ones, and unseen ones by how they differ
     (seed / architecture / data set). Known generators' training images are split into train
     and validation (every ``1/val_fraction``-th image, in the layout's order, goes to validation).
@@ -126,6 +150,11 @@ class GroupedDataModule(PublicDataModule):
         known: known generators (default: every generator not listed as unseen).
         unseen_seed, unseen_architecture, unseen_dataset: the unseen generators, grouped.
         val_fraction: share of the known generators' training images kept for validation.
+        real: the generators (folders, labels) that are real images, not a generator's: split
+            as known generators' are into ``real_train`` / ``real_val`` / ``real_test`` (the
+            detection protocol's); GenImage reads them from those generators' ``nature`` folders.
+        include_real: the known splits also hold the class ``real`` (those images; off by
+            default here, as a layout must first say where its real images are).
         (and the :class:`PublicDataModule` arguments)
     """
 
@@ -136,9 +165,14 @@ class GroupedDataModule(PublicDataModule):
         unseen_architecture: list[str] | None = None,
         unseen_dataset: list[str] | None = None,
         val_fraction: float = 0.2,
+        real: list[str] | None = None,
+        include_real: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.real, self.include_real = sorted(real or []), include_real
+        if include_real and not self.real:
+            raise ConfigError("include_real: true needs the real images named (dataset_args: real: [...])")
         if not 0 < val_fraction < 1:
             raise ConfigError(
                 f"val_fraction must be in (0, 1), got {val_fraction}: 0 or less would validate on the "
@@ -151,7 +185,8 @@ class GroupedDataModule(PublicDataModule):
             "unseen_dataset": list(unseen_dataset or []),
         }
         roles: dict[str, str] = {g: "known" for g in self.known or []}
-        for group, generators in self.groups.items():
+        named_real = {} if self.real_in_generator_folders else {"real": self.real}
+        for group, generators in {**self.groups, **named_real}.items():
             for generator in generators:
                 if generator in roles:
                     raise ConfigError(
@@ -164,6 +199,19 @@ class GroupedDataModule(PublicDataModule):
     @property
     def unseen(self) -> set[str]:
         return {g for group in self.groups.values() for g in group}
+
+    def part_entries(self, split: str, generators: list[str]) -> list[Entry]:
+        """The images of ``generators`` a known split (``known_train``/``val``/``test``) would
+        take of a known generator: the loader's own rule, which real images follow too."""
+        raise NotImplementedError
+
+    def real_entries(self, split: str) -> list[Entry]:
+        if not self.real:
+            return super().real_entries(split)
+        part = split.replace("real_", "known_", 1)
+        return [
+            Entry(e.path, f"real-{e.generator}", e.origin, e.data) for e in self.part_entries(part, self.real)
+        ]
 
     def unseen_group(self, split: str) -> list[str]:
         """The generators the user named for an unseen split; none named = the split is absent."""

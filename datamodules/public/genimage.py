@@ -5,7 +5,9 @@ Attribution uses the ``ai`` images; the folder name is the generator. Known gene
 from their ``train/ai`` images (every ``1/val_fraction``-th file by name goes to val) and
 ``known_test`` from ``val/ai``; the unseen generators, grouped as ``unseen_seed`` /
 ``unseen_architecture`` / ``unseen_dataset`` by the user, give those splits from ``val/ai``
-(``unseen_all``: all of them). An empty ``ai`` folder is an error naming it.
+(``unseen_all``: all of them). An empty ``ai`` folder is an error naming it. With
+``real: [<generator>, ...]`` those folders' ``nature`` images are the real images (``real_*``
+splits, split as ``ai`` ones are; and with ``include_real: true`` a known class ``real``).
 
     modelprint run --dataset=genimage \\
         --dataset_args='{root: /data/GenImage, unseen_architecture: [VQDM, wukong]}'
@@ -26,7 +28,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".g
 
 def ai_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
-        raise DataError(f"{folder}: no such folder (expected <generator>/train|val/ai)")
+        raise DataError(f"{folder}: no such folder (expected <generator>/train|val/{folder.name})")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(f"{folder}: no images in this generator folder")
@@ -64,16 +66,32 @@ class GenImageDataModule(GroupedDataModule):
     def default_name(self) -> str:
         return self.image_root.resolve().name
 
+    real_in_generator_folders = True
+
+    def part_entries(self, split: str, generators: list[str], kind: str = "ai") -> list[Entry]:
+        part = "val" if split == "known_test" else "train"
+        entries = []
+        for generator in generators:
+            files = ai_images(self.image_root / generator / part / kind)
+            if split != "known_test":
+                files = self.train_or_val(files, split)
+            entries += [Entry(f, generator, str(f)) for f in files]
+        return entries
+
+    def real_entries(self, split: str) -> list[Entry]:
+        """The ``nature`` images of the generator folders named in ``real`` (GenImage's real
+        class: ImageNet photos, beside each generator's own)."""
+        if not self.real:
+            return super().real_entries(split)
+        part = split.replace("real_", "known_", 1)
+        return [
+            Entry(e.path, f"real-{e.generator}", e.origin)
+            for e in self.part_entries(part, self.real, "nature")
+        ]
+
     def entries(self, split: str) -> list[Entry]:
         if split.startswith("known_"):
-            part = "val" if split == "known_test" else "train"
-            entries = []
-            for generator in self.known:
-                files = ai_images(self.image_root / generator / part / "ai")
-                if split != "known_test":
-                    files = self.train_or_val(files, split)
-                entries += [Entry(f, generator, str(f)) for f in files]
-            return entries
+            return self.part_entries(split, list(self.known))
         return [
             Entry(f, generator, str(f))
             for generator in self.unseen_group(split)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.errors import DataError
+from core.errors import ConfigError, DataError
 from datamodules import register_dataset
 from datamodules.public.datamodule import GroupedDataModule
 from datamodules.public.images import require_regular_file
@@ -37,7 +37,13 @@ class HuggingFaceDataModule(GroupedDataModule):
         image_column, generator_column: column names.
         train_split, test_split: the data set's split names.
         data_dir: ``load_dataset``'s data_dir (a sub-folder of the data set).
-        (and the :class:`GroupedDataModule` arguments: known, unseen groups, val_fraction)
+        content_column: a column naming each image's content (domain, prompt class), for
+            ``semantic_shift``.
+        semantic_shift: a value of ``content_column``: the known splits keep only rows of that
+            content, and the split ``semantic_shift`` holds the known generators' test rows of
+            any other content (ImageAttributionBench's semantic shift: the same generators,
+            content they were not fitted on; each is its own counterpart).
+        (and the :class:`GroupedDataModule` arguments: known, unseen groups, val_fraction, real)
     """
 
     def __init__(
@@ -49,17 +55,24 @@ class HuggingFaceDataModule(GroupedDataModule):
         train_split: str = "train",
         test_split: str = "test",
         data_dir: str | None = None,
+        content_column: str | None = None,
+        semantic_shift: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if semantic_shift is not None and content_column is None:
+            raise ConfigError(
+                "semantic_shift needs content_column: the column that names each image's content"
+            )
+        self.content_column, self.semantic_shift = content_column, semantic_shift
         self.path, self.data_files, self.data_dir = path, data_files, data_dir
         self.image_column, self.generator_column = image_column, generator_column
         self.train_split, self.test_split = train_split, test_split
-        self._rows: dict[str, list[tuple[bytes, str, int]]] = {}
+        self._rows: dict[str, list[tuple[bytes, str, int, str | None]]] = {}
         self._bad_rows: dict[str, tuple[str, ...]] = {}
 
-    def _load(self, split: str) -> list[tuple[bytes, str, int]]:
-        """(encoded image, generator, row index) of one split of the data set, read once."""
+    def _load(self, split: str) -> list[tuple[bytes, str, int, str | None]]:
+        """(encoded image, generator, row index, content) of one split of the data set, read once."""
         if split in self._rows:
             return self._rows[split]
         import datasets
@@ -86,7 +99,9 @@ class HuggingFaceDataModule(GroupedDataModule):
         finally:
             if was_shown:
                 datasets.enable_progress_bars()
-        for column in (self.image_column, self.generator_column):
+        for column in (self.image_column, self.generator_column, self.content_column):
+            if column is None:
+                continue
             if column not in table.column_names:
                 raise DataError(f"{self.path} [{split}]: no column {column!r}; columns: {table.column_names}")
         feature = table.features[self.generator_column]
@@ -94,8 +109,9 @@ class HuggingFaceDataModule(GroupedDataModule):
         if isinstance(table.features[self.image_column], datasets.Image):
             table = table.cast_column(self.image_column, datasets.Image(decode=False))
         rows, bad = [], []
-        for i, (cell, generator) in enumerate(
-            zip(table[self.image_column], table[self.generator_column], strict=True)
+        contents = table[self.content_column] if self.content_column else [None] * len(table)
+        for i, (cell, generator, content) in enumerate(
+            zip(table[self.image_column], table[self.generator_column], contents, strict=True)
         ):
             data = cell["bytes"] if isinstance(cell, dict) else cell
             if data is None and isinstance(cell, dict) and cell.get("path"):
@@ -113,7 +129,8 @@ class HuggingFaceDataModule(GroupedDataModule):
                     raise DataError(f"{where} (skip_bad: true skips such rows)")
                 bad.append(where)
                 continue
-            rows.append((data, names[generator] if names else str(generator), i))
+            content = None if content is None else str(content)
+            rows.append((data, names[generator] if names else str(generator), i, content))
         self._rows[split], self._bad_rows[split] = rows, tuple(bad)
         return rows
 
@@ -159,19 +176,38 @@ class HuggingFaceDataModule(GroupedDataModule):
         return self._bad_rows[part]
 
     def known_generators(self) -> tuple[str, ...]:
-        present = sorted({g for _, g, _ in self._load(self.train_split)})
-        return tuple(self.known or [g for g in present if g not in self.unseen])
+        present = sorted({row[1] for row in self._load(self.train_split)})
+        return tuple(self.known or [g for g in present if g not in self.unseen and g not in self.real])
+
+    def _entry(self, row: tuple, part: str) -> Entry:
+        data, generator, i = row[:3]
+        return Entry(Path(f"{part}/{i}"), generator, f"{self.path} [{part}] row {i}", data)
+
+    def part_entries(self, split: str, generators: list[str]) -> list[Entry]:
+        wanted = set(generators)
+        part = self.test_split if split == "known_test" else self.train_split
+        rows = [r for r in self._load(part) if r[1] in wanted and self._on_known_content(r)]
+        if split != "known_test":
+            rows = self.train_or_val(rows, split)
+        return [self._entry(r, part) for r in rows]
+
+    def _on_known_content(self, row: tuple) -> bool:
+        """Without a semantic shift every row; with one, rows of the known content only."""
+        return self.semantic_shift is None or row[3] == self.semantic_shift
+
+    def semantic_shift_entries(self) -> list[Entry]:
+        if self.semantic_shift is None:
+            return super().semantic_shift_entries()
+        known = set(self.known_generators())
+        rows = [r for r in self._load(self.test_split) if r[1] in known and not self._on_known_content(r)]
+        if not rows:
+            raise DataError(
+                f"{self.path}: no test row of a known generator outside content {self.semantic_shift!r}"
+            )
+        return [self._entry(r, self.test_split) for r in rows]
 
     def entries(self, split: str) -> list[Entry]:
-        def entry(data: bytes, generator: str, i: int, part: str) -> Entry:
-            return Entry(Path(f"{part}/{i}"), generator, f"{self.path} [{part}] row {i}", data)
-
         if split.startswith("known_"):
-            known = set(self.known_generators())
-            part = self.test_split if split == "known_test" else self.train_split
-            rows = [r for r in self._load(part) if r[1] in known]
-            if split != "known_test":
-                rows = self.train_or_val(rows, split)
-            return [entry(*r, part) for r in rows]
+            return self.part_entries(split, list(self.known_generators()))
         group = set(self.unseen_group(split))
-        return [entry(*r, self.test_split) for r in self._load(self.test_split) if r[1] in group]
+        return [self._entry(r, self.test_split) for r in self._load(self.test_split) if r[1] in group]

@@ -63,21 +63,24 @@ class ImageFolderDataModule(GroupedDataModule):
             raise DataError(f"{folder}: no images in this generator folder")
         return files
 
+    def part_entries(self, split: str, generators: list[str]) -> list[Entry]:
+        entries = []
+        for generator in generators:
+            files = self.images(generator)
+            test = [f for i, f in enumerate(files) if i % TEST_EVERY == TEST_EVERY - 1]
+            chosen = (
+                test
+                if split == "known_test"
+                else self.train_or_val([f for f in files if f not in test], split)
+            )
+            entries += [Entry(f, generator, str(f)) for f in chosen]
+        return entries
+
     def entries(self, split: str) -> list[Entry]:
         if split.startswith("known_"):
-            entries = []
-            for generator in self.known_generators():
-                files = self.images(generator)
-                test = [f for i, f in enumerate(files) if i % TEST_EVERY == TEST_EVERY - 1]
-                chosen = (
-                    test
-                    if split == "known_test"
-                    else self.train_or_val([f for f in files if f not in test], split)
-                )
-                entries += [Entry(f, generator, str(f)) for f in chosen]
-            return entries
+            return self.part_entries(split, list(self.known_generators()))
         return [Entry(f, g, str(f)) for g in self.unseen_group(split) for f in self.images(g)]
 
     def unseen_all_entries(self) -> list[Entry]:
-        known = set(self.known_generators())
-        return [Entry(f, g, str(f)) for g in self.generators if g not in known for f in self.images(g)]
+        not_unseen = {*self.known_generators(), *self.real}
+        return [Entry(f, g, str(f)) for g in self.generators if g not in not_unseen for f in self.images(g)]

@@ -23,6 +23,10 @@ PUBLIC_SPLITS = (
     "unseen_dataset",
     "unseen_architecture",
     "unseen_all",
+    "real_train",
+    "real_val",
+    "real_test",
+    "semantic_shift",
 )
 
 

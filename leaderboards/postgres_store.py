@@ -122,6 +122,8 @@ class Connection:
 class PostgresStore(ResultsStore):
     """The results store in a PostgreSQL database; see the module docstring."""
 
+    row_order = "seq"
+
     def __init__(self, url: str, *, busy_timeout_s: float = 120.0, readonly: bool = False) -> None:
         import psycopg
 

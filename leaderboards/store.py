@@ -167,6 +167,9 @@ class ResultsStore:
         [('spectral', 'accuracy', 0.75)]
     """
 
+    #: the column that orders runs written in the same second (the current-version rule's tie-break)
+    row_order = "rowid"
+
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0, readonly: bool = False) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
@@ -448,10 +451,13 @@ class ResultsStore:
             return self._select("figure_rows", filters)
         incomplete = {cell for cell, _ in self.incomplete_cells()}
         stale = self.runs_on_former_options()
-        rows = [
+        current = self.current_data_hashes()
+        rows = [  # the current_figure_rows view, decided once per data set instead of once per row
             row
-            for row in self._select("current_figure_rows", filters)
-            if _cell(row) not in incomplete and row["run_id"] not in stale
+            for row in self._select("figure_rows", filters)
+            if current.get(row["dataset"]) == row["data_hash"]
+            and _cell(row) not in incomplete
+            and row["run_id"] not in stale
         ]
         latest: dict[tuple[Any, ...], tuple[str, str]] = {}
         for row in rows:  # ordered by created_at
@@ -462,6 +468,21 @@ class ResultsStore:
             for row in rows
             if latest[(row["method"], row["protocol"], row["dataset"], row["split"])][1] == row["config_hash"]
         ]
+
+    def current_data_hashes(self) -> dict[str, str]:
+        """Each data set's current version: the data hash that appeared last (the rule of the
+        ``current_figure_rows`` view, whose per-row subquery took 20 s on the published store)."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                f"SELECT dataset, data_hash, MIN(created_at) AS first, MIN({self.row_order}) AS row_number "
+                "FROM runs GROUP BY dataset, data_hash"
+            ).fetchall()
+        newest: dict[str, tuple[Any, Any, str]] = {}
+        for row in rows:
+            key = (row["first"], row["row_number"], row["data_hash"])
+            if row["dataset"] not in newest or key[:2] > newest[row["dataset"]][:2]:
+                newest[row["dataset"]] = key
+        return {dataset: key[2] for dataset, key in newest.items()}
 
     def runs_on_former_options(self) -> set[str]:
         """Runs made under data-set options (``dataset_args`` in their config) other than those

@@ -151,6 +151,9 @@ class RunSummary:
     #: cache entries found damaged or foreign, deleted and recomputed ("file: why")
     cache_rejected: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
+    #: ``method|protocol|seed`` -> the config hash its runs are keyed by, for every cell of the
+    #: plan (run or skipped): what a sweep trial looks its figure up by
+    cell_hashes: dict[str, str] = field(default_factory=dict)
 
 
 def method_yaml(path: Path) -> dict[str, Any]:
@@ -731,6 +734,7 @@ def run_benchmark(
         task = progress.add_task("benchmark", total=len(cells))
         run = RunContext(cfg, source, store, cache, summary, progress, task)
         hashes = {c: cell_hash(c, cfg) for c in cells}
+        summary.cell_hashes = {f"{c.method}|{c.variant.name}|{c.seed}": h for c, h in hashes.items()}
         pending = {g: [c for c in cells if (c.method, c.seed) == g] for g in groups}  # not yet seen recorded
         first_pass = True
         while pending:

@@ -160,24 +160,21 @@ def trial_config(trial: dict[str, Any]) -> Any:
     )
 
 
-def metric_value(store: Any, cfg: Any, metric: str) -> float | None:
-    """The figure ``protocol/split/metric`` of a trial, found in the store by its cell's config
-    hash - so a trial skipped on resume still reports its value."""
-    from benchmarks.protocols import PROTOCOLS
-    from benchmarks.runner import cell_config
-    from core.hashing import config_hash
-
+def metric_value(store: Any, cfg: Any, summary: Any, metric: str) -> float | None:
+    """The figure ``protocol/split/metric`` of a trial, found in the store by the config hash
+    its run (``summary``) keyed the cell by - so a trial skipped on resume still reports it."""
     protocol_name, split, name = metric.split("/")
-    protocol = PROTOCOLS.create(
-        protocol_name, bootstrap_samples=cfg.bootstrap_samples, **cfg.protocol_args.get(protocol_name, {})
-    )
+    chash = summary.cell_hashes.get(f"{cfg.methods[0]}|{protocol_name}|{cfg.seeds[0]}")
+    if chash is None:
+        return None
     rows = store.figure_rows(
+        every_data_version=True,  # this trial's cell, whatever the board shows now
         method=cfg.methods[0],
         protocol=protocol_name,
         split=split,
         metric=name,
         seed=cfg.seeds[0],
-        config_hash=config_hash(cell_config(cfg, cfg.methods[0], protocol)),
+        config_hash=chash,
     )
     return float(rows[-1]["value"]) if rows else None
 

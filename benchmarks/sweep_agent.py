@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SweepError, ValueError, KeyError) as error:
         print(f"sweep_agent: {error}", file=sys.stderr)
         return 2
-    value = metric_value(store, cfg, metric) if metric else None
+    value = metric_value(store, cfg, summary, metric) if metric else None
     print(
         f"trial {trial}: {summary.ran} cells run, {summary.skipped} skipped; {metric or 'metric'} = {value}"
     )

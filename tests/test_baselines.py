@@ -196,7 +196,7 @@ def test_shipped_weights_are_loaded_when_they_match_and_retrain_trains_again(
     store = ResultsStore(tmp_path / "b.sqlite")
     run_benchmark(cfg, store, FeatureCache(tmp_path / "f2"))
     assert not (tmp_path / "second" / "supervised-cnn").exists()  # nothing trained
-    (run,) = store.runs()
+    (run,) = store.runs(protocol="closed_set")
     assert "shipped weights" in json.loads(run["details_json"])["weights"]
     retrain = BenchmarkConfig(**{**cfg.__dict__, "retrain": True})
     run_benchmark(retrain, store, FeatureCache(tmp_path / "f3"))

@@ -48,10 +48,10 @@ def sweep(file: Path, local: bool = False, count: int | None = None, out: Path |
     for i, trial in enumerate(trials, 1):
         console.print(f"[bold]trial {i}/{len(trials)}[/bold] {trial}")
         try:  # the values exactly as an agent passes them: through --key=value and back
-            cfg, _ = run_trial(parse_agent_arguments(agent_arguments(trial)), store, console=console)
+            cfg, summary = run_trial(parse_agent_arguments(agent_arguments(trial)), store, console=console)
         except SweepError as error:
             raise UsageError(str(error)) from None
-        rows.append({**trial, metric: metric_value(store, cfg, metric)})
+        rows.append({**trial, metric: metric_value(store, cfg, summary, metric)})
     table = Table(title=f"{file.name}: {metric} ({spec.metric.get('goal', 'maximize')})")
     for key in rows[0]:
         table.add_column(key)

@@ -9,6 +9,7 @@ best in a column comes from the metric class's ``higher_is_better`` (torchmetric
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,18 +133,41 @@ def build_tables(store: ResultsStore, protocols: list[str] | None = None) -> lis
     return tables
 
 
+#: the training key at the end of a trained method's weights line ("shipped weights <key>")
+TRAINING_KEY = re.compile(r" [0-9a-f]{16}$")
+
+
 def provenance(figures: list[dict[str, Any]]) -> dict[str, Any]:
     """Where a row's figures came from: every git sha, data hash, config hash and run id."""
     latest = max(figures, key=lambda f: f["created_at"])
-    details = json.loads(latest["details_json"])
     return {
         "git_sha": sorted({f["git_sha"] for f in figures}),
         "data_hash": sorted({f["data_hash"] for f in figures}),
         "config_hash": sorted({f["config_hash"] for f in figures}),
         "run_ids": sorted({f["run_id"] for f in figures}),
-        "weights": details.get("weights", "n/a"),
+        "weights": weights_by_seed(figures),
         "device": latest["device"],
     }
+
+
+def weights_by_seed(figures: list[dict[str, Any]]) -> str:
+    """What a row's weights were: one line when every seed used the same weights, else each
+    kind with its seeds (say seed 0 from the shipped weights, seeds 1 and 2 trained where they
+    ran); a kind keeps its training key only where one key serves all its seeds."""
+    keys_of: dict[str, set[str]] = {}
+    seeds_of: dict[str, set[int]] = {}
+    for figure in figures:
+        weights = str(json.loads(figure["details_json"]).get("weights", "n/a"))
+        kind = TRAINING_KEY.sub("", weights)
+        keys_of.setdefault(kind, set()).add(weights)
+        seeds_of.setdefault(kind, set()).add(figure["seed"])
+    if len(keys_of) == 1 and len(next(iter(keys_of.values()))) == 1:
+        return next(iter(next(iter(keys_of.values()))))
+    parts = []
+    for kind, seeds in sorted(seeds_of.items(), key=lambda item: min(item[1])):
+        label = next(iter(keys_of[kind])) if len(keys_of[kind]) == 1 else kind
+        parts.append(f"{label} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))})")
+    return "; ".join(parts)
 
 
 def mean_cell(figures: list[dict[str, Any]]) -> Cell:

@@ -17,7 +17,12 @@ from leaderboards.tables import build_tables, higher_is_better
 
 
 def record(
-    store: ResultsStore, method: str, seed: int, figures: list[Figure], protocol: str = "closed_set"
+    store: ResultsStore,
+    method: str,
+    seed: int,
+    figures: list[Figure],
+    protocol: str = "closed_set",
+    weights: str = "random init",
 ) -> None:
     run = RunRecord(
         method,
@@ -31,7 +36,7 @@ def record(
         {},
         "cpu",
         1.0,
-        {"weights": "random init"},
+        {"weights": weights},
     )
     store.write_run(run, figures)
 
@@ -50,6 +55,21 @@ def test_seeds_are_averaged_and_best_follows_higher_is_better(tmp_path: Path) ->
     markdown = to_markdown([table])
     assert "**0.550 ± 0.050**" in markdown and "| a | 0.500 ± 0.100 |" in markdown
     assert "ffd ↓" in markdown and "accuracy ↑" in markdown
+
+
+def test_a_row_says_which_seeds_used_which_weights(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    record(store, "pose", 0, [Figure("accuracy", 0.8)], weights="shipped weights 80b9ea8b2e556586")
+    record(store, "pose", 1, [Figure("accuracy", 0.7)], weights="trained here e75b38ebb787a22a")
+    record(store, "pose", 2, [Figure("accuracy", 0.9)], weights="trained here 0123456789abcdef")
+    record(store, "spectral", 0, [Figure("accuracy", 0.8)], weights="n/a")
+    record(store, "spectral", 1, [Figure("accuracy", 0.8)], weights="n/a")
+    (table,) = build_tables(store)
+    weights = {row.method: row.provenance["weights"] for row in table.rows}
+    assert weights == {
+        "pose": "shipped weights 80b9ea8b2e556586 (seed 0); trained here (seeds 1, 2)",
+        "spectral": "n/a",
+    }
 
 
 def test_html_is_escaped_sortable_and_self_contained(tmp_path: Path) -> None:

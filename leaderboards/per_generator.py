@@ -10,7 +10,6 @@ recorded before these tables existed have no ``per_generator`` record and are le
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import matplotlib
@@ -44,14 +43,10 @@ def newest_records(
 ) -> dict[str, dict[str, dict]]:
     """data set -> method -> the newest ``split`` run's ``field`` of its details (its
     per-generator record, or its fingerprint ``map``)."""
-    newest: dict[tuple[str, str], dict] = {}
-    for run in store.runs(protocol=protocol, split=split):
-        key = (run["dataset"], run["method"])
-        if key not in newest or run["created_at"] >= newest[key]["created_at"]:
-            newest[key] = run
+    newest = store.newest_current_runs(("dataset", "method"), protocol=protocol, split=split)
     records: dict[str, dict[str, dict]] = {}
     for (dataset, method), run in sorted(newest.items()):
-        details = json.loads(run["details_json"])
+        details = run["details"]
         table = details.get(field)
         if table and field == "map":  # a map's labels index the run's generators
             table = {**table, "generators": details.get("generators", [])}

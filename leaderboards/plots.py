@@ -6,7 +6,6 @@ the tables, come from the store alone.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -28,13 +27,8 @@ def save_figure(fig: plt.Figure, path: Path) -> Path:
 
 
 def _latest_runs(store: ResultsStore, protocol: str) -> dict[tuple[str, str, str], dict]:
-    """The newest run per (data set, split, method) of a protocol, details decoded."""
-    latest: dict[tuple[str, str, str], dict] = {}
-    for run in store.runs(protocol=protocol):
-        key = (run["dataset"], run["split"], run["method"])
-        if key not in latest or run["created_at"] >= latest[key]["created_at"]:
-            latest[key] = {**run, "details": json.loads(run["details_json"])}
-    return latest
+    """The newest shown run per (data set, split, method) of a protocol, details decoded."""
+    return store.newest_current_runs(("dataset", "split", "method"), protocol=protocol)
 
 
 def plot_curves(store: ResultsStore, out: Path) -> list[Path]:
@@ -160,13 +154,10 @@ def plot_residual_spectra(store: ResultsStore, out: Path) -> list[Path]:
     """Per data set, each generator's mean residual spectrum (the data record of
     ``benchmarks.data_records``), one panel each, titled with its id and group: up-sampling
     peaks and their absence are visible at a glance. Each panel has its own colour range."""
-    newest: dict[str, dict] = {}
-    for run in store.runs(protocol="residual_spectra"):
-        if run["dataset"] not in newest or run["created_at"] >= newest[run["dataset"]]["created_at"]:
-            newest[run["dataset"]] = run
+    newest = store.newest_current_runs(("dataset",), protocol="residual_spectra")
     written = []
-    for dataset, run in sorted(newest.items()):
-        details = json.loads(run["details_json"])
+    for (dataset,), run in sorted(newest.items()):
+        details = run["details"]
         rows, spectra = details.get("generators", []), details.get("spectra", [])
         if not rows:
             continue

@@ -3,7 +3,7 @@
 ``index.html``: one sortable table per protocol and split, each row linking to its method's
 page, and the plots (files beside it, not inlined, so the page stays light). ``methods/<name>.html``:
 that method's row in every table with its full provenance - seeds, git revisions, data and
-config hashes, weights flag, results-store run ids - and the configuration of its latest run
+config hashes, weights flag, results-store run ids - and the configuration of its newest shown run
 per protocol, as recorded in the store. Every string from the store is HTML-escaped.
 """
 
@@ -49,10 +49,8 @@ def method_page(method: str, tables: list[Table], store: ResultsStore) -> str:
         }
         parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts.items()]
         parts.append("</tbody></table>")
-    latest: dict[str, dict] = {}
-    for run in store.runs(method=method):
-        latest[run["protocol"]] = run
-    for protocol, run in sorted(latest.items()):
+    latest = store.newest_current_runs(("protocol",), method=method)
+    for (protocol,), run in sorted(latest.items()):
         config = json.dumps(json.loads(run["config_json"]), indent=2, sort_keys=True)
         parts.append(f"<h3>configuration ({e(protocol)}, run {e(run['run_id'])})</h3><pre>{e(config)}</pre>")
     parts.append("</body></html>")

@@ -436,6 +436,23 @@ class ResultsStore:
         """Recorded runs, filtered by equality on any ``runs`` column."""
         return self._select("runs", filters)
 
+    def newest_current_runs(
+        self, by: tuple[str, ...], **filters: Any
+    ) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """The newest run per value of the ``by`` columns among the runs whose figures the
+        board shows (:meth:`figure_rows`' rules: current data version, options and cell
+        configuration), details decoded: what a plot or a per-generator table draws, so no
+        picture outlives the figures it sits beside."""
+        shown = {row["run_id"] for row in self.figure_rows(**filters)}
+        newest: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for run in self.runs(**filters):  # ordered by creation
+            if run["run_id"] in shown:
+                newest[tuple(run[column] for column in by)] = {
+                    **run,
+                    "details": json.loads(run["details_json"]),
+                }
+        return newest
+
     def figure_rows(self, *, every_data_version: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """One row per figure with its run's provenance, filtered by equality on any column.
 

@@ -11,6 +11,7 @@ import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
 from benchmarks.cli import main
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.runner import BenchmarkConfig, run_benchmark
+from leaderboards.plots import plot_confusions
 from leaderboards.render import to_html, to_latex, to_markdown, write_all
 from leaderboards.store import Figure, ResultsStore, RunRecord
 from leaderboards.tables import build_tables, higher_is_better
@@ -70,6 +71,19 @@ def test_a_row_says_which_seeds_used_which_weights(tmp_path: Path) -> None:
         "pose": "shipped weights 80b9ea8b2e556586 (seed 0); trained here (seeds 1, 2)",
         "spectral": "n/a",
     }
+
+
+def test_plots_draw_only_the_runs_whose_figures_the_board_shows(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    details = {"confusion_matrix": [[3, 1], [0, 4]], "generators": ["g0", "g1"]}
+    for method, real in (("old", "False"), ("new", "True")):  # the data set's options changed
+        config = {"m": method, "dataset_args": {"include_real": real}}
+        run = RunRecord(
+            method, "closed_set", "zoo", "known_test", 0, config, "d0", "abc", {}, "cpu", 1.0, details
+        )
+        store.write_run(run, [Figure("accuracy", 0.9)])
+    assert [p.name for p in plot_confusions(store, tmp_path)] == ["confusion_new_zoo.png"]
+    assert list(store.newest_current_runs(("method",), protocol="closed_set")) == [("new",)]
 
 
 def test_html_is_escaped_sortable_and_self_contained(tmp_path: Path) -> None:

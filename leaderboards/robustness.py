@@ -4,8 +4,9 @@ Robustness runs are stored under protocol variants (``closed_set@jpeg:75``; see
 ``datamodules.perturbations``). Here they become one table per (protocol, split, headline
 metric) - methods as rows, ``clean`` then every perturbation level as columns - and one plot
 per protocol with a panel per perturbation kind. The clean column is the plain protocol's
-figure (the default benchmark's run), so both come from the store alone; a perturbed run is
-shown only beside a clean run of the same configuration and weights.
+figure (the default benchmark's run) of the same seeds as the perturbed runs, so both come
+from the store alone and a drop is never a seed's difference; a perturbed run is shown only
+beside a clean run of the same configuration and weights.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "closed_set": ("accuracy",),
     "open_set": ("auroc",),
     "zero_shot": ("identification_accuracy", "verification_auroc"),
+    "detection": ("auroc",),
 }
+#: the splits a protocol's robustness is tabled on, where not every recorded one (detection
+#: records one per generated set; a detector is read by the generators it never saw)
+HEADLINE_SPLITS: dict[str, tuple[str, ...]] = {"detection": ("unseen_all",)}
 CLEAN = "clean"
 
 
@@ -65,13 +70,15 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         if (_owner(row), row["protocol"].split("@", 1)[0], fitted[row["run_id"]]) not in clean_fits:
             continue  # its clean counterpart is fitted otherwise now (the data's options, say)
         base, spec = row["protocol"].split("@", 1)
-        if row["metric"] in HEADLINE_METRICS.get(base, ()):
+        if row["metric"] in HEADLINE_METRICS.get(base, ()) and row["split"] in HEADLINE_SPLITS.get(
+            base, (row["split"],)
+        ):
             key = (base, row["split"], row["dataset"], row["metric"])
             grouped[key][row["method"]][spec].append(row)
-            perturbed_keys.add((key, row["method"]))
-    for row in rows:  # the clean column, only beside methods that have perturbed runs
+            perturbed_keys.add((key, row["method"], row["seed"]))
+    for row in rows:  # the clean column: the seeds of a method that have perturbed runs
         key = (row["protocol"], row["split"], row["dataset"], row["metric"])
-        if (key, row["method"]) in perturbed_keys:
+        if (key, row["method"], row["seed"]) in perturbed_keys:
             grouped[key][row["method"]][CLEAN].append(row)
     return grouped
 

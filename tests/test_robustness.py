@@ -246,6 +246,23 @@ def test_perturbed_runs_of_an_older_checkpoint_leave_the_robustness_tables(tmp_p
     assert build_robustness_tables(store) == [], "the jpeg figure was made with the old weights"
 
 
+def test_the_clean_column_holds_the_seeds_that_were_perturbed(tmp_path: Path) -> None:
+    """Seeds 1 and 2 without perturbed runs stay out of the clean figure a drop is read from."""
+    from leaderboards.robustness import CLEAN, build_robustness_tables
+    from leaderboards.store import Figure, ResultsStore, RunRecord
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    for protocol, seed, value in (
+        ("closed_set", 0, 0.8),
+        ("closed_set", 1, 0.9),
+        ("closed_set@jpeg:75", 0, 0.6),
+    ):
+        run = RunRecord("m", protocol, "zoo", "known_test", seed, {}, "d", "g", {}, "cpu", 1.0, {})
+        store.write_run(run, [Figure("accuracy", value)])
+    ((row,),) = [table.rows for table in build_robustness_tables(store)]
+    assert row.seeds == [0] and row.cells[CLEAN].value == 0.8 and row.cells["jpeg:75"].value == 0.6
+
+
 def test_detection_under_a_perturbation_fits_on_clean_images_and_tests_on_perturbed_ones() -> None:
     from benchmarks.protocols import PROTOCOLS
     from benchmarks.runner import Variant

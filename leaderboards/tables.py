@@ -154,13 +154,14 @@ def weights_by_seed(figures: list[dict[str, Any]]) -> str:
     """What a row's weights were: one line when every seed used the same weights, else each
     kind with its seeds (say seed 0 from the shipped weights, seeds 1 and 2 trained where they
     ran); a kind keeps its training key only where one key serves all its seeds."""
+    runs = {figure["run_id"]: figure for figure in figures}  # a run's details, decoded once
     keys_of: dict[str, set[str]] = {}
     seeds_of: dict[str, set[int]] = {}
-    for figure in figures:
-        weights = str(json.loads(figure["details_json"]).get("weights", "n/a"))
+    for run in runs.values():
+        weights = str(json.loads(run["details_json"]).get("weights", "n/a"))
         kind = TRAINING_KEY.sub("", weights)
         keys_of.setdefault(kind, set()).add(weights)
-        seeds_of.setdefault(kind, set()).add(figure["seed"])
+        seeds_of.setdefault(kind, set()).add(run["seed"])
     if len(keys_of) == 1 and len(next(iter(keys_of.values()))) == 1:
         return next(iter(next(iter(keys_of.values()))))
     parts = []

@@ -70,9 +70,7 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         if (_owner(row), row["protocol"].split("@", 1)[0], fitted[row["run_id"]]) not in clean_fits:
             continue  # its clean counterpart is fitted otherwise now (the data's options, say)
         base, spec = row["protocol"].split("@", 1)
-        if row["metric"] in HEADLINE_METRICS.get(base, ()) and row["split"] in HEADLINE_SPLITS.get(
-            base, (row["split"],)
-        ):
+        if _tabled(base, row["split"], row["metric"]):
             key = (base, row["split"], row["dataset"], row["metric"])
             grouped[key][row["method"]][spec].append(row)
             perturbed_keys.add((key, row["method"], row["seed"]))
@@ -81,6 +79,13 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         if (key, row["method"], row["seed"]) in perturbed_keys:
             grouped[key][row["method"]][CLEAN].append(row)
     return grouped
+
+
+def _tabled(protocol: str, split: str, metric: str) -> bool:
+    """Whether a perturbed figure has a robustness table: a headline metric of its protocol,
+    on a split that protocol is tabled on (every split, unless ``HEADLINE_SPLITS`` names some)."""
+    splits = HEADLINE_SPLITS.get(protocol)
+    return metric in HEADLINE_METRICS.get(protocol, ()) and (splits is None or split in splits)
 
 
 def fitted_configuration(config_json: str) -> str:

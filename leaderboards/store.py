@@ -476,15 +476,23 @@ class ResultsStore:
             and _cell(row) not in incomplete
             and row["run_id"] not in stale
         ]
-        latest: dict[tuple[Any, ...], tuple[str, str]] = {}
-        for row in rows:  # ordered by created_at
-            cell = (row["method"], row["protocol"], row["dataset"], row["split"])
-            latest[cell] = max(latest.get(cell, ("", "")), (row["created_at"], row["config_hash"]))
+        position = self._run_positions()
+        rows.sort(key=lambda row: position[row["run_id"]])  # runs of one second in the order written
+        latest: dict[tuple[Any, ...], str] = {}
+        for row in rows:
+            latest[(row["method"], row["protocol"], row["dataset"], row["split"])] = row["config_hash"]
         return [
             row
             for row in rows
-            if latest[(row["method"], row["protocol"], row["dataset"], row["split"])][1] == row["config_hash"]
+            if latest[(row["method"], row["protocol"], row["dataset"], row["split"])] == row["config_hash"]
         ]
+
+    def _run_positions(self) -> dict[str, int]:
+        """Each run's place in the order runs were written: ``created_at`` has whole seconds, so
+        two runs of one second are told apart by the row order, never by their random ids."""
+        with self._connect() as conn:
+            rows = conn.execute(f"SELECT run_id FROM runs ORDER BY created_at, {self.row_order}").fetchall()
+        return {row[0]: index for index, row in enumerate(rows)}
 
     def current_data_hashes(self) -> dict[str, str]:
         """Each data set's current version: the data hash that appeared last (the rule of the
@@ -558,8 +566,9 @@ class ResultsStore:
             if unknown:
                 raise KeyError(f"unknown column(s) {unknown}; valid: {sorted(columns)}")
             where = " AND ".join(f"{name}=?" for name in filters) or "1=1"
+            order = self.row_order if table == "runs" else "run_id"  # views have no row order
             rows = conn.execute(
-                f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, run_id", tuple(filters.values())
+                f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, {order}", tuple(filters.values())
             ).fetchall()
         return [dict(row) for row in rows]
 

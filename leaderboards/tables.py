@@ -139,7 +139,7 @@ TRAINING_KEY = re.compile(r" [0-9a-f]{16}$")
 
 def provenance(figures: list[dict[str, Any]]) -> dict[str, Any]:
     """Where a row's figures came from: every git sha, data hash, config hash and run id."""
-    latest = max(figures, key=lambda f: f["created_at"])
+    latest = figures[-1]  # figure_rows come in the order their runs were written
     return {
         "git_sha": sorted({f["git_sha"] for f in figures}),
         "data_hash": sorted({f["data_hash"] for f in figures}),

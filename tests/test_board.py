@@ -76,10 +76,12 @@ def test_a_row_says_which_seeds_used_which_weights(tmp_path: Path) -> None:
 def test_plots_draw_only_the_runs_whose_figures_the_board_shows(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path / "r.sqlite")
     details = {"confusion_matrix": [[3, 1], [0, 4]], "generators": ["g0", "g1"]}
-    for method, real in (("old", "False"), ("new", "True")):  # the data set's options changed
+    # the data set's options changed within one second; the newer run has the smaller id, so
+    # only the order of writing (never the random id) can tell which options are current
+    for method, real, run_id in (("old", "False", "f" * 32), ("new", "True", "0" * 32)):
         config = {"m": method, "dataset_args": {"include_real": real}}
         run = RunRecord(
-            method, "closed_set", "zoo", "known_test", 0, config, "d0", "abc", {}, "cpu", 1.0, details
+            method, "closed_set", "zoo", "known_test", 0, config, "d0", "abc", {}, "cpu", 1.0, details, run_id
         )
         store.write_run(run, [Figure("accuracy", 0.9)])
     assert [p.name for p in plot_confusions(store, tmp_path)] == ["confusion_new_zoo.png"]

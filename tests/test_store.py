@@ -217,13 +217,18 @@ def test_a_version_1_store_is_migrated_keeping_every_run(tmp_path: Path) -> None
     assert len(store.figure_rows(every_data_version=True)) == 3
 
 
-def test_boards_read_each_cells_latest_configuration_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("old_lr,new_lr", [(0.1, 0.2), (0.2, 0.1)])
+def test_boards_read_each_cells_latest_configuration_only(
+    tmp_path: Path, old_lr: float, new_lr: float
+) -> None:
     """A cell re-run under a changed configuration shows its new figure, never an average with
     the stale one - nor with another seed's run under the old configuration (that seed drops
-    out until it is run again); the old runs stay in the store."""
+    out until it is run again); the old runs stay in the store. Runs of one second (the
+    store's clock) are told apart by the order of writing, whichever configuration hash or
+    run id sorts first."""
     store = ResultsStore(tmp_path / "r.sqlite")
-    store.write_run(make_run(seed=1, lr=0.1), [Figure("accuracy", 0.7)])
-    store.write_run(make_run(lr=0.1), [Figure("accuracy", 0.5)])
-    store.write_run(make_run(lr=0.2), [Figure("accuracy", 0.9)])
+    store.write_run(make_run(seed=1, lr=old_lr), [Figure("accuracy", 0.7)])
+    store.write_run(make_run(lr=old_lr), [Figure("accuracy", 0.5)])
+    store.write_run(make_run(lr=new_lr), [Figure("accuracy", 0.9)])
     assert sorted(r["value"] for r in store.figure_rows(metric="accuracy")) == [0.9]
     assert len(store.figure_rows(every_data_version=True)) == 3

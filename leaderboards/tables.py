@@ -153,7 +153,8 @@ def provenance(figures: list[dict[str, Any]]) -> dict[str, Any]:
 def weights_by_seed(figures: list[dict[str, Any]]) -> str:
     """What a row's weights were: one line when every seed used the same weights, else each
     kind with its seeds (say seed 0 from the shipped weights, seeds 1 and 2 trained where they
-    ran); a kind keeps its training key only where one key serves all its seeds."""
+    ran); a kind keeps its training key only where one key serves all its seeds, and a
+    description the kinds share ("trained on ...: ") is said once before them."""
     runs = {figure["run_id"]: figure for figure in figures}  # a run's details, decoded once
     keys_of: dict[str, set[str]] = {}
     seeds_of: dict[str, set[int]] = {}
@@ -164,11 +165,14 @@ def weights_by_seed(figures: list[dict[str, Any]]) -> str:
         seeds_of.setdefault(kind, set()).add(run["seed"])
     if len(keys_of) == 1 and len(next(iter(keys_of.values()))) == 1:
         return next(iter(next(iter(keys_of.values()))))
+    descriptions = {kind.rpartition(": ")[0] for kind in keys_of}
+    shared = next(iter(descriptions)) if len(descriptions) == 1 else ""  # said once, not per source
     parts = []
     for kind, seeds in sorted(seeds_of.items(), key=lambda item: min(item[1])):
         label = next(iter(keys_of[kind])) if len(keys_of[kind]) == 1 else kind
+        label = label.removeprefix(f"{shared}: ") if shared else label
         parts.append(f"{label} (seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))})")
-    return "; ".join(parts)
+    return f"{shared}: {'; '.join(parts)}" if shared else "; ".join(parts)
 
 
 def mean_cell(figures: list[dict[str, Any]]) -> Cell:

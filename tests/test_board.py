@@ -65,11 +65,18 @@ def test_a_row_says_which_seeds_used_which_weights(tmp_path: Path) -> None:
     record(store, "pose", 2, [Figure("accuracy", 0.9)], weights="trained here 0123456789abcdef")
     record(store, "spectral", 0, [Figure("accuracy", 0.8)], weights="n/a")
     record(store, "spectral", 1, [Figure("accuracy", 0.8)], weights="n/a")
+    on = "trained on the known real generators"
+    record(store, "cnn", 0, [Figure("accuracy", 0.8)], weights=f"{on}: shipped weights 80b9ea8b2e556586")
+    record(store, "cnn", 1, [Figure("accuracy", 0.7)], weights=f"{on}: trained here e75b38ebb787a22a")
+    record(store, "mixed", 0, [Figure("accuracy", 0.8)], weights=f"{on}: shipped weights 80b9ea8b2e556586")
+    record(store, "mixed", 1, [Figure("accuracy", 0.7)], weights="random init (control)")
     (table,) = build_tables(store)
     weights = {row.method: row.provenance["weights"] for row in table.rows}
     assert weights == {
         "pose": "shipped weights 80b9ea8b2e556586 (seed 0); trained here (seeds 1, 2)",
         "spectral": "n/a",
+        "cnn": f"{on}: shipped weights 80b9ea8b2e556586 (seed 0); trained here e75b38ebb787a22a (seed 1)",
+        "mixed": f"{on}: shipped weights 80b9ea8b2e556586 (seed 0); random init (control) (seed 1)",
     }
 
 

@@ -22,6 +22,8 @@ from lightning_modules.base import AttributionMethod
 class SpectralMethod(AttributionMethod):
     """Log-magnitude FFT of the denoiser residual + logistic-regression probe (Frank et al. 2020)."""
 
+    weights_note = "no learned weights"  # the probe is fitted per run; no network weights
+
     def __init__(self, denoiser: str = "median3") -> None:
         super().__init__()
         if denoiser not in DENOISERS:

@@ -476,23 +476,14 @@ class ResultsStore:
             and _cell(row) not in incomplete
             and row["run_id"] not in stale
         ]
-        position = self._run_positions()
-        rows.sort(key=lambda row: position[row["run_id"]])  # runs of one second in the order written
         latest: dict[tuple[Any, ...], str] = {}
-        for row in rows:
+        for row in rows:  # in the order their runs were written
             latest[(row["method"], row["protocol"], row["dataset"], row["split"])] = row["config_hash"]
         return [
             row
             for row in rows
             if latest[(row["method"], row["protocol"], row["dataset"], row["split"])] == row["config_hash"]
         ]
-
-    def _run_positions(self) -> dict[str, int]:
-        """Each run's place in the order runs were written: ``created_at`` has whole seconds, so
-        two runs of one second are told apart by the row order, never by their random ids."""
-        with self._connect() as conn:
-            rows = conn.execute(f"SELECT run_id FROM runs ORDER BY created_at, {self.row_order}").fetchall()
-        return {row[0]: index for index, row in enumerate(rows)}
 
     def current_data_hashes(self) -> dict[str, str]:
         """Each data set's current version: the data hash that appeared last (the rule of the
@@ -560,17 +551,34 @@ class ResultsStore:
         return notes
 
     def _select(self, table: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rows of ``table`` (``runs`` or a view of it) in the order their runs were written:
+        ``created_at`` has whole seconds, so runs of one second are told apart by the row order,
+        never by their random ids."""
         with self._connect() as conn:
             columns = self.columns(conn, table)
             unknown = sorted(set(filters) - columns)
             if unknown:
                 raise KeyError(f"unknown column(s) {unknown}; valid: {sorted(columns)}")
             where = " AND ".join(f"{name}=?" for name in filters) or "1=1"
-            order = self.row_order if table == "runs" else "run_id"  # views have no row order
-            rows = conn.execute(
-                f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, {order}", tuple(filters.values())
-            ).fetchall()
-        return [dict(row) for row in rows]
+            order = self.row_order if table == "runs" else "run_id"
+            rows = [
+                dict(row)
+                for row in conn.execute(
+                    f"SELECT * FROM {table} WHERE {where} ORDER BY created_at, {order}",
+                    tuple(filters.values()),
+                ).fetchall()
+            ]
+            if table != "runs":  # a view has no row order: its rows take their runs' (a stable sort)
+                position = {
+                    row[0]: index
+                    for index, row in enumerate(
+                        conn.execute(
+                            f"SELECT run_id FROM runs ORDER BY created_at, {self.row_order}"
+                        ).fetchall()
+                    )
+                }
+                rows.sort(key=lambda row: position[row["run_id"]])
+        return rows
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:

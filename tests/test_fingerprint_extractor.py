@@ -98,6 +98,26 @@ def test_training_resumes_after_an_interruption_and_the_checkpoint_round_trips(t
     assert {f["metric"] for f in store.figure_rows(protocol="training")} >= {"images_seen", "train_loss"}
 
 
+@pytest.mark.parametrize("sampling", ["fixed", "fresh"])
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(
+    tmp_path: Path, sampling: str
+) -> None:
+    """Same data order, same delivered images, same final (and selected) weights, whether the
+    run is killed mid-pass (steps 3 and 7) or at the end of the fixed scheme's first pass (step 4)."""
+    base = ExtractorTrainingConfig.from_yaml(TINY)
+    data = {**base.data, "delivery": True, "sampling": sampling, "val_split": "model", "interleave": True}
+    cfg = ExtractorTrainingConfig(**{**base.__dict__, "data": data, "image_budget": 120})
+    whole = train_extractor(cfg, tmp_path / "whole", quiet=True)
+    for kill_at in (3, 7):
+        out = tmp_path / f"killed-{kill_at}"
+        with pytest.raises(SimulatedKill):
+            train_extractor(cfg, out, quiet=True, extra_callbacks=[StopAfter(kill_at)])
+        resumed = train_extractor(cfg, out, quiet=True)
+        assert resumed["steps"] == whole["steps"] == 10
+        assert resumed["selected"] == whole["selected"]
+        assert resumed["weights_sha256"] == whole["weights_sha256"], f"killed at step {kill_at}"
+
+
 def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no trained extractor"):
         load_extractor(tmp_path)

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -43,6 +44,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.seeding import derive_seed
 from datamodules import register_training_dataset
+from datamodules.synthetic.delivery import DeliveryChain
 from datamodules.synthetic.model import SyntheticGenerator, build_synthetic_model, to_uint8
 from datamodules.synthetic.space import ArchitectureSpace, get_space
 from datamodules.zoo.training_sets import build_training_set
@@ -66,12 +68,14 @@ class SyntheticImages(Dataset):
         fit_steps: int = 0,
         cache_models: int = 256,
         calibration_size: int = 16,
+        delivery: DeliveryChain | None = None,
     ) -> None:
         if len(image_indices) < images_per_group:
             raise ValueError(
                 f"{len(image_indices)} images per model cannot fill groups of {images_per_group}"
             )
         self.space, self.model_ids, self.image_indices = space, list(model_ids), list(image_indices)
+        self.delivery = delivery
         self.k, self.photos, self.fit_steps = images_per_group, photos, fit_steps
         self.groups_per_model = len(self.image_indices) // images_per_group
         self.cache: OrderedDict[int, SyntheticGenerator] = OrderedDict()
@@ -125,14 +129,22 @@ class SyntheticImages(Dataset):
         return made
 
     def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A group of K images. An int item ``round * len(self) + group`` is a fixed group in its
+        ``round``-th visit (the round only varies the delivery chain: a fixed image is delivered
+        afresh each time it is drawn); a tuple is a fresh group (model position, first index)."""
         if isinstance(item, tuple):  # fresh sampling: (model position, first fresh image index)
             position, first = item
-            model_id = self.model_ids[position]
-            made = self.images(model_id, range(first, first + self.k))
+            model_id, round_ = self.model_ids[position], 0
+            indices: Sequence[int] = range(first, first + self.k)
+            made = self.images(model_id, indices)
         else:
+            round_, item = divmod(item, len(self))
             position, group = divmod(item, self.groups_per_model)
             model_id = self.model_ids[position]
             made = self.image_set(model_id)[group * self.k : (group + 1) * self.k]
+            indices = self.image_indices[group * self.k : (group + 1) * self.k]
+        if self.delivery is not None:
+            made = self.delivery(made, model_id, indices, round_)
         return made.float() / 127.5 - 1, torch.full((self.k,), position), torch.full((self.k,), model_id)
 
 
@@ -140,7 +152,45 @@ def collate_groups(batch: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor,
     return tuple(torch.cat(parts) for parts in zip(*batch, strict=True))
 
 
-class ModelMajorBatchSampler(Sampler[list[int]]):
+class ResumableBatches:
+    """What lets a killed training continue with the very batches an uninterrupted one sees.
+
+    A batch sampler's order is a function of its seed and epoch; :meth:`resume_at` makes the
+    next pass start after the batches already trained on, which Lightning sets on restore
+    through :class:`ResumableLoader` (its ``state_dict`` / ``load_state_dict`` interface)."""
+
+    skip = 0
+
+    def resume_at(self, batches_done: int) -> None:
+        self.skip = batches_done % len(self)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator:
+        skip, self.skip = self.skip, 0
+        for i, batch in enumerate(self.epoch_batches()):
+            if i >= skip:
+                yield batch
+
+    def epoch_batches(self) -> Iterator:
+        raise NotImplementedError
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader Lightning can restore mid-epoch: its state is the number of training
+    batches consumed (the trainer's global step: one batch a step, no gradient accumulation),
+    from which its batch sampler skips ahead on restore."""
+
+    def __init__(self, *args: Any, batches_done: Callable[[], int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches_done = batches_done
+
+    def state_dict(self) -> dict[str, int]:
+        return {"batches_done": int(self.batches_done())}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.batch_sampler.resume_at(int(state["batches_done"]))  # type: ignore[union-attr]
+
+
+class ModelMajorBatchSampler(ResumableBatches, Sampler[list[int]]):
     """Batches of P distinct models; all groups of a block of P models before the next block.
 
     ``interleave=True`` instead makes ``groups_per_model`` rounds, each visiting every model
@@ -156,6 +206,9 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
     ``i % lanes``; the rank's models are split into ``lanes`` fixed sets, blocks are formed
     within a set, and the sets' batches alternate, so each worker builds and caches only its
     own set's models - in every epoch, not just the first.
+
+    ``rounds``: items carry the epoch (``epoch * len(dataset) + group``), so a dataset with a
+    delivery chain delivers a fixed image afresh at each visit (:meth:`SyntheticImages.__getitem__`).
     """
 
     def __init__(
@@ -169,8 +222,9 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
         rank: int = 0,
         world_size: int = 1,
         lanes: int = 1,
+        rounds: bool = False,
     ) -> None:
-        self.interleave, self.rank, self.world_size = interleave, rank, world_size
+        self.interleave, self.rank, self.world_size, self.rounds = interleave, rank, world_size, rounds
         self.n, self.g, self.p, self.shuffle, self.seed, self.epoch = (
             num_models,
             groups_per_model,
@@ -195,8 +249,9 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         return sum(len(lane) // self.p for lane in self.lanes) * self.g
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def epoch_batches(self) -> Iterator[list[int]]:
         rng = random.Random(derive_seed("model-major", self.seed, self.epoch))
+        base = self.epoch * self.n * self.g if self.rounds else 0  # items name their visit
         self.epoch += 1
         order = list(range(self.n))
         if self.shuffle:
@@ -212,7 +267,7 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
                 if self.shuffle and j:
                     rng.shuffle(order)
                 for start in range(0, len(order) - self.p + 1, self.p):
-                    yield [m * self.g + groups[m][j] for m in order[start : start + self.p]]
+                    yield [base + m * self.g + groups[m][j] for m in order[start : start + self.p]]
             return
         lanes = [[m for m in order if m in lane] for lane in self.lanes]
         blocks = [[ms[i : i + self.p] for i in range(0, len(ms) - self.p + 1, self.p)] for ms in lanes]
@@ -220,10 +275,10 @@ class ModelMajorBatchSampler(Sampler[list[int]]):
             together = [b[i] for b in blocks if i < len(b)]
             for j in range(self.g):
                 for block in together:
-                    yield [m * self.g + groups[m][j] for m in block]
+                    yield [base + m * self.g + groups[m][j] for m in block]
 
 
-class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
+class FreshBatchSampler(ResumableBatches, Sampler[list[tuple[int, int]]]):
     """P models drawn at random (distinct within a batch) out of all N, each with K image
     indices never drawn before: items ``(model position, first image index)``.
 
@@ -263,7 +318,7 @@ class FreshBatchSampler(Sampler[list[tuple[int, int]]]):
     def __len__(self) -> int:
         return self.batches
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def epoch_batches(self) -> Iterator[list[tuple[int, int]]]:
         epoch, self.epoch = self.epoch, self.epoch + 1
         stream = (self.seed, epoch) if self.world_size == 1 else (self.seed, epoch, self.rank)
         seed = derive_seed("fresh-batches", *stream) % 2**63
@@ -309,6 +364,12 @@ class SyntheticModelDataModule(L.LightningDataModule):
             ``fixed`` would give). See the module docstring.
         val_images_per_model: with ``val_split="model"``, images of each held-out model that
             validation scores (default: all ``images_per_model``).
+        delivery: pass each generated image through a random post-processing chain (JPEG,
+            resizing, blur, noise, crops; :mod:`datamodules.synthetic.delivery`): ``True`` for the
+            default chain, a mapping for its settings, ``None`` for pristine images. Training
+            images are delivered afresh at each visit; validation images always the same way,
+            so checkpoints are selected on delivered held-out models with no noise between
+            validations.
     """
 
     def __init__(
@@ -330,6 +391,7 @@ class SyntheticModelDataModule(L.LightningDataModule):
         interleave: bool = False,
         sampling: str = "fixed",
         val_images_per_model: int | None = None,
+        delivery: dict[str, Any] | bool | None = None,
     ) -> None:
         super().__init__()
         if val_split not in ("image", "model"):
@@ -345,6 +407,7 @@ class SyntheticModelDataModule(L.LightningDataModule):
             )
         self.space = get_space(space)
         self.space.check_resolution(resolution)
+        self.delivery = DeliveryChain.from_config(delivery)
         self.save_hyperparameters()
         self.photos: torch.Tensor | None = None
 
@@ -378,7 +441,14 @@ class SyntheticModelDataModule(L.LightningDataModule):
 
         def make(ids: list[int], idx: list[int]) -> SyntheticImages:
             return SyntheticImages(
-                self.space, ids, idx, h.images_per_group, self.photos, h.fit_steps, h.cache_models
+                self.space,
+                ids,
+                idx,
+                h.images_per_group,
+                self.photos,
+                h.fit_steps,
+                h.cache_models,
+                delivery=self.delivery,
             )
 
         self.train_set = make(train_ids, train_idx)
@@ -397,14 +467,22 @@ class SyntheticModelDataModule(L.LightningDataModule):
             # training batches are shared out between processes; every process validates all
             **dict(zip(("rank", "world_size"), self._rank() if shuffle else (0, 1), strict=True)),
             lanes=self.hparams.num_workers,
+            rounds=shuffle,
         )
-        return DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            num_workers=self.hparams.num_workers,
-            collate_fn=collate_groups,
-            persistent_workers=self.hparams.num_workers > 0,
-        )
+        return self._data_loader(dataset, sampler, training=shuffle)
+
+    def _data_loader(self, dataset: SyntheticImages, sampler: Sampler, training: bool) -> DataLoader:
+        """Training loaders are resumable mid-epoch (:class:`ResumableLoader`); validation
+        loaders always start from their first batch."""
+        workers = self.hparams.num_workers
+        options = {"num_workers": workers, "collate_fn": collate_groups, "persistent_workers": workers > 0}
+        if training:
+            return ResumableLoader(dataset, batch_sampler=sampler, batches_done=self._batches_done, **options)
+        return DataLoader(dataset, batch_sampler=sampler, **options)
+
+    def _batches_done(self) -> int:
+        trainer = self.trainer
+        return trainer.global_step if trainer is not None else 0
 
     def _rank(self) -> tuple[int, int]:
         """This process's rank and the number of processes (1 outside a distributed run)."""
@@ -426,13 +504,7 @@ class SyntheticModelDataModule(L.LightningDataModule):
                 rank,
                 world_size,
             )
-            return DataLoader(
-                dataset,
-                batch_sampler=sampler,
-                num_workers=h.num_workers,
-                collate_fn=collate_groups,
-                persistent_workers=h.num_workers > 0,
-            )
+            return self._data_loader(dataset, sampler, training=True)
         return self._loader(self.train_set, shuffle=True)
 
     def val_dataloader(self) -> DataLoader | list:

@@ -20,6 +20,7 @@ in the store (same name, configuration and zoo data hash) is skipped.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ SCALING_PROTOCOL = "zero_shot_scaling"
 #: protocol as named) and standardised with known-train statistics (``<protocol>_standardised``)
 RAW, STANDARDISED = "raw", "standardised"
 ABLATION_PROTOCOL = "flagship_ablation"
+ROBUST_ABLATION_PROTOCOL = "flagship_ablation_robust"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,13 @@ class ExtractorStudy:
     zero_shot: dict[str, Any] = field(default_factory=dict)
     bootstrap_samples: int = 200
     seed: int = 0
+    #: a split of generators the extractor never trained on that choices are made on (the zoo's
+    #: known generators: the flagship never sees a zoo image), recorded beside the reported
+    #: ``zero_shot.split``; None: only the reported split (how the first ablation ran)
+    selection_split: str | None = None
+    #: delivered-image levels (``jpeg:75`` ...): both splits are evaluated on perturbed copies too,
+    #: recorded as ``<protocol>@<level>``
+    perturbations: list[str] = field(default_factory=list)
     #: the protocol name its runs are recorded under
     protocol: ClassVar[str] = ""
 
@@ -92,6 +101,8 @@ class ExtractorStudy:
             store,
             cache,
             console,
+            selection_split=self.selection_split,
+            perturbations=self.perturbations,
         )
 
 
@@ -181,6 +192,8 @@ class AblationStudy(ExtractorStudy):
     #: effects are not confounded with two-factor interactions (resolution k)
     fraction: str = "full"
     factors: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: which study the YAML describes (:func:`load_ablation`)
+    kind: str = "factorial"
 
     def study_variants(self) -> list[StudyVariant]:
         base = ExtractorTrainingConfig.from_yaml(self.training_config)
@@ -207,6 +220,38 @@ class AblationStudy(ExtractorStudy):
         return out
 
 
+@dataclass
+class RobustAblationStudy(AblationStudy):
+    """The ablation at the new scale, on clean and delivered images: augmentation (the delivery
+    chain) x sampling x number of models at one budget, plus ``candidates`` - whole training
+    configs (the previous checkpoint's, the robust recipe's) evaluated by the same protocol -
+    each recorded on the selection split (the zoo's known generators, never trained on) and
+    on the reported one (its unseen generators), clean and at every perturbation level. The
+    checkpoint that ships is the candidate best by the selection split."""
+
+    protocol: ClassVar[str] = ROBUST_ABLATION_PROTOCOL
+    selection_split: str | None = "known_val"
+    #: board name -> training YAML (relative to the study file)
+    candidates: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> RobustAblationStudy:
+        study = super().from_yaml(path)
+        study.candidates = {name: str((path.parent / c).resolve()) for name, c in study.candidates.items()}
+        return study  # type: ignore[return-value]
+
+    def study_variants(self) -> list[StudyVariant]:
+        candidates = [
+            StudyVariant(
+                f"synthetic_fingerprint[{name}]",
+                ExtractorTrainingConfig.from_yaml(path),
+                {"candidate": name, "training_config": Path(path).name},
+            )
+            for name, path in self.candidates.items()
+        ]
+        return [*candidates, *super().study_variants()]  # candidates first: nothing to train
+
+
 def variant_name(space: str, num_models: int) -> str:
     return f"synthetic_fingerprint[{space},{num_models}]"
 
@@ -220,69 +265,136 @@ def run_study(
     store: Any,
     cache: Path,
     console: Any,
+    selection_split: str | None = None,
+    perturbations: list[str] = (),  # type: ignore[assignment]
 ) -> list[str]:
-    """Train and evaluate every variant not yet in the store; returns the run ids written."""
+    """Train and evaluate every variant not yet in the store; returns the run ids written.
+
+    Each variant is evaluated zero shot on the reported split (``zero_shot["split"]``, the
+    zoo's unseen generators) and, where given, on ``selection_split`` (generators the
+    extractor never trained on that are not the test: the zoo's known ones), clean and at each
+    perturbation level (the evaluated split's images perturbed, as the robustness track does)."""
     from benchmarks.protocols.zero_shot import ZeroShotProtocol
+    from benchmarks.runner import FIT_SPLITS, load_named_splits
+    from datamodules.perturbations import parse_perturbation, perturbed_split
+
+    reported = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
+    protocols = [reported]
+    if selection_split is not None:
+        protocols.insert(
+            0,
+            ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **{**zero_shot, "split": selection_split}),
+        )
+    levels = [None, *(parse_perturbation(p) for p in perturbations)]
+    # generators only: the known-val pairs that set zero shot's honest threshold are the known
+    # generators' (a study compares extractors on unseen generators; its recorded runs were so)
+    needed = {s for p in protocols for s in p.feature_splits()}
+    splits = load_named_splits("zoo", {"include_real": False}, dict.fromkeys((*FIT_SPLITS, *sorted(needed))))
+    evaluations = []
+    for protocol in protocols:
+        for level in levels:
+            split = (
+                splits[protocol.split] if level is None else perturbed_split(splits[protocol.split], level)
+            )
+            evaluations.append(Evaluation(protocol, level.spec if level else None, split))
+    written = []
+    for variant in variants:
+        written += _study_variant(variant, protocol_name, evaluations, splits, seed, store, cache, console)
+    return written
+
+
+@dataclass(frozen=True, eq=False)  # one evaluation is itself: compared and hashed by identity
+class Evaluation:
+    """One zero-shot evaluation of a study: a protocol (its split) on clean or perturbed images."""
+
+    protocol: Any
+    perturbation: str | None
+    split: Any  # the evaluated split's images (perturbed where ``perturbation`` says)
+
+    def label(self, protocol_name: str) -> str:
+        return protocol_name if self.perturbation is None else f"{protocol_name}@{self.perturbation}"
+
+
+def _study_variant(
+    variant: StudyVariant,
+    protocol_name: str,
+    evaluations: list[Evaluation],
+    splits: dict[str, Any],
+    seed: int,
+    store: Any,
+    cache: Path,
+    console: Any,
+) -> list[str]:
     from benchmarks.provenance import run_record
-    from benchmarks.runner import FIT_SPLITS, extract, load_named_splits
+    from benchmarks.runner import FIT_SPLITS, extract
     from core.hashing import config_hash
     from core.seeding import seed_all
     from leaderboards.store import RunKey
     from lightning_modules.base import Features
     from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
 
-    protocol = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
-    # generators only: the known-val pairs that set zero shot's honest threshold are the known
-    # generators' (a study compares extractors on unseen generators; its recorded runs were so)
-    splits = load_named_splits("zoo", {"include_real": False}, (*FIT_SPLITS, *protocol.feature_splits()))
-    data_hash = splits[protocol.split].data_hash
-    written = []
-    for variant in variants:
-        cfg = variant.training
-        config = {
+    cfg = variant.training
+    labels = ((RAW, protocol_name), (STANDARDISED, f"{protocol_name}_standardised"))
+
+    def config(evaluation: Evaluation, embedding: str) -> dict[str, Any]:
+        return {
             "training": cfg.key(),
             **variant.details,
-            "protocol": protocol.config(),
+            "protocol": evaluation.protocol.config(),
+            "embedding": embedding,
+            **({"perturbation": evaluation.perturbation} if evaluation.perturbation else {}),
         }
-        labels = ((RAW, protocol_name), (STANDARDISED, f"{protocol_name}_standardised"))
-        keys = [
-            RunKey(
-                variant.name,
-                label,
-                "zoo",
-                protocol.split,
-                seed,
-                config_hash({**config, "embedding": e}),
-                data_hash,
-            )
-            for e, label in labels
-        ]
-        if all(store.has_run(key) for key in keys):
-            console.print(f"{variant.name}: already in the store")
-            continue
-        start = time.perf_counter()
-        directory = cache / "extractors" / cfg.key()
-        summary = train_extractor(cfg, directory, quiet=True)
-        seed_all(seed)
-        method = SyntheticFingerprintMethod(checkpoint=str(directory))
-        method.fit_extractor(None, None, seed)
-        features = {
-            s: Features(s, extract(method, splits[s], 256), splits[s].labels, splits[s].generator_ids)
-            for s in FIT_SPLITS + protocol.feature_splits()
-        }
-        method.fit_head(features["known_train"], features["known_val"], seed)
-        for embedding, protocol_label in labels:
+
+    def key(evaluation: Evaluation, embedding: str, label: str) -> Any:
+        return RunKey(
+            variant.name,
+            evaluation.label(label),
+            "zoo",
+            evaluation.protocol.split,
+            seed,
+            config_hash(config(evaluation, embedding)),
+            evaluation.split.data_hash,
+        )
+
+    todo = [
+        (e, emb, label) for e in evaluations for emb, label in labels if not store.has_run(key(e, emb, label))
+    ]
+    if not todo:
+        console.print(f"{variant.name}: already in the store")
+        return []
+    start = time.perf_counter()
+    directory = trained_directory(cfg, cache)
+    summary = train_extractor(cfg, directory, quiet=True)
+    seed_all(seed)
+    method = SyntheticFingerprintMethod(checkpoint=str(directory))
+    method.fit_extractor(None, None, seed)
+
+    def features_of(split: Any) -> Any:
+        return Features(split.name, extract(method, split, 256), split.labels, split.generator_ids)
+
+    clean = {
+        s: features_of(splits[s])
+        for s in dict.fromkeys((*FIT_SPLITS, *(e.protocol.split for e in evaluations)))
+    }
+    method.fit_head(clean["known_train"], clean["known_val"], seed)
+    written = []
+    for evaluation in dict.fromkeys(e for e, _, _ in todo):
+        features = dict(clean)
+        if evaluation.perturbation is not None:
+            features[evaluation.protocol.split] = features_of(evaluation.split)
+        for embedding, label in labels:
+            if (evaluation, embedding, label) not in todo:
+                continue
             method.zero_shot_embedding = embedding
-            embedded = {**config, "embedding": embedding}
-            for result in protocol.evaluate(method, features, seed):
+            for result in evaluation.protocol.evaluate(method, features, seed):
                 record = run_record(
                     method=variant.name,
-                    protocol=protocol_label,
+                    protocol=evaluation.label(label),
                     dataset="zoo",
                     split=result.split,
                     seed=seed,
-                    config=embedded,
-                    data_hash=data_hash,
+                    config=config(evaluation, embedding),
+                    data_hash=evaluation.split.data_hash,
                     wall_time_s=time.perf_counter() - start,
                     details={
                         **variant.details,
@@ -293,13 +405,23 @@ def run_study(
                 )
                 written.append(store.write_run(record, result.figures))
                 figures = {f.metric: f.value for f in result.figures}
-                identification = figures.get("identification_accuracy", float("nan"))
-                auroc = figures.get("verification_auroc", float("nan"))
                 console.print(
-                    f"{variant.name} ({embedding}): identification {identification:.3f}, "
-                    f"verification AUROC {auroc:.3f} ({summary['wall_time_s']:.0f} s training)"
+                    f"{variant.name} ({embedding}, {result.split}, {evaluation.perturbation or 'clean'}): "
+                    f"identification {figures.get('identification_accuracy', float('nan')):.3f}, "
+                    f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f}"
                 )
     return written
+
+
+def trained_directory(cfg: ExtractorTrainingConfig, cache: Path) -> Path:
+    """Where a training config's extractor is: the shipped checkpoint when it is that training,
+    else the cache (trained there on first use)."""
+    from lightning_modules.synthetic_fingerprint.methods import SHIPPED_CHECKPOINT
+
+    shipped = SHIPPED_CHECKPOINT / "summary.json"
+    if shipped.is_file() and json.loads(shipped.read_text()).get("key") == cfg.key():
+        return SHIPPED_CHECKPOINT
+    return cache / "extractors" / cfg.key()
 
 
 def run_scaling(study: ScalingStudy, store: Any, cache: Path, console: Any) -> list[str]:
@@ -309,10 +431,29 @@ def run_scaling(study: ScalingStudy, store: Any, cache: Path, console: Any) -> l
 def run_ablation(
     study: AblationStudy, store: Any, cache: Path, console: Any, levels: list[str] = ()
 ) -> list[str]:
-    """Run the variants holding every level in ``levels`` (all variants when it is empty)."""
-    known = {level for factor in study.factors.values() for level in factor}
+    """Run the variants holding every level in ``levels`` (all variants when it is empty); a
+    candidate of a robust ablation is selected by its name (``levels=[previous]``)."""
+
+    def names(variant: StudyVariant) -> set[str]:
+        return set(variant.details.get("factors", {}).values()) | {variant.details.get("candidate", "")} - {
+            ""
+        }
+
+    variants = study.study_variants()
+    known = set().union(*(names(v) for v in variants))
     unknown = sorted(set(levels) - known)
     if unknown:
         raise ConfigError(f"unknown ablation level(s) {unknown}; valid: {', '.join(sorted(known))}")
-    variants = [v for v in study.study_variants() if set(levels) <= set(v.details["factors"].values())]
-    return study.run(store, cache, console, variants)
+    return study.run(store, cache, console, [v for v in variants if set(levels) <= names(v)])
+
+
+def load_ablation(path: Path) -> AblationStudy:
+    """The ablation a YAML describes: ``kind: robust`` (selection and reported splits, delivered
+    images, candidates) or the plain factorial (the default)."""
+    import yaml
+
+    kind = (yaml.safe_load(path.read_text()) or {}).get("kind", "factorial")
+    studies = {"factorial": AblationStudy, "robust": RobustAblationStudy}
+    if kind not in studies:
+        raise ConfigError(f"{path}: unknown ablation kind {kind!r}; valid: {', '.join(studies)}")
+    return studies[kind].from_yaml(path)

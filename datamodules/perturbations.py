@@ -4,7 +4,7 @@ Reviewers ask whether attribution survives what happens to an image after it lea
 generator - re-encoding, rescaling, blurring, sensor-like noise, cropping (the perturbations
 of Wang et al. 2020, "CNN-generated images are surprisingly easy to spot... for now", and of
 the attribution literature since). A perturbation is written ``kind:strength``
-(``jpeg:75``, ``resize:0.5``, ``blur:1.0``, ``noise:5``, ``crop:0.75``); each level is one
+(``jpeg:75``, ``webp:50``, ``resize:0.5``, ``blur:1.0``, ``noise:5``, ``crop:0.75``); each level is one
 protocol variant in the runner (``closed_set@jpeg:75``).
 
 The rule, the same for every kind:
@@ -62,13 +62,21 @@ def _register(kind: PerturbationKind) -> None:
 
 
 def _jpeg(images: torch.Tensor, quality: float, gen: torch.Generator) -> torch.Tensor:
+    return _reencoded(images, "JPEG", quality)
+
+
+def _reencoded(images: torch.Tensor, codec: str, quality: float) -> torch.Tensor:
     out = []
     for image in images.permute(0, 2, 3, 1).numpy():
         buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+        Image.fromarray(image).save(buffer, format=codec, quality=int(quality))
         buffer.seek(0)
         out.append(np.asarray(Image.open(buffer).convert("RGB")))
     return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+
+
+def _webp(images: torch.Tensor, quality: float, gen: torch.Generator) -> torch.Tensor:
+    return _reencoded(images, "WEBP", quality)
 
 
 def _to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -119,6 +127,17 @@ for _kind in (
         lambda q: 1 <= q <= 100 and q == int(q),
         "an integer in 1..100",
         _jpeg,
+        increasing=False,
+    ),
+    # WebP (lossy, VP8 intra): a codec the delivery chain never applies in training, so a gain that
+    # holds only for the trained operations shows on it
+    PerturbationKind(
+        "webp",
+        "WebP quality",
+        100,
+        lambda q: 1 <= q <= 100 and q == int(q),
+        "an integer in 1..100",
+        _webp,
         increasing=False,
     ),
     PerturbationKind(

@@ -104,14 +104,14 @@ def extractor_ablation(study: Path = CONFIG_DIR / "ablation.yaml", levels: list[
         levels: run only the variants holding every one of these levels (``[dncnn,fresh]``),
             e.g. to split the study over two one-thread processes.
     """
-    from benchmarks.studies import AblationStudy, run_ablation
+    from benchmarks.studies import load_ablation, run_ablation
     from core.paths import cache_dir
     from leaderboards.store import open_store
 
     if not study.is_file():
         raise UsageError(f"no ablation study at {study}")
     try:
-        spec = AblationStudy.from_yaml(study)
+        spec = load_ablation(study)
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
     written = run_ablation(spec, open_store(), cache_dir(), Console(), levels or [])

@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from benchmarks.data_records import record_data
 from benchmarks.feature_cache import FeatureCache, FeatureEntry
 from benchmarks.protocols import PROTOCOLS
-from benchmarks.protocols.base import Protocol
+from benchmarks.protocols.base import Protocol, clean_key
 from benchmarks.provenance import run_record
 from benchmarks.split_integrity import (
     KNOWN_SPLITS,
@@ -208,7 +208,11 @@ def plan(cfg: BenchmarkConfig) -> tuple[list[str], list[Protocol]]:
         if getattr(cfg, option) == []:
             raise PlanError(f"--{option}=[] selects nothing; leave it out to run all of them")
     methods = cfg.methods if cfg.methods is not None else METHODS.names()
-    protocols = cfg.protocols if cfg.protocols is not None else PROTOCOLS.names()
+    protocols = (
+        cfg.protocols
+        if cfg.protocols is not None
+        else [name for name in PROTOCOLS.names() if PROTOCOLS.entry(name).factory.by_default]
+    )
     check_seeds(cfg.seeds)
     parse_shard(cfg.shard)
     crop_windows(2, 1, cfg.test_crops)  # a bad crop count fails here, before any work
@@ -561,9 +565,15 @@ def featurise(
 ) -> dict[tuple[str, Perturbation | None], Features]:
     """Features of every split the cells need: from the cache, from splits already featurised
     (``unseen_all`` = its parts), or by running the method - smallest split first."""
-    needed = {(name, None) for name in FIT_SPLITS} | {
-        (name, c.variant.split_variant(name)) for c in cells for name in c.variant.protocol.feature_splits()
-    }
+    needed = (
+        {(name, None) for name in FIT_SPLITS}
+        | {
+            (name, c.variant.split_variant(name))
+            for c in cells
+            for name in c.variant.protocol.feature_splits()
+        }
+        | {(name, None) for c in cells for name in c.variant.protocol.clean_reference_splits()}
+    )
     features: dict[tuple[str, Perturbation | None], Features] = {}
     clean: list[tuple[Any, torch.Tensor]] = []
     for split_name, level in sorted(needed, key=lambda item: (len(source.get(*item)), item[0], str(item[1]))):
@@ -656,10 +666,11 @@ def compute_cells(run: RunContext, method_name: str, seed: int, todo: list[Cell]
     for cell in todo:
         progress.update(run.task, description=f"{method_name} seed {seed}: {cell.variant.name}")
         eval_start = time.perf_counter()
+        protocol = cell.variant.protocol
         cell_features = {
             name: features[(name, cell.variant.split_variant(name))]
-            for name in (*FIT_SPLITS, *cell.variant.protocol.feature_splits())
-        }
+            for name in (*FIT_SPLITS, *protocol.feature_splits())
+        } | {clean_key(name): features[(name, None)] for name in protocol.clean_reference_splits()}
         results = cell.variant.protocol.evaluate(method, cell_features, seed)
         wall = fit_seconds + time.perf_counter() - eval_start
         records = cell_records(cfg, cell, results, source, context, wall)

@@ -335,6 +335,10 @@ def _study_variant(
 
     cfg = variant.training
     labels = ((RAW, protocol_name), (STANDARDISED, f"{protocol_name}_standardised"))
+    # runs are filed under the data set's version (the reported split's hash, as the first
+    # studies were), so the board reads them with the data set; each evaluated split's own
+    # (perturbed) hash is in the run's details
+    data_hash = splits[evaluations[-1].protocol.split].data_hash
 
     def config(evaluation: Evaluation, embedding: str) -> dict[str, Any]:
         return {
@@ -353,7 +357,7 @@ def _study_variant(
             evaluation.protocol.split,
             seed,
             config_hash(config(evaluation, embedding)),
-            evaluation.split.data_hash,
+            data_hash,
         )
 
     todo = [

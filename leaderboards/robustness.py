@@ -32,7 +32,10 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "closed_set": ("accuracy",),
     "open_set": ("auroc",),
     "zero_shot": ("identification_accuracy", "verification_auroc"),
+    "zero_shot_clean_gallery": ("identification_accuracy", "verification_auroc"),
     "detection": ("auroc",),
+    # the flagship's robust ablation: its selection (known_val) and reported (unseen_all) splits
+    "flagship_ablation_robust": ("identification_accuracy", "verification_auroc"),
 }
 #: the splits a protocol's robustness is tabled on, where not every recorded one (detection
 #: records one per generated set; a detector is read by the generators it never saw)

@@ -220,40 +220,123 @@ HEADLINE_METRICS = {column: metric for _, _, metric, column in HEADLINE_COLUMNS}
 
 
 #: the studies whose variants name their factor levels in ``details["factors"]``
-FACTORIAL_PROTOCOLS = ("flagship_ablation", "flagship_ablation_standardised")
+FACTORIAL_PROTOCOLS = (
+    "flagship_ablation",
+    "flagship_ablation_standardised",
+    "flagship_ablation_robust",
+    "flagship_ablation_robust_standardised",
+)
 EFFECT_METRICS = ("identification_accuracy", "verification_auroc")
 
 
 def main_effects_tables(store: ResultsStore) -> list[Table]:
     """For a factorial study: each factor level's mean figure over the variants that hold it
     (a balanced design gives every level the same share of the other factors' levels), so the
-    gap between a factor's two rows is its main effect. Derived from the store's runs only."""
+    gap between a factor's two rows is its main effect - per split where a study records
+    several (selection and reported). Derived from the store's runs only."""
     tables = []
     for protocol in FACTORIAL_PROTOCOLS:
         rows = [r for r in store.figure_rows(protocol=protocol) if r["metric"] in EFFECT_METRICS]
+        for split in dict.fromkeys(r["split"] for r in rows):
+            of_split = [r for r in rows if r["split"] == split]
+            by_level: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
+                lambda: defaultdict(list)
+            )
+            for row in of_split:
+                for factor, level in json.loads(row["details_json"]).get("factors", {}).items():
+                    by_level[(factor, level)][row["metric"]].append(row)
+            if not by_level:
+                continue
+            table_rows = [
+                Row(
+                    f"{factor}={level}",
+                    {m: mean_cell(fs) for m, fs in metrics.items()},
+                    sorted({f["seed"] for fs in metrics.values() for f in fs}),
+                    {
+                        **provenance([f for fs in metrics.values() for f in fs]),
+                        "weights": _variants(len(next(iter(metrics.values())))),
+                    },
+                )
+                for (factor, level), metrics in sorted(by_level.items())
+            ]
+            tables.append(
+                Table(
+                    f"{protocol}_main_effects",
+                    split,
+                    of_split[0]["dataset"],
+                    list(EFFECT_METRICS),
+                    table_rows,
+                )
+            )
+    return tables
+
+
+#: studies recorded on a selection split and a reported one: (protocol, selection, reported)
+SELECTION_STUDIES = (
+    ("flagship_ablation_robust", "known_val", "unseen_all"),
+    ("flagship_ablation_robust_standardised", "known_val", "unseen_all"),
+)
+#: the column of a selection table that the choice is made by
+SELECTION_COLUMN = "selection: delivered identification"
+
+
+def selection_tables(store: ResultsStore) -> list[Table]:
+    """A study's rows with the split choices are made on beside the split that is reported -
+    clean identification and verification, and identification averaged over the delivered
+    (perturbed) levels - so the board shows what informed a choice next to what it reports.
+    The row best by :data:`SELECTION_COLUMN` is the one to ship; the reported columns never
+    choose."""
+    tables = []
+    for protocol, selection, reported in SELECTION_STUDIES:
+        rows = [
+            r
+            for r in store.figure_rows()
+            if r["protocol"].split("@")[0] == protocol and r["split"] in (selection, reported)
+        ]
         if not rows:
             continue
-        by_level: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = defaultdict(
-            lambda: defaultdict(list)
-        )
+        cells: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
         for row in rows:
-            for factor, level in json.loads(row["details_json"]).get("factors", {}).items():
-                by_level[(factor, level)][row["metric"]].append(row)
-        table_rows = [
-            Row(
-                f"{factor}={level}",
-                {m: mean_cell(fs) for m, fs in metrics.items()},
-                sorted({f["seed"] for fs in metrics.values() for f in fs}),
-                {
-                    **provenance([f for fs in metrics.values() for f in fs]),
-                    "weights": _variants(len(next(iter(metrics.values())))),
-                },
-            )
-            for (factor, level), metrics in sorted(by_level.items())
+            side = "selection" if row["split"] == selection else "reported"
+            if "@" not in row["protocol"] and row["metric"] in EFFECT_METRICS:
+                name = (
+                    "identification" if row["metric"] == "identification_accuracy" else "verification AUROC"
+                )
+                cells[row["method"]][f"{side}: {name}"].append(row)
+            elif "@" in row["protocol"] and row["metric"] == "identification_accuracy":
+                cells[row["method"]][f"{side}: delivered identification"].append(row)
+        columns = [
+            f"{side}: {name}"
+            for name in ("identification", "verification AUROC", "delivered identification")
+            for side in ("selection", "reported")
         ]
-        split, dataset = rows[0]["split"], rows[0]["dataset"]
-        tables.append(Table(f"{protocol}_main_effects", split, dataset, list(EFFECT_METRICS), table_rows))
+        table_rows = []
+        for method, by_column in sorted(cells.items()):
+            figures = [f for fs in by_column.values() for f in fs]
+            table_rows.append(
+                Row(
+                    method,
+                    {c: _level_mean(fs) for c, fs in by_column.items()},
+                    sorted({f["seed"] for f in figures}),
+                    provenance(figures),
+                )
+            )
+        tables.append(
+            Table(
+                f"{protocol}_selection", f"{selection} | {reported}", rows[0]["dataset"], columns, table_rows
+            )
+        )
     return tables
+
+
+def _level_mean(figures: list[dict[str, Any]]) -> Cell:
+    """The mean over perturbation levels (each level's seeds averaged first); one level: its cell."""
+    by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for f in figures:
+        by_level[f["protocol"]].append(f)
+    if len(by_level) == 1:
+        return mean_cell(figures)
+    return Cell(_mean([mean_cell(fs).value for fs in by_level.values()]), None, None)
 
 
 def _variants(count: int) -> str:

@@ -136,14 +136,12 @@ def test_a_perturbed_split_keeps_labels_and_gets_its_own_data_hash() -> None:
 
 
 def robustness_config(**kwargs: object) -> BenchmarkConfig:
-    return BenchmarkConfig(
-        methods=["spectral"],
-        dataset="fabricated",
-        bootstrap_samples=10,
-        protocols=["closed_set", "open_set", "zero_shot"],
-        protocol_args={**FAST, "open_set": {"subsets": ["unseen_all"]}},
+    options = {
+        "protocols": ["closed_set", "open_set", "zero_shot"],
+        "protocol_args": {**FAST, "open_set": {"subsets": ["unseen_all"]}},
         **kwargs,
-    )
+    }
+    return BenchmarkConfig(methods=["spectral"], dataset="fabricated", bootstrap_samples=10, **options)
 
 
 def test_each_level_is_a_protocol_variant_fitted_clean_and_tested_perturbed(tmp_path: Path) -> None:
@@ -273,3 +271,25 @@ def test_detection_under_a_perturbation_fits_on_clean_images_and_tests_on_pertur
         variant.split_variant(s) is None for s in ("known_train", "known_val", "real_train", "real_val")
     )
     assert all(variant.split_variant(s) is not None for s in ("real_test", "known_test", "unseen_all"))
+
+
+def test_the_clean_gallery_variant_keeps_references_clean_and_runs_only_when_named(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    cache = FeatureCache(tmp_path / "cache")
+    both = ["zero_shot", "zero_shot_clean_gallery"]
+    fast = {**FAST, "zero_shot_clean_gallery": FAST["zero_shot"]}
+    config = robustness_config(perturbations=["none", "blur:2"], protocols=both, protocol_args=fast)
+    assert run_benchmark(config, store, cache).ran == 4
+    figures = {
+        (r["protocol"], r["metric"]): r["value"] for r in store.figure_rows() if r["method"] == "spectral"
+    }
+    metric = "identification_accuracy"
+    # clean: the same images on both sides, so the very same figures as zero_shot's
+    assert figures[("zero_shot_clean_gallery", metric)] == figures[("zero_shot", metric)]
+    # blurred queries matched against clean references are scored otherwise than all-blurred
+    assert figures[("zero_shot_clean_gallery@blur:2", metric)] != figures[("zero_shot@blur:2", metric)]
+    [run] = store.runs(protocol="zero_shot_clean_gallery@blur:2")
+    assert '"gallery": "clean"' in run["config_json"]
+    assert '"gallery"' not in store.runs(protocol="zero_shot")[0]["config_json"]  # keys as they were
+    default = run_benchmark(robustness_config(protocols=None), ResultsStore(tmp_path / "d.sqlite"), cache)
+    assert default.ran == 4  # closed set, open set, zero shot, detection: the variant is opt-in

@@ -85,7 +85,7 @@ def board(
     from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
     from leaderboards.store import open_store
-    from leaderboards.tables import build_tables, headline_table, main_effects_tables
+    from leaderboards.tables import build_tables, headline_table, main_effects_tables, selection_tables
 
     location = results_store_location()
     if isinstance(location, Path) and not location.exists():
@@ -97,7 +97,7 @@ def board(
         console.print(f"note: {note}")
     tables = build_tables(store, protocols)
     if not protocols:  # derived views follow the tables they summarise
-        tables += main_effects_tables(store)
+        tables += main_effects_tables(store) + selection_tables(store)
     robustness = [] if protocols else build_robustness_tables(store)  # they follow the main tables
     tables += robustness
     if not tables:

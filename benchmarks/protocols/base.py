@@ -29,6 +29,8 @@ class Protocol:
 
     #: splits this protocol would read that the data set lacks (set by :meth:`restricted`)
     absent_splits: tuple[str, ...] = ()
+    #: run when a plan names no protocols (False: an opt-in variant, named to be run)
+    by_default: ClassVar[bool] = True
 
     def __init__(self, bootstrap_samples: int = 200) -> None:
         self.bootstrap_samples = bootstrap_samples
@@ -49,6 +51,11 @@ class Protocol:
         """The splits whose features ``evaluate`` reads."""
         raise NotImplementedError
 
+    def clean_reference_splits(self) -> tuple[str, ...]:
+        """Splits whose *clean* features ``evaluate`` also reads when the test splits are
+        perturbed (under :func:`clean_key`): references that stay as their owner made them."""
+        return ()
+
     def result_splits(self) -> tuple[str, ...]:
         """The splits ``evaluate`` reports on: one results-store run each."""
         raise NotImplementedError
@@ -57,6 +64,11 @@ class Protocol:
         self, method: AttributionMethod, features: dict[str, Features], seed: int
     ) -> list[ProtocolResult]:
         raise NotImplementedError
+
+
+def clean_key(split: str) -> str:
+    """The key of a split's clean features beside its perturbed ones (``clean:unseen_all``)."""
+    return f"clean:{split}"
 
 
 class SubsetProtocol(Protocol):

@@ -12,6 +12,11 @@ to ``queries_per_model`` queries (N-way: ``n_way`` generators, default all of th
   figure, reported for comparability only).
 
 Figures are means over episodes with bootstrap CIs over episodes.
+
+Under a perturbation (the robustness track) gallery and queries are both perturbed by
+default; ``gallery: clean`` (the registered variant ``zero_shot_clean_gallery``) keeps the
+references as their owner made them and perturbs the queries only - references from the
+model's owner, queries met on the web.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from torchmetrics.functional.classification import multiclass_f1_score
 
 from benchmarks.bootstrap import mean_over_episodes
 from benchmarks.protocols import register_protocol
-from benchmarks.protocols.base import Protocol, ProtocolResult, clustering_figures, fingerprint_map
+from benchmarks.protocols.base import Protocol, ProtocolResult, clean_key, clustering_figures, fingerprint_map
 from core.errors import DataError
 from core.metrics.attribution import (
     VerificationMetrics,
@@ -82,8 +87,12 @@ class ZeroShotProtocol(Protocol):
         pairs_per_episode: int = 1000,
         validation_pairs: int = 2000,
         bootstrap_samples: int = 200,
+        gallery: str = "perturbed",
     ) -> None:
         super().__init__(bootstrap_samples)
+        if gallery not in GALLERIES:
+            raise ValueError(f"unknown zero-shot gallery {gallery!r}; valid: {GALLERIES}")
+        self.gallery = gallery
         if gallery_per_model < 1 or episodes < 1 or pairs_per_episode < 2:
             raise ValueError("gallery_per_model and episodes must be >= 1 and pairs_per_episode >= 2")
         self.split, self.gallery_per_model, self.queries_per_model = (
@@ -111,8 +120,17 @@ class ZeroShotProtocol(Protocol):
         if len(counts.nonzero()) < 2:
             raise DataError(f"zero shot needs at least two generators in {self.split}")
 
+    def config(self) -> dict[str, Any]:
+        config = super().config()
+        if self.gallery == "perturbed":  # the default leaves the recorded cells' keys as they were
+            config.pop("gallery")
+        return config
+
     def feature_splits(self) -> tuple[str, ...]:
         return ("known_val", self.split)
+
+    def clean_reference_splits(self) -> tuple[str, ...]:
+        return (self.split,) if self.gallery == "clean" else ()
 
     def result_splits(self) -> tuple[str, ...]:
         return (self.split,)
@@ -129,6 +147,9 @@ class ZeroShotProtocol(Protocol):
     ) -> list[ProtocolResult]:
         test = features[self.split]
         embeddings = method.embed(test.values)
+        # the references' embeddings: the same images, clean where the gallery stays clean
+        references = features.get(clean_key(self.split)) if self.gallery == "clean" else None
+        reference_embeddings = embeddings if references is None else method.embed(references.values)
         threshold = self._validation_threshold(method, features["known_val"], seed)
         generators = test.labels.unique()
         if self.n_way is not None and not 2 <= self.n_way <= len(generators):
@@ -158,7 +179,7 @@ class ZeroShotProtocol(Protocol):
                 )
                 queries.append(members[self.gallery_per_model : end])
             g_idx, q_idx = torch.cat(gallery), torch.cat(queries)
-            predicted = nearest_centroid(embeddings[q_idx], embeddings[g_idx], test.labels[g_idx])
+            predicted = nearest_centroid(embeddings[q_idx], reference_embeddings[g_idx], test.labels[g_idx])
             truth = test.labels[q_idx]
             pooled_predicted.append(predicted)
             pooled_truth.append(truth)
@@ -191,6 +212,20 @@ class ZeroShotProtocol(Protocol):
             "map": fingerprint_map(embeddings, test.labels, seed),
         }
         return [ProtocolResult(self.split, figures, details)]
+
+
+@register_protocol("zero_shot_clean_gallery")
+class ZeroShotCleanGalleryProtocol(ZeroShotProtocol):
+    """Zero shot with the references clean and the queries perturbed (see the module
+    docstring); on clean images it equals ``zero_shot``, so it runs only when named."""
+
+    by_default = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{"gallery": "clean", **kwargs})
+
+
+GALLERIES = ("perturbed", "clean")
 
 
 def macro_f1_over(predicted: torch.Tensor, truth: torch.Tensor, chosen: torch.Tensor) -> float:

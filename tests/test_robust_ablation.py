@@ -1,0 +1,69 @@
+"""The robust ablation: candidates and factorial variants, each on a selection split and the
+reported one, clean and delivered; the board's selection and main-effects tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from rich.console import Console
+
+from benchmarks.studies import ROBUST_ABLATION_PROTOCOL as PROTOCOL
+from benchmarks.studies import RobustAblationStudy, load_ablation, run_ablation
+from core.errors import ConfigError
+from leaderboards.robustness import build_robustness_tables
+from leaderboards.store import ResultsStore
+from leaderboards.tables import SELECTION_COLUMN, main_effects_tables, selection_tables
+
+TINY = Path(__file__).parent / "configs" / "tiny_extractor.yaml"
+
+
+def study_file(tmp_path: Path) -> Path:
+    path = tmp_path / "study.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "robust",
+                "training_config": str(TINY),
+                "image_budget": 24,
+                "factors": {
+                    "augmentation": {"off": {"data": {"delivery": None}}, "on": {"data": {"delivery": True}}}
+                },
+                "candidates": {"tiny": str(TINY)},
+                "perturbations": ["jpeg:75"],
+                "zero_shot": {"gallery_per_model": 5, "episodes": 2, "pairs_per_episode": 50, "validation_pairs": 50},
+                "bootstrap_samples": 5,
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_every_row_is_recorded_on_selection_and_reported_splits_clean_and_delivered(tmp_path: Path) -> None:
+    study = load_ablation(study_file(tmp_path))
+    assert isinstance(study, RobustAblationStudy) and study.selection_split == "known_val"
+    store = ResultsStore(tmp_path / "r.sqlite")
+    console = Console(quiet=True)
+    with pytest.raises(ConfigError, match="valid: off, on, tiny"):
+        run_ablation(study, store, tmp_path / "cache", console, ["webp"])
+    written = run_ablation(study, store, tmp_path / "cache", console)
+    # 3 rows x 2 splits x (clean + 1 level) x (raw + standardised)
+    assert len(written) == 3 * 2 * 2 * 2
+    runs = store.runs()
+    assert {(r["protocol"], r["split"]) for r in runs if r["method"].endswith("[tiny]")} == {
+        (f"{PROTOCOL}{suffix}{level}", split)
+        for suffix in ("", "_standardised")
+        for level in ("", "@jpeg:75")
+        for split in ("known_val", "unseen_all")
+    }
+    assert run_ablation(study, store, tmp_path / "cache", console) == [], "recorded rows are skipped"
+
+    [table, _] = selection_tables(store)
+    assert table.metrics[:2] == ["selection: identification", "reported: identification"]
+    assert SELECTION_COLUMN in table.metrics and len(table.rows) == 3
+    effects = {(t.protocol, t.split) for t in main_effects_tables(store)}
+    assert {(f"{PROTOCOL}_main_effects", "known_val"), (f"{PROTOCOL}_main_effects", "unseen_all")} <= effects
+    robust = {(t.protocol, t.split) for t in build_robustness_tables(store)}
+    assert {(PROTOCOL, "known_val"), (PROTOCOL, "unseen_all")} <= robust

@@ -22,7 +22,7 @@ import lightning as L
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Sampler, TensorDataset
 
 from core.hashing import config_hash
 from core.images import as_float_images
@@ -75,9 +75,14 @@ def hardware_args(method: str, hardware: dict[str, Any] | None) -> dict[str, Any
 
 def training_key(hparams: dict[str, Any], data_hash: str, seed: int, **extra: Any) -> str:
     """What a trained method's weights depend on: its hyper-parameters (not ``retrain``, which
-    says whether to reuse them, nor ``hardware``, which says where they train), the known-train
-    data hash and the seed."""
-    kept = {k: v for k, v in hparams.items() if k not in ("retrain", "hardware")}
+    says whether to reuse them, nor ``hardware``, which says where they train; an option left
+    unset, such as ``delivery: null``, keeps the key it had before the option existed), the
+    known-train data hash and the seed."""
+    kept = {
+        k: v
+        for k, v in hparams.items()
+        if k not in ("retrain", "hardware") and not (k in UNSET_WHEN_NONE and v is None)
+    }
     return config_hash({**extra, "hparams": kept, "data": data_hash, "seed": seed})
 
 
@@ -92,6 +97,32 @@ def weights_directory(kind: str, key: str, retrain: bool) -> tuple[Path, str]:
     if retrain and local.exists():
         shutil.rmtree(local)
     return local, f"trained here {key}"
+
+
+#: options whose ``None`` leaves a training key as it was before the option was added
+UNSET_WHEN_NONE = ("delivery",)
+
+
+class DeliveredImages(Dataset):
+    """A split's (image in [-1, 1], label) pairs, each image passed through the delivery chain
+    (:mod:`datamodules.synthetic.delivery`) afresh at each draw - the augmentation the
+    flagship's synthetic models get, for a control trained on real images, so the comparison
+    still isolates synthetic vs real training data. The chain of draw ``n`` of image ``i`` is
+    seeded by ``(i, n)``: the same in every run of one process (``num_workers=0``)."""
+
+    def __init__(self, split: Any, chain: Any) -> None:
+        self.images, self.labels, self.chain = split.images, split.labels.long(), chain
+        self.draws = [0] * len(self.labels)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from core.seeding import derive_seed
+
+        draw, self.draws[index] = self.draws[index], self.draws[index] + 1
+        image = self.chain.deliver_one(self.images[index], derive_seed("delivery-real", index, draw) % 2**63)
+        return as_float_images(image[None])[0], self.labels[index]
 
 
 def process_rank() -> tuple[int, int]:
@@ -230,8 +261,12 @@ def train_on_labelled_images(
     triplet_weight: float,
     lr: float,
     hardware: dict[str, Any] | None = None,
+    delivery: dict[str, Any] | bool | None = None,
 ) -> dict[str, Any]:
-    """Train into ``out`` (config.yaml + extractor.safetensors + summary.json); returns the summary."""
+    """Train into ``out`` (config.yaml + extractor.safetensors + summary.json); returns the summary.
+    ``delivery`` passes the training images (never the validation ones) through the delivery
+    chain, as the flagship's synthetic images are."""
+    from datamodules.synthetic.delivery import DeliveryChain
     from lightning_modules.synthetic_fingerprint.lightning_module import FingerprintTraining
 
     if (out / "summary.json").exists() and (out / WEIGHTS_FILE).exists():
@@ -244,9 +279,11 @@ def train_on_labelled_images(
         num_classes=len(train.generator_ids), net=net_args, triplet_weight=triplet_weight, lr=lr
     )
     sampler = LabelBalancedBatchSampler(train.labels, models_per_batch, images_per_model, seed)
+    chain = DeliveryChain.from_config(delivery)
+    images = labelled_tensors(train) if chain is None else DeliveredImages(train, chain)
     summary = fit_keeping_best(
         module,
-        DataLoader(labelled_tensors(train), batch_sampler=sampler),
+        DataLoader(images, batch_sampler=sampler),
         DataLoader(labelled_tensors(val), batch_size=256),
         epochs=epochs,
         workdir=out / "lightning",

@@ -281,3 +281,20 @@ def test_the_shipped_checkpoint_is_what_shipped_yaml_trains_on_the_controls_netw
     summary = json.loads((SHIPPED_CHECKPOINT / "summary.json").read_text())
     assert summary["key"] == shipped.key() and summary["selected"]["metric"] == "val/zs_identification"
     assert load_extractor(SHIPPED_CHECKPOINT).input_transform == "spectrum"
+
+
+def test_the_real_control_can_be_delivered_and_its_unset_option_keeps_the_shipped_key() -> None:
+    from datamodules.synthetic.delivery import DeliveryChain
+    from lightning_modules.real_training import DeliveredImages, training_key
+
+    hparams = {"epochs": 12, "lr": 2e-3, "retrain": False, "hardware": None}
+    assert training_key({**hparams, "delivery": None}, "d", 0) == training_key(hparams, "d", 0)
+    assert training_key({**hparams, "delivery": True}, "d", 0) != training_key(hparams, "d", 0)
+    split = tests.fabricated.fabricated_split("known_train")
+    images = DeliveredImages(split, DeliveryChain({"noise": {"probability": 1.0, "range": [4, 4]}}))
+    first, label = images[0]
+    again, _ = images[0]  # a second draw of the same image: delivered afresh
+    assert label == split.labels[0] and first.shape == split.images[0].shape
+    assert float(first.min()) >= -1 and float(first.max()) <= 1 and not torch.equal(first, again)
+    replay = DeliveredImages(split, DeliveryChain({"noise": {"probability": 1.0, "range": [4, 4]}}))
+    assert torch.equal(replay[0][0], first)  # the same draws in every run

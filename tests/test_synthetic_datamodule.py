@@ -146,3 +146,46 @@ def test_fixed_images_are_made_once_and_reused(monkeypatch: pytest.MonkeyPatch) 
     first = image_set(dm.train_dataloader())
     assert sorted(made) == list(range(6)), "one forward pass per model: its whole fixed set"
     assert image_set(dm.train_dataloader()) == first and len(made) == 6, "later epochs reuse them"
+
+
+def test_the_delivery_chain_is_seeded_per_image_and_visit_and_validates_its_settings() -> None:
+
+    from datamodules.perturbations import PerturbationError
+    from datamodules.synthetic.delivery import DeliveryChain
+
+    images = (torch.rand(4, 3, 32, 32) * 255).to(torch.uint8)
+    chain = DeliveryChain.from_config(True)
+    assert torch.equal(chain(images, 7, range(4), 0), chain(images, 7, range(4), 0))
+    assert not torch.equal(chain(images, 7, range(4), 0), chain(images, 7, range(4), 1))
+    assert DeliveryChain.from_config(None) is None and DeliveryChain.from_config(False) is None
+    untouched = DeliveryChain(probability=0.0)
+    assert torch.equal(untouched(images, 7, range(4)), images)
+    for bad, message in (
+        ({"steps": {"jpg": {}}}, "jpeg"),
+        ({"steps": {"jpeg": {"range": [50, 120]}}}, "1..100"),
+        ({"steps": {"blur": {"probability": 2}}}, r"\[0, 1\]"),
+        ({"steps": {"blur": {"sigma": 1}}}, "unknown keys"),
+        ({"probability": 0.5, "order": "random"}, "unknown keys"),
+    ):
+        with pytest.raises(PerturbationError, match=message):
+            DeliveryChain.from_config(bad)
+
+
+def test_delivered_training_images_change_per_visit_and_validation_images_never() -> None:
+    dm = SyntheticModelDataModule(
+        num_models=6,
+        images_per_model=8,
+        images_per_group=4,
+        models_per_batch=2,
+        val_split="model",
+        val_fraction=0.34,
+        num_workers=0,
+        delivery=True,
+    )
+    dm.setup("fit")
+    train = dm.train_set
+    assert not torch.equal(train[0][0], train[len(train)][0])  # the same group, next visit
+    assert torch.equal(train[0][0], train[0][0])
+    [first] = [batch[0] for batch in dm.val_dataloader()][:1]
+    [again] = [batch[0] for batch in dm.val_dataloader()][:1]
+    assert torch.equal(first, again)

@@ -198,6 +198,9 @@ class RealFingerprintMethod(ControlMethod):
         retrain: train again even where shipped or cached weights match.
         hardware: where it trains - ``accelerator``, ``devices``, ``strategy``, ``num_nodes``
             (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
+        delivery: the flagship's delivery-chain augmentation on the training images (``true``
+            for the default chain, a mapping for its settings; see
+            :mod:`datamodules.synthetic.delivery`), so the control can match a robust flagship.
     """
 
     weights_note = "trained on the known real generators (control)"
@@ -212,6 +215,7 @@ class RealFingerprintMethod(ControlMethod):
         lr: float = 2e-3,
         retrain: bool = False,
         hardware: dict[str, Any] | None = None,
+        delivery: dict[str, Any] | bool | None = None,
     ) -> None:
         super().__init__()
         hardware_args("fingerprint_real", hardware)
@@ -234,6 +238,7 @@ class RealFingerprintMethod(ControlMethod):
             triplet_weight=self.hparams.triplet_weight,
             lr=self.hparams.lr,
             hardware=hardware_args("fingerprint_real", self.hparams.hardware),
+            delivery=self.hparams.delivery,
         )
         self.net = load_extractor(directory)
         self.weights_digest = file_digest(directory / WEIGHTS_FILE)

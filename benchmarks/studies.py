@@ -27,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.markup import escape
+
 from core.errors import ConfigError
 from core.yaml_config import read_dataclass_yaml
 from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig, train_extractor
@@ -364,7 +366,7 @@ def _study_variant(
         (e, emb, label) for e in evaluations for emb, label in labels if not store.has_run(key(e, emb, label))
     ]
     if not todo:
-        console.print(f"{variant.name}: already in the store")
+        console.print(f"{escape(variant.name)}: already in the store")
         return []
     start = time.perf_counter()
     directory = trained_directory(cfg, cache)
@@ -398,19 +400,20 @@ def _study_variant(
                     split=result.split,
                     seed=seed,
                     config=config(evaluation, embedding),
-                    data_hash=evaluation.split.data_hash,
+                    data_hash=data_hash,
                     wall_time_s=time.perf_counter() - start,
                     details={
                         **variant.details,
                         "embedding": embedding,
                         "training": summary,
+                        "evaluated_data_hash": evaluation.split.data_hash,
                         **result.details,
                     },
                 )
                 written.append(store.write_run(record, result.figures))
                 figures = {f.metric: f.value for f in result.figures}
                 console.print(
-                    f"{variant.name} ({embedding}, {result.split}, {evaluation.perturbation or 'clean'}): "
+                    f"{escape(variant.name)} ({embedding}, {result.split}, {evaluation.perturbation or 'clean'}): "
                     f"identification {figures.get('identification_accuracy', float('nan')):.3f}, "
                     f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f}"
                 )

@@ -412,8 +412,9 @@ def _study_variant(
                 )
                 written.append(store.write_run(record, result.figures))
                 figures = {f.metric: f.value for f in result.figures}
+                level = evaluation.perturbation or "clean"
                 console.print(
-                    f"{escape(variant.name)} ({embedding}, {result.split}, {evaluation.perturbation or 'clean'}): "
+                    f"{escape(variant.name)} ({embedding}, {result.split}, {level}): "
                     f"identification {figures.get('identification_accuracy', float('nan')):.3f}, "
                     f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f}"
                 )

@@ -172,14 +172,23 @@ def labelled_tensors(split: Any) -> TensorDataset:
 
 
 def shuffled_loader(
-    split: Any, batch_size: int, seed: int, hardware: dict[str, Any], drop_last: bool = False
+    split: Any,
+    batch_size: int,
+    seed: int,
+    hardware: dict[str, Any],
+    drop_last: bool = False,
+    delivery: dict[str, Any] | bool | None = None,
 ) -> DataLoader:
-    """A split's labelled images in seeded shuffled batches. With several processes Lightning
-    swaps the sampler for a ``DistributedSampler`` (seeded by the run's seed) and a
+    """A split's labelled images in seeded shuffled batches (through the delivery chain where
+    ``delivery`` asks, see :class:`DeliveredImages`). With several processes Lightning swaps
+    the sampler for a ``DistributedSampler`` (seeded by the run's seed) and a
     ``torch.Generator`` cannot be sent to spawned processes, so none is attached there."""
+    from datamodules.synthetic.delivery import DeliveryChain
+
     several = hardware.get("devices", 1) != 1 or hardware.get("num_nodes", 1) != 1
+    chain = DeliveryChain.from_config(delivery)
     return DataLoader(
-        labelled_tensors(split),
+        labelled_tensors(split) if chain is None else DeliveredImages(split, chain),
         batch_size=batch_size,
         shuffle=True,
         drop_last=drop_last,

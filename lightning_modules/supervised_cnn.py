@@ -43,6 +43,8 @@ class SupervisedCNNMethod(AttributionMethod):
         retrain: train again even where shipped or cached weights match.
         hardware: where it trains - ``accelerator``, ``devices``, ``strategy``, ``num_nodes``
             (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
+        delivery: the flagship's delivery-chain augmentation on the training images (``true``
+            or a mapping; :mod:`datamodules.synthetic.delivery`); unset keeps the shipped key.
     """
 
     weights_note = "trained on the known real generators"
@@ -59,6 +61,7 @@ class SupervisedCNNMethod(AttributionMethod):
         warmup_fraction: float = 0.05,
         retrain: bool = False,
         hardware: dict[str, Any] | None = None,
+        delivery: dict[str, Any] | bool | None = None,
     ) -> None:
         super().__init__()
         hardware_args("supervised_cnn", hardware)
@@ -131,7 +134,9 @@ class SupervisedCNNMethod(AttributionMethod):
             hardware = hardware_args("supervised_cnn", self.hparams.hardware)
             return fit_keeping_best(
                 self,
-                shuffled_loader(train, self.hparams.batch_size, seed, hardware),
+                shuffled_loader(
+                    train, self.hparams.batch_size, seed, hardware, delivery=self.hparams.delivery
+                ),
                 DataLoader(labelled_tensors(val), batch_size=256),
                 epochs=self.hparams.epochs,
                 workdir=directory / "lightning",

@@ -285,7 +285,7 @@ def test_the_shipped_checkpoint_is_what_shipped_yaml_trains_on_the_controls_netw
 
 def test_the_real_control_can_be_delivered_and_its_unset_option_keeps_the_shipped_key() -> None:
     from datamodules.synthetic.delivery import DeliveryChain
-    from lightning_modules.real_training import DeliveredImages, training_key
+    from lightning_modules.real_training import DeliveredImages, shuffled_loader, training_key
 
     hparams = {"epochs": 12, "lr": 2e-3, "retrain": False, "hardware": None}
     assert training_key({**hparams, "delivery": None}, "d", 0) == training_key(hparams, "d", 0)
@@ -298,3 +298,6 @@ def test_the_real_control_can_be_delivered_and_its_unset_option_keeps_the_shippe
     assert float(first.min()) >= -1 and float(first.max()) <= 1 and not torch.equal(first, again)
     replay = DeliveredImages(split, DeliveryChain({"noise": {"probability": 1.0, "range": [4, 4]}}))
     assert torch.equal(replay[0][0], first)  # the same draws in every run
+    # supervised_cnn's loader takes the same switch
+    assert isinstance(shuffled_loader(split, 8, 0, {}, delivery=True).dataset, DeliveredImages)
+    assert not isinstance(shuffled_loader(split, 8, 0, {}).dataset, DeliveredImages)

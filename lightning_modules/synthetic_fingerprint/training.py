@@ -34,6 +34,8 @@ from core.tracking import wandb_logger
 from core.yaml_config import read_dataclass_yaml
 
 WEIGHTS_FILE = "extractor.safetensors"
+#: trained extractors a training may start from (``init_weights``), by directory name
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
 #: where a run executes, not what it trains: left out of its key
 HARDWARE_FIELDS = ("accelerator", "devices", "strategy", "num_nodes")
 #: the zero-shot validation figure a run with held-out validation models is selected on
@@ -121,6 +123,10 @@ class ExtractorTrainingConfig:
     strategy: str = "auto"
     num_nodes: int = 1
     precision: str = "32-true"
+    #: start the network from a trained extractor (a run directory, absolute or under
+    #: :data:`PRETRAINED`) instead of random weights - e.g. a delivery-robust fine-tuning of
+    #: a network trained on pristine synthetic images; the classifier head starts afresh
+    init_weights: str | None = None
 
     @classmethod
     def from_yaml(cls, path: str | Path, **overrides: Any) -> ExtractorTrainingConfig:
@@ -131,7 +137,18 @@ class ExtractorTrainingConfig:
         revision of the real photo sets its synthetic models take as input: a cached extractor
         trained on other inputs (the ``faces`` set lost its non-faces: revision 2) is not it."""
         described = {k: v for k, v in asdict(self).items() if k not in HARDWARE_FIELDS}
+        init = described.pop("init_weights")
+        if init is not None:  # what the start was, not where it lies (unset: keys as before)
+            described["init_weights_sha256"] = sha256_file(self.init_directory() / WEIGHTS_FILE)
         return config_hash({**described, "inputs": _input_digest(self.data)})
+
+    def init_directory(self) -> Path:
+        """The run directory ``init_weights`` names (a missing one is a clear error)."""
+        path = Path(str(self.init_weights))
+        directory = path if path.is_absolute() else PRETRAINED / path
+        if not (directory / WEIGHTS_FILE).is_file():
+            raise FileNotFoundError(f"init_weights: no trained extractor at {directory}")
+        return directory
 
 
 def _input_digest(data: dict[str, Any]) -> dict[str, int]:
@@ -178,6 +195,10 @@ def train_extractor(
         warmup_fraction=cfg.warmup_fraction,
         zero_shot_val=dm.hparams.val_split == "model",
     )
+    if cfg.init_weights is not None:
+        from safetensors.torch import load_file
+
+        module.net.load_state_dict(load_file(str(cfg.init_directory() / WEIGHTS_FILE)))
     has_val = dm.val_set is not None
     keep_best = KeepBestWeights(out / "lightning") if has_val and dm.hparams.val_split == "model" else None
     resumable = ModelCheckpoint(

@@ -301,3 +301,20 @@ def test_the_real_control_can_be_delivered_and_its_unset_option_keeps_the_shippe
     # supervised_cnn's loader takes the same switch
     assert isinstance(shuffled_loader(split, 8, 0, {}, delivery=True).dataset, DeliveredImages)
     assert not isinstance(shuffled_loader(split, 8, 0, {}).dataset, DeliveredImages)
+
+
+def test_a_training_can_start_from_a_trained_extractor_named_by_its_weights(tmp_path: Path) -> None:
+    base = ExtractorTrainingConfig.from_yaml(TINY)
+    cfg = ExtractorTrainingConfig(**{**base.__dict__, "image_budget": 24})
+    train_extractor(cfg, tmp_path / "start", quiet=True)
+    tuned = ExtractorTrainingConfig(**{**cfg.__dict__, "init_weights": str(tmp_path / "start")})
+    assert tuned.key() != cfg.key()
+    moved = ExtractorTrainingConfig(**{**tuned.__dict__, "init_weights": str(tmp_path / "copy")})
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / WEIGHTS_FILE).write_bytes((tmp_path / "start" / WEIGHTS_FILE).read_bytes())
+    assert moved.key() == tuned.key()  # the start is named by its weights, not by where it lies
+    summary = train_extractor(tuned, tmp_path / "tuned", quiet=True)
+    assert summary["steps"] == 2
+    missing = ExtractorTrainingConfig(**{**cfg.__dict__, "init_weights": "no-such-run"})
+    with pytest.raises(FileNotFoundError, match="init_weights: no trained extractor"):
+        missing.key()

@@ -425,9 +425,11 @@ def trained_directory(cfg: ExtractorTrainingConfig, cache: Path) -> Path:
     """Where a training config's extractor is: the shipped checkpoint when it is that training,
     else the cache (trained there on first use)."""
     from lightning_modules.synthetic_fingerprint.methods import SHIPPED_CHECKPOINT
+    from lightning_modules.synthetic_fingerprint.training import WEIGHTS_FILE
 
     shipped = SHIPPED_CHECKPOINT / "summary.json"
-    if shipped.is_file() and json.loads(shipped.read_text()).get("key") == cfg.key():
+    complete = shipped.is_file() and (SHIPPED_CHECKPOINT / WEIGHTS_FILE).is_file()
+    if complete and json.loads(shipped.read_text()).get("key") == cfg.key():
         return SHIPPED_CHECKPOINT
     return cache / "extractors" / cfg.key()
 

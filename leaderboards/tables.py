@@ -310,15 +310,27 @@ def selection_tables(store: ResultsStore) -> list[Table]:
             for name in ("identification", "verification AUROC", "delivered identification")
             for side in ("selection", "reported")
         ]
+        # delivered figures are averaged over the levels every row has, so rows compare alike
+        levels = set.intersection(
+            *(
+                {f["protocol"] for f in by_column.get(f"{side}: delivered identification", [])}
+                for by_column in cells.values()
+                for side in ("selection", "reported")
+            )
+        )
         table_rows = []
         for method, by_column in sorted(cells.items()):
             figures = [f for fs in by_column.values() for f in fs]
+            averaged = {
+                c: _level_mean([f for f in fs if "@" not in f["protocol"] or f["protocol"] in levels])
+                for c, fs in by_column.items()
+            }
             table_rows.append(
                 Row(
                     method,
-                    {c: _level_mean(fs) for c, fs in by_column.items()},
+                    {c: cell for c, cell in averaged.items() if cell is not None},
                     sorted({f["seed"] for f in figures}),
-                    provenance(figures),
+                    {**provenance(figures), "delivered_levels": sorted(p.split("@")[1] for p in levels)},
                 )
             )
         tables.append(
@@ -329,8 +341,10 @@ def selection_tables(store: ResultsStore) -> list[Table]:
     return tables
 
 
-def _level_mean(figures: list[dict[str, Any]]) -> Cell:
+def _level_mean(figures: list[dict[str, Any]]) -> Cell | None:
     """The mean over perturbation levels (each level's seeds averaged first); one level: its cell."""
+    if not figures:
+        return None
     by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in figures:
         by_level[f["protocol"]].append(f)

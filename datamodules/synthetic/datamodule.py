@@ -160,9 +160,12 @@ class ResumableBatches:
     through :class:`ResumableLoader` (its ``state_dict`` / ``load_state_dict`` interface)."""
 
     skip = 0
+    epoch = 0
 
     def resume_at(self, batches_done: int) -> None:
-        self.skip = batches_done % len(self)  # type: ignore[arg-type]
+        """Continue after ``batches_done`` training batches: in the pass they fall in, after
+        them (Lightning never calls a batch sampler's ``set_epoch``, so the pass is set here)."""
+        self.epoch, self.skip = divmod(batches_done, len(self))  # type: ignore[arg-type]
 
     def __iter__(self) -> Iterator:
         skip, self.skip = self.skip, 0

@@ -23,6 +23,7 @@ batch, the worker or the process; a resumed run sees the very same images.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,7 +79,8 @@ class DeliveryChain:
         if not 0 <= probability <= 1:
             raise PerturbationError(f"delivery probability must be in [0, 1], got {probability}")
         self.probability, self.random_order = float(probability), random_order
-        self.steps = [self._step(name, spec) for name, spec in (steps or DEFAULT_STEPS).items()]
+        chosen = DEFAULT_STEPS if steps is None else steps
+        self.steps = [self._step(name, spec) for name, spec in chosen.items()]
 
     @staticmethod
     def _step(name: str, spec: Mapping[str, Any]) -> DeliveryStep:
@@ -91,9 +93,15 @@ class DeliveryChain:
             raise PerturbationError(
                 f"delivery step {name!r}: unknown keys {sorted(unknown)}; valid: probability, range"
             )
-        probability = float(spec.get("probability", 0.5))
-        low, high = (float(v) for v in spec.get("range", (kind.identity, kind.identity)))
-        if not 0 <= probability <= 1 or low > high:
+        try:
+            probability = float(spec.get("probability", 0.5))
+            low, high = (float(v) for v in spec.get("range", (kind.identity, kind.identity)))
+        except (TypeError, ValueError):
+            raise PerturbationError(
+                f"delivery step {name!r}: probability is a number and range two numbers [low, high], "
+                f"got {dict(spec)}"
+            ) from None
+        if not 0 <= probability <= 1 or not math.isfinite(low) or not math.isfinite(high) or low > high:
             raise PerturbationError(
                 f"delivery step {name!r}: needs a probability in [0, 1] and a range low <= high, "
                 f"got {probability} and [{low}, {high}]"
@@ -109,7 +117,7 @@ class DeliveryChain:
     def from_config(cls, config: Mapping[str, Any] | bool | None) -> DeliveryChain | None:
         """``None``/``False``: no delivery; ``True``: the default chain; a mapping:
         ``{"steps": {...}, "probability": p, "random_order": bool}``."""
-        if not config:
+        if config is None or config is False:
             return None
         if config is True:
             return cls()

@@ -247,7 +247,7 @@ class RobustAblationStudy(AblationStudy):
             StudyVariant(
                 f"synthetic_fingerprint[{name}]",
                 ExtractorTrainingConfig.from_yaml(path),
-                {"candidate": name, "training_config": Path(path).name},
+                {"candidate": name},  # the training is in the run's key, not the file it came from
             )
             for name, path in self.candidates.items()
         ]

@@ -318,6 +318,7 @@ def selection_tables(store: ResultsStore) -> list[Table]:
                 for side in ("selection", "reported")
             )
         )
+        delivered = sorted(level.split("@")[1] for level in levels)
         table_rows = []
         for method, by_column in sorted(cells.items()):
             figures = [f for fs in by_column.values() for f in fs]
@@ -330,7 +331,8 @@ def selection_tables(store: ResultsStore) -> list[Table]:
                     method,
                     {c: cell for c, cell in averaged.items() if cell is not None},
                     sorted({f["seed"] for f in figures}),
-                    {**provenance(figures), "delivered_levels": sorted(p.split("@")[1] for p in levels)},
+                    # the levels the delivered columns average, said where a row says what it is
+                    {**provenance(figures), "weights": "delivered = mean of " + ", ".join(delivered)},
                 )
             )
         tables.append(

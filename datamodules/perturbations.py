@@ -119,27 +119,19 @@ def _crop(images: torch.Tensor, fraction: float, gen: torch.Generator) -> torch.
     return _to_uint8(back)
 
 
+def _codec(
+    name: str, label: str, apply: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
+) -> PerturbationKind:
+    """A lossy re-encoding at an integer quality 1..100 (100: the clean point on plots)."""
+    valid = lambda q: 1 <= q <= 100 and q == int(q)  # noqa: E731
+    return PerturbationKind(name, label, 100, valid, "an integer in 1..100", apply, increasing=False)
+
+
 for _kind in (
-    PerturbationKind(
-        "jpeg",
-        "JPEG quality",
-        100,
-        lambda q: 1 <= q <= 100 and q == int(q),
-        "an integer in 1..100",
-        _jpeg,
-        increasing=False,
-    ),
+    _codec("jpeg", "JPEG quality", _jpeg),
     # WebP (lossy, VP8 intra): a codec the delivery chain never applies in training, so a gain that
     # holds only for the trained operations shows on it
-    PerturbationKind(
-        "webp",
-        "WebP quality",
-        100,
-        lambda q: 1 <= q <= 100 and q == int(q),
-        "an integer in 1..100",
-        _webp,
-        increasing=False,
-    ),
+    _codec("webp", "WebP quality", _webp),
     PerturbationKind(
         "resize",
         "scale down then back up",

@@ -29,16 +29,19 @@ COMMANDS: Registry[CommandFunction] = Registry("command", home_package="benchmar
 
 
 def command(
-    name: str, optional_positionals: tuple[str, ...] = ()
+    name: str, optional_positionals: tuple[str, ...] = (), config: type | None = None
 ) -> Callable[[CommandFunction], CommandFunction]:
     """Register a function as ``modelprint NAME``; a space nests (``"synth describe"``).
 
     Parameters without a default become positionals; those named in ``optional_positionals``
     are positionals too, but may be left out (``modelprint list`` / ``modelprint list 'spec*'``).
+    A command given a ``config`` dataclass takes one instance of it: the dataclass's fields are
+    its flags (documented by the dataclass's ``Args:``), so they are listed once, in the class.
     """
 
     def register(function: CommandFunction) -> CommandFunction:
         function.optional_positionals = optional_positionals  # type: ignore[attr-defined]
+        function.config_class = config  # type: ignore[attr-defined]
         return COMMANDS.register(name)(function)
 
     return register
@@ -69,9 +72,13 @@ def build_parser() -> ArgumentParser:
                     optional = getattr(entry.factory, "optional_positionals", ())
                     for key in optional:
                         sub.add_argument(key, nargs="?", default=argparse.SUPPRESS, type=str)
-                    sub.add_function_arguments(
-                        entry.factory, as_group=False, as_positional=True, skip=set(optional)
-                    )
+                    config_class = getattr(entry.factory, "config_class", None)
+                    if config_class is not None:
+                        sub.add_class_arguments(config_class, as_group=False)
+                    else:
+                        sub.add_function_arguments(
+                            entry.factory, as_group=False, as_positional=True, skip=set(optional)
+                        )
                 summary = entry.summary if prefix == path else f"{prefix[-1]} subcommands"
                 groups[parent].add_subcommand(prefix[-1], sub, help=summary)
                 parsers[prefix] = sub
@@ -129,7 +136,7 @@ def bare_boolean_flags(args: list[str]) -> list[str]:
     for entry in COMMANDS:
         words = entry.name.split()
         if args[: len(words)] == words:
-            hints = typing.get_type_hints(entry.factory)
+            hints = typing.get_type_hints(getattr(entry.factory, "config_class", None) or entry.factory)
             booleans = {name for name, hint in hints.items() if hint is bool}
             return [f"{a}=true" if a.startswith("--") and a[2:] in booleans else a for a in args]
     return args
@@ -147,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         function = COMMANDS.entry(name).factory
         kwargs = leaf_parser.instantiate(leaf_cfg).as_dict()
         kwargs.pop("config", None)
-        status = function(**kwargs)
+        config_class = getattr(function, "config_class", None)
+        status = function(config_class(**kwargs)) if config_class is not None else function(**kwargs)
     except argparse.ArgumentError as error:
         print(one_line_error(parser, args, error), file=sys.stderr)
         return 2

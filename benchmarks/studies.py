@@ -276,8 +276,9 @@ def run_study(
     zoo's unseen generators) and, where given, on ``selection_split`` (generators the
     extractor never trained on that are not the test: the zoo's known ones), clean and at each
     perturbation level (the evaluated split's images perturbed, as the robustness track does)."""
+    from benchmarks.protocols.base import FIT_SPLITS
     from benchmarks.protocols.zero_shot import ZeroShotProtocol
-    from benchmarks.runner import FIT_SPLITS, load_named_splits
+    from benchmarks.runner import load_named_splits
     from datamodules.perturbations import parse_perturbation, perturbed_split
 
     reported = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
@@ -327,8 +328,9 @@ def _study_variant(
     cache: Path,
     console: Any,
 ) -> list[str]:
+    from benchmarks.featurise import extract
+    from benchmarks.protocols.base import FIT_SPLITS
     from benchmarks.provenance import run_record
-    from benchmarks.runner import FIT_SPLITS, extract
     from core.hashing import config_hash
     from core.seeding import seed_all
     from leaderboards.store import RunKey

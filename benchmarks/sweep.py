@@ -143,7 +143,7 @@ def parse_agent_arguments(argv: list[str]) -> dict[str, Any]:
 
 def trial_config(trial: dict[str, Any]) -> Any:
     """The :class:`BenchmarkConfig` of one trial (run keys, and the method's arguments)."""
-    from benchmarks.runner import BenchmarkConfig
+    from benchmarks.plan import BenchmarkConfig
 
     if "method" not in trial:
         raise SweepError("a trial needs --method=NAME")
@@ -163,8 +163,10 @@ def trial_config(trial: dict[str, Any]) -> Any:
 def metric_value(store: Any, cfg: Any, summary: Any, metric: str) -> float | None:
     """The figure ``protocol/split/metric`` of a trial, found in the store by the config hash
     its run (``summary``) keyed the cell by - so a trial skipped on resume still reports it."""
+    from benchmarks.plan import cell_label
+
     protocol_name, split, name = metric.split("/")
-    chash = summary.cell_hashes.get(f"{cfg.methods[0]}|{protocol_name}|{cfg.seeds[0]}")
+    chash = summary.cell_hashes.get(cell_label(cfg.methods[0], protocol_name, cfg.seeds[0]))
     if chash is None:
         return None
     rows = store.figure_rows(

@@ -75,12 +75,24 @@ def check_typed(
     return values
 
 
-def read_dataclass_yaml(cls: type, path: str | Path) -> dict[str, Any]:
-    """The YAML mapping at ``path``, checked against ``cls``'s typed fields (ConfigError)."""
+BASE_KEY = "base_config"
+
+
+def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """The YAML mapping at ``path`` (ConfigError if it is not one). ``base_config: other.yaml``
+    (a file beside it) is read first and overridden key by key, so a variant's YAML names only
+    what it changes: the one place a config inherits from another."""
+    path = Path(path)
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(raw).__name__}")
-    return check_typed(cls, raw, str(path))
+    base = raw.pop(BASE_KEY, None)
+    return {**read_yaml_mapping(path.with_name(str(base))), **raw} if base else raw
+
+
+def read_dataclass_yaml(cls: type, path: str | Path) -> dict[str, Any]:
+    """The YAML mapping at ``path``, checked against ``cls``'s typed fields (ConfigError)."""
+    return check_typed(cls, read_yaml_mapping(path), str(path))

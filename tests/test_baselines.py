@@ -12,8 +12,10 @@ import torch
 
 import tests.fabricated
 from benchmarks.cli import main
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, available_methods, method_args, run_benchmark
+from benchmarks.plan import parse_plan
+from benchmarks.runner import run_benchmark
 from core.errors import ConfigError, MissingWeightsError
 from leaderboards.render import to_markdown
 from leaderboards.store import ResultsStore
@@ -22,6 +24,7 @@ from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.clip_features import ClipFeaturesMethod, cached_hub_weights
 from lightning_modules.heads import CosineKNN, LinearProbe
+from lightning_modules.method_config import method_args
 from tests.tiny_methods import TEST_ARGS, TINY_CLIP
 
 BASELINES = ["clip_features", "clip_features_knn", "supervised_cnn", "noise_residual"]
@@ -165,11 +168,11 @@ def test_clip_without_weights_offline_is_left_out_of_an_all_methods_run_and_an_e
     assert reason is not None and "modelprint weights fetch" in reason and "random_init: true" in reason
     assert main(["weights", "fetch", "--methods=[clip_features]"]) == 2  # one line, says how
     assert ClipFeaturesMethod.unavailable({**method_args("clip_features"), "random_init": True}) is None
-    cfg = BenchmarkConfig(methods=None, protocols=["closed_set"], dataset="fabricated", bootstrap_samples=0)
-    kept, notes = available_methods(cfg, ["spectral", "clip_features"])
-    assert kept == ["spectral"] and notes and notes[0].startswith("left out clip_features:")
-    named = BenchmarkConfig(methods=["clip_features"], dataset="fabricated")
-    assert available_methods(named, ["clip_features"]) == (["clip_features"], [])  # named: it will say why
+    every = parse_plan(BenchmarkConfig(protocols=["closed_set"], dataset="fabricated", bootstrap_samples=0))
+    assert "spectral" in every.methods and "clip_features" not in every.methods
+    assert [n for n in every.notes if n.startswith("left out clip_features:")]
+    named = parse_plan(BenchmarkConfig(methods=["clip_features"], dataset="fabricated"))
+    assert list(named.methods) == ["clip_features"] and named.notes == []  # named: it will say why
     with pytest.raises(MissingWeightsError, match="modelprint weights fetch"):
         ClipFeaturesMethod(**{**TINY_CLIP, "random_init": False})
 

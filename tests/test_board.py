@@ -9,8 +9,9 @@ import pytest
 
 import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
 from benchmarks.cli import main
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, run_benchmark
+from benchmarks.runner import run_benchmark
 from leaderboards.plots import plot_confusions
 from leaderboards.render import to_html, to_latex, to_markdown, write_all
 from leaderboards.store import Figure, ResultsStore, RunRecord

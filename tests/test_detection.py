@@ -10,9 +10,11 @@ import torch
 from sklearn.metrics import average_precision_score, balanced_accuracy_score, roc_auc_score
 
 import tests.fabricated
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
+from benchmarks.plan import PlanError
 from benchmarks.protocols.detection import DetectionProtocol, balanced_threshold
-from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from benchmarks.runner import run_benchmark
 from leaderboards.store import ResultsStore
 from lightning_modules.base import Features
 from lightning_modules.spectral import SpectralMethod

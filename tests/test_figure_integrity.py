@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from benchmarks.plan import PlanError
+from benchmarks.runner import run_benchmark
 from core.errors import ConfigError, DataError, ModelprintError
 from datamodules import DATASETS
 from datamodules.public.images import BadImageError, read_image

@@ -257,18 +257,21 @@ def test_a_new_checkpoint_makes_the_flagships_cells_stale(tmp_path: Path) -> Non
     shipped weights (same arguments) is a new cell, never a skipped one."""
     import shutil
 
+    from benchmarks.config import BenchmarkConfig
+    from benchmarks.plan import Variant, parse_plan
     from benchmarks.protocols import PROTOCOLS
-    from benchmarks.runner import BenchmarkConfig, cell_config
-    from core.hashing import config_hash
     from lightning_modules.synthetic_fingerprint.methods import SHIPPED_CHECKPOINT
 
     checkpoint = tmp_path / "ckpt"
     shutil.copytree(SHIPPED_CHECKPOINT, checkpoint)
-    cfg = BenchmarkConfig(method_args={"synthetic_fingerprint": {"checkpoint": str(checkpoint)}})
-    protocol = PROTOCOLS.create("zero_shot")
-    before = config_hash(cell_config(cfg, "synthetic_fingerprint", protocol))
+    cfg = BenchmarkConfig(
+        methods=["synthetic_fingerprint"],
+        method_args={"synthetic_fingerprint": {"checkpoint": str(checkpoint)}},
+    )
+    variant = Variant(PROTOCOLS.create("zero_shot"))
+    before = parse_plan(cfg).cell("synthetic_fingerprint", variant, 0).config_hash
     (checkpoint / WEIGHTS_FILE).write_bytes((checkpoint / WEIGHTS_FILE).read_bytes() + b"\0")
-    assert config_hash(cell_config(cfg, "synthetic_fingerprint", protocol)) != before
+    assert parse_plan(cfg).cell("synthetic_fingerprint", variant, 0).config_hash != before
 
 
 def test_the_shipped_checkpoint_is_what_shipped_yaml_trains_on_the_controls_network() -> None:

@@ -9,9 +9,9 @@ import torch
 
 import tests.fabricated
 from benchmarks.protocols import PROTOCOLS
-from benchmarks.runner import method_args
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
+from lightning_modules.method_config import method_args
 from tests.tiny_methods import TEST_ARGS  # tiny networks; the flagship loads its shipped checkpoint
 
 SHIPPED = [n for n in METHODS.names() if METHODS.entry(n).factory.__module__.startswith("lightning_modules.")]

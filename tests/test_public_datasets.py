@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, run_benchmark
+from benchmarks.runner import run_benchmark
 from core.errors import AbsentSplitError, DataError
 from datamodules import DATASETS
 from datamodules.public.images import BadImageError, read_image

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.config import BenchmarkConfig
 from benchmarks.data_records import generator_groups, residual_spectra
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.protocols.open_set import counterpart_hits
-from benchmarks.runner import BenchmarkConfig, run_benchmark
+from benchmarks.runner import run_benchmark
 from benchmarks.split_integrity import check_split_integrity, data_set_hash
 from core.errors import AbsentSplitError, ConfigError, DataError
 from core.metrics.synthetic_quality import FingerprintDiversity, MeanResidualSpectrum

@@ -10,8 +10,10 @@ import pytest
 import torch
 
 import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from benchmarks.plan import PlanError
+from benchmarks.runner import run_benchmark
 from datamodules.perturbations import PERTURBATIONS, PerturbationError, parse_perturbation, perturbed_split
 from leaderboards.robustness import CLEAN, build_robustness_tables, plot_robustness
 from leaderboards.store import ResultsStore
@@ -262,8 +264,8 @@ def test_the_clean_column_holds_the_seeds_that_were_perturbed(tmp_path: Path) ->
 
 
 def test_detection_under_a_perturbation_fits_on_clean_images_and_tests_on_perturbed_ones() -> None:
+    from benchmarks.plan import Variant
     from benchmarks.protocols import PROTOCOLS
-    from benchmarks.runner import Variant
     from datamodules.perturbations import parse_perturbation
 
     variant = Variant(PROTOCOLS.create("detection"), parse_perturbation("jpeg:75"))

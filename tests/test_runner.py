@@ -12,8 +12,10 @@ import torch
 
 import tests.fabricated
 from benchmarks.cli import main
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from benchmarks.plan import PlanError
+from benchmarks.runner import run_benchmark
 from core.registry import UnknownNameError
 from leaderboards.store import ResultsStore
 from lightning_modules import METHODS
@@ -148,7 +150,8 @@ class WindowedSpectral(SpectralMethod):
 
 
 def test_test_time_crops_average_the_windows_features_and_are_recorded(tmp_path: Path) -> None:
-    from benchmarks.runner import crop_windows, extract
+    from benchmarks.featurise import extract
+    from benchmarks.plan import crop_windows
 
     assert crop_windows(32, 16, 1) == [] and crop_windows(32, 16, 4) == [0, 16]
     assert crop_windows(64, 32, 9) == [0, 16, 32] and crop_windows(16, 16, 9) == [], "no larger: whole"

@@ -10,8 +10,10 @@ import pytest
 
 import tests.fabricated
 from benchmarks.cli import main
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, PlanError, run_benchmark
+from benchmarks.plan import PlanError
+from benchmarks.runner import run_benchmark
 from leaderboards.store import ResultsStore
 
 PLAN = {
@@ -85,8 +87,8 @@ def test_a_trained_baseline_trains_on_two_processes(
     CPU) train, the main process gets the weights back, and the run records where it trained."""
     import torch
 
-    from benchmarks.runner import method_args
     from lightning_modules import METHODS
+    from lightning_modules.method_config import method_args
     from tests.tiny_methods import TEST_ARGS
 
     monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path))

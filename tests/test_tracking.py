@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, run_benchmark
+from benchmarks.runner import run_benchmark
 from core.tracking import wandb_mode
 from leaderboards.store import ResultsStore
 

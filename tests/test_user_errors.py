@@ -5,7 +5,6 @@ one plan never compute a cell twice. Each case runs the CLI as a user would."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import socket
 import sqlite3
@@ -20,17 +19,10 @@ import pytest
 import torch
 
 from benchmarks.cli import main
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import (
-    BenchmarkConfig,
-    Variant,
-    cell_id,
-    data_set_label,
-    load_splits,
-    plan,
-    plan_cells,
-    run_benchmark,
-)
+from benchmarks.plan import Variant, parse_plan
+from benchmarks.runner import load_splits, run_benchmark
 from benchmarks.split_integrity import data_set_hash
 from core.paths import file_slug
 from leaderboards.claims import CellClaims
@@ -304,13 +296,12 @@ def test_a_cell_claimed_by_a_dead_run_is_taken_over_when_its_lease_lapses(tmp_pa
     genimage_fixture(root)
     store = ResultsStore(tmp_path / "r.sqlite")
     cfg = spectral_closed_set(root)
-    cfg = dataclasses.replace(cfg, dataset_label=data_set_label(cfg))  # as the runner files it
     dead = CellClaims(store, lease_s=1.5)  # claims, never renews: a killed run
 
-    methods, protocols = plan(cfg)
+    plan = parse_plan(cfg)
     splits, _, _ = load_splits(cfg)
-    cells = plan_cells(cfg, methods, [Variant(p) for p in protocols])
-    assert dead.claim([cell_id(c, cfg, data_set_hash(splits)) for c in cells])
+    cells = plan.cells([Variant(p) for p in plan.protocols])
+    assert dead.claim([c.claim_id(plan.dataset_label, data_set_hash(splits)) for c in cells])
     start = time.monotonic()
     summary = run_benchmark(cfg, store, FeatureCache(tmp_path / "cache"), poll_s=0.2)
     assert summary.ran == 1 and summary.skipped == 0
@@ -333,7 +324,8 @@ def test_a_claim_of_a_killed_process_on_this_host_is_taken_at_once(tmp_path: Pat
 CONCURRENT = """
 import sys
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, run_benchmark
+from benchmarks.config import BenchmarkConfig
+from benchmarks.runner import run_benchmark
 from leaderboards.store import ResultsStore
 root, store, cache = sys.argv[1:4]
 cfg = BenchmarkConfig(methods=["spectral", "noise_residual"], protocols=["closed_set", "open_set"],

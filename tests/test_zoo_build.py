@@ -332,7 +332,7 @@ def test_prebuilt_training_sets_are_checked(tmp_path: Path) -> None:
 def test_unseen_all_takes_its_features_from_the_unseen_subsets(tiny_zoo: dict[str, Path]) -> None:
     """The runner featurises unseen_all by gathering its parts' rows: with the images themselves
     as the 'features', the gathered rows must be unseen_all's own images, in its order."""
-    from benchmarks.runner import features_from_parts
+    from benchmarks.featurise import features_from_parts
 
     out = tiny_zoo["out"]
     union = load_split("unseen_all", out)

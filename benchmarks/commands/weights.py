@@ -13,9 +13,9 @@ def weights_fetch(methods: list[str] | None = None) -> int:
     Args:
         methods: only these methods (default: every registered method).
     """
-    from benchmarks.runner import method_args
     from core.hashing import file_digest
     from lightning_modules import METHODS
+    from lightning_modules.method_config import method_args
 
     names = methods if methods is not None else METHODS.names()
     for name in names:

@@ -10,6 +10,10 @@ import torch
 from leaderboards.store import Figure
 from lightning_modules.base import AttributionMethod, Features
 
+#: the known generators' splits every method is fitted (``known_train``) and selected
+#: (``known_val``) on: never perturbed, never reported by a protocol that tests generalisation
+FIT_SPLITS = ("known_train", "known_val")
+
 
 @dataclass
 class ProtocolResult:
@@ -50,6 +54,11 @@ class Protocol:
     def feature_splits(self) -> tuple[str, ...]:
         """The splits whose features ``evaluate`` reads."""
         raise NotImplementedError
+
+    def fit_splits(self) -> tuple[str, ...]:
+        """The splits this protocol fits and selects on: they stay clean in the robustness track
+        (only what it tests on is perturbed). Default: the known generators' train and val."""
+        return FIT_SPLITS
 
     def clean_reference_splits(self) -> tuple[str, ...]:
         """Splits whose *clean* features ``evaluate`` also reads when the test splits are

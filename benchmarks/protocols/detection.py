@@ -25,7 +25,7 @@ from torchmetrics.functional.classification import binary_auroc, binary_average_
 
 from benchmarks.bootstrap import figure_with_interval
 from benchmarks.protocols import register_protocol
-from benchmarks.protocols.base import ProtocolResult, SubsetProtocol, downsample_curve
+from benchmarks.protocols.base import FIT_SPLITS, ProtocolResult, SubsetProtocol, downsample_curve
 from benchmarks.protocols.open_set import UNSEEN_SUBSETS
 from benchmarks.split_integrity import REAL_SPLITS
 from datamodules.zoo.datamodule import REAL_CLASS
@@ -62,6 +62,10 @@ class DetectionProtocol(SubsetProtocol):
 
     def feature_splits(self) -> tuple[str, ...]:
         return ("known_train", "known_val", *REAL_SPLITS, *self.subsets)
+
+    def fit_splits(self) -> tuple[str, ...]:
+        """The probe is fitted on known-train vs real-train and thresholded on the val pair."""
+        return (*FIT_SPLITS, "real_train", "real_val")
 
     def evaluate(
         self, method: AttributionMethod, features: dict[str, Features], seed: int

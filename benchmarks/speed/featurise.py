@@ -20,8 +20,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.runner import method_args
 from lightning_modules import METHODS
+from lightning_modules.method_config import method_args
 
 DEFAULT_METHODS = ["clip_features", "synthetic_fingerprint", "supervised_cnn", "noise_residual"]
 

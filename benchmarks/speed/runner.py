@@ -21,11 +21,13 @@ import yaml
 from rich.console import Console
 
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, load_named_splits, method_args, run_benchmark
+from benchmarks.plan import BenchmarkConfig
+from benchmarks.runner import load_named_splits, run_benchmark
 from core.images import as_float_images
 from core.paths import config_file
 from leaderboards.store import ResultsStore
 from lightning_modules import METHODS
+from lightning_modules.method_config import build_method
 
 DEFAULT = config_file("experiments", "default.yaml")
 
@@ -60,7 +62,7 @@ def main() -> None:
     split = load_named_splits(cfg.dataset, cfg.dataset_args, ["known_test"])["known_test"]
     images = as_float_images(split.images)
     for name in cfg.methods or METHODS.names():
-        method = METHODS.create(name, **method_args(name))
+        method = build_method(name)
         start = time.perf_counter()
         with torch.no_grad():
             for chunk in images.split(256):

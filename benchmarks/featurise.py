@@ -1,0 +1,117 @@
+"""A method's features of the splits a run's cells need: cached, derived, or computed.
+
+Features are cached per (method key, split data hash, split, crop transform), so a method's
+features of a data set are computed once whatever protocols and runs read them; a split made
+of others already featurised (``unseen_all``, the three unseen groups) is gathered from them.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from benchmarks.feature_cache import FeatureCache, FeatureEntry
+from benchmarks.plan import Cell, RunSummary, SplitSource, crop_windows
+from benchmarks.protocols.base import FIT_SPLITS
+from core.images import as_float_images
+from core.quiet_trainer import quiet_trainer
+from datamodules.perturbations import Perturbation
+from lightning_modules.base import AttributionMethod, Features
+
+
+def features_from_parts(split: Any, done: list[tuple[Any, torch.Tensor]]) -> torch.Tensor | None:
+    """The features of ``split`` gathered from splits already featurised by the same method,
+    where those cover every one of its images (``unseen_all`` is the three unseen subsets:
+    without this, open set would featurise every unseen image twice). Rows are matched by
+    ``source_rows``, the images' positions in their data set; None if any image is missing."""
+    rows = getattr(split, "source_rows", None)
+    parts = [(s.source_rows, v) for s, v in done if getattr(s, "source_rows", None) is not None]
+    if rows is None or not parts:
+        return None
+    known_rows = torch.cat([r for r, _ in parts])
+    order = known_rows.argsort()
+    sorted_rows = known_rows[order]
+    at = torch.searchsorted(sorted_rows, rows).clamp(max=len(sorted_rows) - 1)
+    if not torch.equal(sorted_rows[at], rows):
+        return None
+    return torch.cat([v for _, v in parts])[order[at]]
+
+
+def feature_transform(method: AttributionMethod, split: Any, crops: int) -> str:
+    """What the cached features of ``split`` were computed on: ``none`` (whole images) or the
+    test-time windows (``crops9@32``: 9 windows of 32 px)."""
+    windows = crop_windows(split.images.shape[-1], method.input_size, crops)
+    return f"crops{len(windows) ** 2}@{method.input_size}" if windows else "none"
+
+
+def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int = 1) -> torch.Tensor:
+    """The method's features of the split's images; with test-time crops, the mean of its
+    features of every window (each window one pass through ``Trainer.predict``)."""
+    images = as_float_images(split.images)
+    method.to(memory_format=torch.channels_last)  # see AttributionMethod.predict_step
+    windows = crop_windows(images.shape[-1], method.input_size, crops)
+    views = [
+        images[..., y : y + method.input_size, x : x + method.input_size] for y in windows for x in windows
+    ]
+    total = None
+    for view in views or [images]:
+        loader = DataLoader(TensorDataset(view.contiguous()), batch_size=batch_size)
+        values = torch.cat(quiet_trainer().predict(method, loader)).cpu()
+        total = values if total is None else total + values
+    return total / max(len(views), 1)
+
+
+def needed_splits(cells: list[Cell]) -> set[tuple[str, Perturbation | None]]:
+    """(split, perturbation) of every feature set the cells read, the fitting splits included."""
+    return (
+        {(name, None) for name in FIT_SPLITS}
+        | {
+            (name, c.variant.split_variant(name))
+            for c in cells
+            for name in c.variant.protocol.feature_splits()
+        }
+        | {(name, None) for c in cells for name in c.variant.protocol.clean_reference_splits()}
+    )
+
+
+def featurise(
+    method: AttributionMethod,
+    cells: list[Cell],
+    source: SplitSource,
+    cache: FeatureCache,
+    batch_size: int,
+    summary: RunSummary,
+    crops: int = 1,
+) -> dict[tuple[str, Perturbation | None], Features]:
+    """Features of every split the cells need: from the cache, from splits already featurised
+    (``unseen_all`` = its parts), or by running the method - smallest split first."""
+    features: dict[tuple[str, Perturbation | None], Features] = {}
+    clean: list[tuple[Any, torch.Tensor]] = []
+    needed = needed_splits(cells)
+    for split_name, level in sorted(needed, key=lambda item: (len(source.get(*item)), item[0], str(item[1]))):
+        split = source.get(split_name, level)
+        entry = FeatureEntry(
+            method.method_key(), split.data_hash, split_name, feature_transform(method, split, crops)
+        )
+        cached = cache.load(entry, rows=len(split))
+        derived = None if cached is not None or level else features_from_parts(split, clean)
+        if cached is not None:
+            values = cached
+            summary.cache_hits += 1
+        elif derived is not None:
+            values = derived
+        else:
+            start = time.perf_counter()
+            values = extract(method, split, batch_size, crops)
+            summary.feature_seconds += time.perf_counter() - start
+            summary.images_featurised += len(split)
+            cache.save(entry, values)
+        if level is None:
+            clean.append((split, values))
+        features[(split_name, level)] = Features(
+            split_name, values, split.labels, split.generator_ids, getattr(split, "counterparts", None)
+        )
+    return features

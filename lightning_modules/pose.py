@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -50,11 +51,17 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from core.hashing import file_digest
+from core.quiet_trainer import quiet_trainer
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, Features
-from lightning_modules.real_training import SPAWNING_STRATEGIES, hardware_args
+from lightning_modules.base import Features
+from lightning_modules.real_training import (
+    SPAWNING_STRATEGIES,
+    hardware_args,
+    labelled_tensors,
+    shuffled_loader,
+)
 from lightning_modules.synthetic_fingerprint.network import FingerprintNet, batch_hard_triplet_loss
+from lightning_modules.trained import TrainedMethod
 
 
 class AugmentationModel(nn.Module):
@@ -109,7 +116,7 @@ def diversity_loss(new: torch.Tensor, earlier: list[torch.Tensor]) -> torch.Tens
 
 
 @register_method("pose")
-class POSEMethod(AttributionMethod):
+class POSEMethod(TrainedMethod):
     """Classifier + progressively added augmentation models simulating the open space (Yang et al. 2023).
 
     Args:
@@ -128,6 +135,7 @@ class POSEMethod(AttributionMethod):
             (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
     """
 
+    weights_kind = "pose"
     weights_note = "trained on the known real generators + augmentation models"
 
     def __init__(
@@ -158,18 +166,18 @@ class POSEMethod(AttributionMethod):
             )
         self.save_hyperparameters()
         if num_augmenters == 0:
-            self.weights_note = "trained on the known real generators (no augmentation models)"
-        self.training_note = self.weights_note  # what it trains on; fit_extractor adds where from
+            self.training_note = "trained on the known real generators (no augmentation models)"
+            self.weights_note = self.training_note
         self.automatic_optimization = False
         self.task_net: FingerprintNet | None = None
         self.classifier: nn.Linear | None = None
         self.augmenters = nn.ModuleList()
         self.val_accuracy: MulticlassAccuracy | None = None
         self.num_known = 0
-        self.weights_digest = "untrained"
 
-    def build(self, num_known: int, seed: int) -> None:
-        """Task model and every augmentation model, each with its own seeded random init."""
+    def build(self, num_known: int, seed: int) -> nn.Module:
+        """Task model and every augmentation model, each with its own seeded random init; all
+        of them (the whole module) are the cached weights."""
         torch.manual_seed(seed)
         self.num_known = num_known
         self.task_net = FingerprintNet(**(self.hparams.net or {}))
@@ -179,6 +187,7 @@ class POSEMethod(AttributionMethod):
             torch.manual_seed(seed * 1000 + m + 1)
             self.augmenters.append(AugmentationModel(self.hparams.augmenter_width))
         self.val_accuracy = MulticlassAccuracy(num_known, average="micro")
+        return self
 
     def _task(self) -> tuple[FingerprintNet, nn.Linear]:
         if self.task_net is None or self.classifier is None:
@@ -256,42 +265,20 @@ class POSEMethod(AttributionMethod):
         self.val_accuracy(self.logits(self.task_net(images)), labels)
         self.log("val/accuracy", self.val_accuracy, prog_bar=True)
 
-    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
-        """Train on known-train (+ augmentation models); reuse cached weights when present."""
-        from core.quiet_trainer import quiet_trainer
-        from core.seeding import seed_all
-        from lightning_modules.real_training import (
-            CACHED_WEIGHTS,
-            labelled_tensors,
-            shuffled_loader,
-            train_or_load,
-            training_key,
-            weights_directory,
-        )
-
-        key = training_key(dict(self.hparams), train.data_hash, seed)
-        directory, where = weights_directory("pose", key, self.hparams.retrain)
-        self.weights_note = f"{self.training_note}: {where}"
-        seed_all(seed)
-        self.build(len(train.generator_ids), seed)
-
-        def fit() -> dict[str, Any]:
-            hardware = hardware_args("pose", self.hparams.hardware)
-            if hardware.get("strategy") in SPAWNING_STRATEGIES:  # one augmenter trains at a time
-                hardware["strategy"] += "_find_unused_parameters_true"
-            loader = shuffled_loader(train, self.hparams.batch_size, seed, hardware, drop_last=True)
-            trainer = quiet_trainer(max_epochs=self.hparams.epochs, num_sanity_val_steps=0, **hardware)
-            trainer.fit(self, loader, DataLoader(labelled_tensors(val), batch_size=256))
-            return {
-                "epochs": self.hparams.epochs,
-                "hardware": {"world_size": trainer.world_size, **hardware},
-                "augmenters": self.active_augmenters(self.hparams.epochs - 1),
-                "final_val_accuracy": float(trainer.callback_metrics.get("val/accuracy", float("nan"))),
-            }
-
-        summary = train_or_load(self, directory, fit)
-        self.weights_digest = file_digest(directory / CACHED_WEIGHTS)
-        return {"weights": self.weights_digest, **summary}
+    def train_weights(self, train: Any, val: Any, seed: int, directory: Path) -> dict[str, Any]:
+        """Train on known-train (+ augmentation models) for every epoch: the final one is kept."""
+        hardware = hardware_args("pose", self.hparams.hardware)
+        if hardware.get("strategy") in SPAWNING_STRATEGIES:  # one augmenter trains at a time
+            hardware["strategy"] += "_find_unused_parameters_true"
+        loader = shuffled_loader(train, self.hparams.batch_size, seed, hardware, drop_last=True)
+        trainer = quiet_trainer(max_epochs=self.hparams.epochs, num_sanity_val_steps=0, **hardware)
+        trainer.fit(self, loader, DataLoader(labelled_tensors(val), batch_size=256))
+        return {
+            "epochs": self.hparams.epochs,
+            "hardware": {"world_size": trainer.world_size, **hardware},
+            "augmenters": self.active_augmenters(self.hparams.epochs - 1),
+            "final_val_accuracy": float(trainer.callback_metrics.get("val/accuracy", float("nan"))),
+        }
 
     # -- attribution -----------------------------------------------------------------------------
     @torch.no_grad()
@@ -319,21 +306,17 @@ class POSEMethod(AttributionMethod):
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         return F.normalize(features.float(), dim=1)
 
-    def method_key(self) -> str:
-        return f"{super().method_key()}-{self.weights_digest}"
+
+# The ablations: what each changes is declared once, in its method YAML (``base_config:
+# pose.yaml`` and the changed argument), which every run and cell config reads. Each keeps a
+# registered class of its own because the class name is part of the method key.
 
 
 @register_method("pose_no_diversity")
 class POSENoDiversityMethod(POSEMethod):
     """Ablation: POSE without the diversity constraint between augmentation models."""
 
-    def __init__(self, diversity_weight: float = 0.0, **kwargs: Any) -> None:
-        super().__init__(diversity_weight=diversity_weight, **kwargs)
-
 
 @register_method("pose_no_augmentation")
 class POSENoAugmentationMethod(POSEMethod):
     """Ablation: POSE's task model alone (no augmentation models, no open-space class samples)."""
-
-    def __init__(self, num_augmenters: int = 0, **kwargs: Any) -> None:
-        super().__init__(num_augmenters=num_augmenters, **kwargs)

@@ -16,6 +16,7 @@ paper's image-based network). Weights are cached per (configuration, data hash, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import timm
@@ -24,16 +25,16 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchmetrics.classification import MulticlassAccuracy
 
-from core.hashing import file_digest
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, Features
+from lightning_modules.base import Features
 from lightning_modules.optim import adamw_warmup_cosine
-from lightning_modules.real_training import hardware_args
+from lightning_modules.real_training import fit_keeping_best, hardware_args, labelled_tensors, shuffled_loader
 from lightning_modules.synthetic_fingerprint.network import DEFAULT_BACKBONE_ARGS, adapt_stem
+from lightning_modules.trained import TrainedMethod
 
 
 @register_method("supervised_cnn")
-class SupervisedCNNMethod(AttributionMethod):
+class SupervisedCNNMethod(TrainedMethod):
     """timm CNN trained with cross-entropy on the known generators (Yu et al. 2019); max-softmax open set.
 
     Args:
@@ -47,6 +48,7 @@ class SupervisedCNNMethod(AttributionMethod):
             or a mapping; :mod:`datamodules.synthetic.delivery`); unset keeps the shipped key.
     """
 
+    weights_kind = "supervised-cnn"
     weights_note = "trained on the known real generators"
 
     def __init__(
@@ -67,20 +69,22 @@ class SupervisedCNNMethod(AttributionMethod):
         hardware_args("supervised_cnn", hardware)
         self.save_hyperparameters()
         self.net: torch.nn.Module | None = None
-        self.weights_digest = "untrained"
         self.train_accuracy: MulticlassAccuracy | None = None
         self.val_accuracy: MulticlassAccuracy | None = None
 
-    def build(self, num_classes: int) -> None:
+    def build(self, num_known: int, seed: int = 0) -> torch.nn.Module:
+        """The network with a ``num_known``-way classifier (initialised from the global seed,
+        which ``fit_extractor`` sets); the network is the cached weights, not its metrics."""
         args = backbone_args = self.hparams.backbone_args
         if backbone_args is None and self.hparams.backbone == "resnet18":
             args = DEFAULT_BACKBONE_ARGS
         body = timm.create_model(
-            self.hparams.backbone, pretrained=False, num_classes=num_classes, **(args or {})
+            self.hparams.backbone, pretrained=False, num_classes=num_known, **(args or {})
         )
         self.net = adapt_stem(body, self.hparams.stem_stride, keep_stem_pool=False)
-        self.train_accuracy = MulticlassAccuracy(num_classes, average="micro")
-        self.val_accuracy = MulticlassAccuracy(num_classes, average="micro")
+        self.train_accuracy = MulticlassAccuracy(num_known, average="micro")
+        self.val_accuracy = MulticlassAccuracy(num_known, average="micro")
+        return self.net
 
     def _network(self) -> torch.nn.Module:
         if self.net is None:
@@ -111,41 +115,17 @@ class SupervisedCNNMethod(AttributionMethod):
             self, h.lr, h.weight_decay, h.warmup_fraction, self._network().parameters()
         )
 
-    def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
-        """Train on known-train, keep the best known-val epoch; reuse cached weights if present."""
-        from core.seeding import seed_all
-        from lightning_modules.real_training import (
-            CACHED_WEIGHTS,
-            fit_keeping_best,
-            labelled_tensors,
-            shuffled_loader,
-            train_or_load,
-            training_key,
-            weights_directory,
+    def train_weights(self, train: Any, val: Any, seed: int, directory: Path) -> dict[str, Any]:
+        """Train on known-train and keep the epoch of best known-val accuracy."""
+        hardware = hardware_args("supervised_cnn", self.hparams.hardware)
+        return fit_keeping_best(
+            self,
+            shuffled_loader(train, self.hparams.batch_size, seed, hardware, delivery=self.hparams.delivery),
+            DataLoader(labelled_tensors(val), batch_size=256),
+            epochs=self.hparams.epochs,
+            workdir=directory / "lightning",
+            hardware=hardware,
         )
-
-        key = training_key(dict(self.hparams), train.data_hash, seed)
-        directory, where = weights_directory("supervised-cnn", key, self.hparams.retrain)
-        self.weights_note = f"{type(self).weights_note}: {where}"
-        seed_all(seed)
-        self.build(len(train.generator_ids))
-
-        def fit() -> dict[str, Any]:
-            hardware = hardware_args("supervised_cnn", self.hparams.hardware)
-            return fit_keeping_best(
-                self,
-                shuffled_loader(
-                    train, self.hparams.batch_size, seed, hardware, delivery=self.hparams.delivery
-                ),
-                DataLoader(labelled_tensors(val), batch_size=256),
-                epochs=self.hparams.epochs,
-                workdir=directory / "lightning",
-                hardware=hardware,
-            )
-
-        summary = train_or_load(self._network(), directory, fit)
-        self.weights_digest = file_digest(directory / CACHED_WEIGHTS)
-        return {"weights": self.weights_digest, **summary}
 
     # -- attribution --------------------------------------------------------------------------
     @torch.no_grad()
@@ -164,6 +144,3 @@ class SupervisedCNNMethod(AttributionMethod):
 
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         return features.float()
-
-    def method_key(self) -> str:
-        return f"{super().method_key()}-{self.weights_digest}"

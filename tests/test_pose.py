@@ -8,11 +8,14 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from torch.utils.data import DataLoader
 from torchmetrics.functional.classification import binary_auroc
 
 import tests.fabricated
+from core.paths import config_file
 from core.quiet_trainer import quiet_trainer
+from lightning_modules import METHODS
 from lightning_modules.pose import (
     AugmentationModel,
     POSEMethod,
@@ -97,6 +100,18 @@ def test_augmentation_models_are_added_one_at_a_time_and_only_the_newest_trains(
         for epoch in range(4):
             changed = not torch.equal(history[epoch][m], history[epoch + 1][m])
             assert changed == (epoch == trains_in), f"augmenter {m}, epoch {epoch}"
+
+
+@pytest.mark.parametrize("name", ["pose_no_diversity", "pose_no_augmentation"])
+def test_an_ablation_is_declared_once_in_its_yaml(name: str) -> None:
+    """Its YAML is pose.yaml plus the one argument it changes; its class only registers the name
+    (a class of its own keeps the method key) and takes pose's constructor and defaults as they are."""
+    args = yaml.safe_load(config_file("methods", f"{name}.yaml").read_text())
+    assert args.pop("base_config") == "pose.yaml"
+    assert len(args) == 1, args
+    registered = METHODS.entry(name).factory
+    assert isinstance(registered, type) and registered.__bases__ == (POSEMethod,)
+    assert "__init__" not in vars(registered)
 
 
 def test_a_schedule_that_does_not_fit_is_an_error() -> None:

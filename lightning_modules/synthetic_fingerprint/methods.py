@@ -33,7 +33,6 @@ import torch
 from core.hashing import config_hash, file_digest
 from core.paths import cache_dir, config_file
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod
 from lightning_modules.real_training import (
     hardware_args,
     train_on_labelled_images,
@@ -47,6 +46,7 @@ from lightning_modules.synthetic_fingerprint.training import (
     load_extractor,
     train_extractor,
 )
+from lightning_modules.trained import WeightsKeyed
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
 #: the controls' network comes from here (the flagship's network, trained in minutes)
@@ -61,7 +61,7 @@ SHIPPED_TRAINING_CONFIG = config_file("extractor", "shipped.yaml")
 ZERO_SHOT_EMBEDDINGS = ("raw", "standardised")
 
 
-class FingerprintMethod(AttributionMethod):
+class FingerprintMethod(WeightsKeyed):
     """Features are the network's L2-normalised embeddings; zero shot compares them by cosine,
     raw (the paper) or standardised with known-train statistics (``zero_shot_embedding``)."""
 
@@ -73,7 +73,6 @@ class FingerprintMethod(AttributionMethod):
             )
         self.zero_shot_embedding = zero_shot_embedding
         self.net: FingerprintNet | None = None
-        self.weights_digest = "untrained"
 
     def embed(self, features: torch.Tensor) -> torch.Tensor:
         return super().embed(features) if self.zero_shot_embedding == "standardised" else features
@@ -86,9 +85,6 @@ class FingerprintMethod(AttributionMethod):
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self._network().eval().fingerprint(images)
-
-    def method_key(self) -> str:
-        return f"{super().method_key()}-{self.weights_digest}"
 
 
 @register_method("synthetic_fingerprint")

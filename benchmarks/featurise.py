@@ -64,6 +64,37 @@ def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int =
     return total / max(len(views), 1)
 
 
+def cached_extract(
+    method: AttributionMethod,
+    split: Any,
+    split_name: str,
+    cache: FeatureCache,
+    batch_size: int,
+    summary: RunSummary | None = None,
+    crops: int = 1,
+    parts: list[tuple[Any, torch.Tensor]] = (),  # type: ignore[assignment]
+) -> torch.Tensor:
+    """The method's features of one split: from the cache, gathered from ``parts`` (clean
+    splits already featurised), or computed and cached - the one path every caller takes."""
+    entry = FeatureEntry(
+        method.method_key(), split.data_hash, split_name, feature_transform(method, split, crops)
+    )
+    summary = summary if summary is not None else RunSummary()
+    cached = cache.load(entry, rows=len(split))
+    if cached is not None:
+        summary.cache_hits += 1
+        return cached
+    derived = features_from_parts(split, list(parts)) if parts else None
+    if derived is not None:
+        return derived
+    start = time.perf_counter()
+    values = extract(method, split, batch_size, crops)
+    summary.feature_seconds += time.perf_counter() - start
+    summary.images_featurised += len(split)
+    cache.save(entry, values)
+    return values
+
+
 def needed_splits(cells: list[Cell]) -> set[tuple[str, Perturbation | None]]:
     """(split, perturbation) of every feature set the cells read, the fitting splits included."""
     return (
@@ -93,22 +124,8 @@ def featurise(
     needed = needed_splits(cells)
     for split_name, level in sorted(needed, key=lambda item: (len(source.get(*item)), item[0], str(item[1]))):
         split = source.get(split_name, level)
-        entry = FeatureEntry(
-            method.method_key(), split.data_hash, split_name, feature_transform(method, split, crops)
-        )
-        cached = cache.load(entry, rows=len(split))
-        derived = None if cached is not None or level else features_from_parts(split, clean)
-        if cached is not None:
-            values = cached
-            summary.cache_hits += 1
-        elif derived is not None:
-            values = derived
-        else:
-            start = time.perf_counter()
-            values = extract(method, split, batch_size, crops)
-            summary.feature_seconds += time.perf_counter() - start
-            summary.images_featurised += len(split)
-            cache.save(entry, values)
+        parts = [] if level else clean  # a perturbed split is never its clean parts
+        values = cached_extract(method, split, split_name, cache, batch_size, summary, crops, parts)
         if level is None:
             clean.append((split, values))
         features[(split_name, level)] = Features(

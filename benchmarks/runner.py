@@ -2,10 +2,12 @@
 
 Everything is checked before any work starts - names, method/protocol compatibility, seeds,
 that the store can be written, that every split exists and is non-empty, and that the
-splits do not leak into each other (:mod:`benchmarks.split_integrity`). The data hash covers
-every split; every figure of a cell is written in one transaction. A cell already in the results store (same
-run key: method, protocol, data set, split, seed, config hash) is skipped, so a killed run
-resumes where it stopped. Features are cached per (method key, data hash, split).
+splits do not leak into each other (:mod:`benchmarks.split_integrity`); what a run is - its
+cells, their configs and hashes - is worked out once by :mod:`benchmarks.plan`. The data hash
+covers every split; every figure of a cell is written in one transaction. A cell already in
+the results store (same run key: method, protocol, data set, split, seed, config hash, data
+hash) is skipped, so a killed run resumes where it stopped. Features are cached per (method
+key, split data hash, split, crop transform) by :mod:`benchmarks.featurise`.
 
 Model selection never sees test images or unseen generators: the extractor and the head
 are fitted on ``known_train`` and selected on ``known_val`` only.

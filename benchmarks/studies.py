@@ -31,6 +31,7 @@ from rich.markup import escape
 
 from core.errors import ConfigError
 from core.yaml_config import read_dataclass_yaml
+from leaderboards.judging import Judging
 from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig, train_extractor
 
 SCALING_PROTOCOL = "zero_shot_scaling"
@@ -39,6 +40,11 @@ SCALING_PROTOCOL = "zero_shot_scaling"
 RAW, STANDARDISED = "raw", "standardised"
 ABLATION_PROTOCOL = "flagship_ablation"
 ROBUST_ABLATION_PROTOCOL = "flagship_ablation_robust"
+#: how the board reads the studies' own protocols: the robust ablation's rows get robustness
+#: tables on its selection (known_val) and reported (unseen_all) splits
+STUDY_JUDGINGS = {
+    ROBUST_ABLATION_PROTOCOL: Judging(robustness_metrics=("identification_accuracy", "verification_auroc")),
+}
 
 
 @dataclass(frozen=True)
@@ -328,7 +334,8 @@ def _study_variant(
     cache: Path,
     console: Any,
 ) -> list[str]:
-    from benchmarks.featurise import extract
+    from benchmarks.feature_cache import FeatureCache
+    from benchmarks.featurise import cached_extract
     from benchmarks.protocols.base import FIT_SPLITS
     from benchmarks.provenance import run_record
     from core.hashing import config_hash
@@ -377,8 +384,11 @@ def _study_variant(
     method = SyntheticFingerprintMethod(checkpoint=str(directory))
     method.fit_extractor(None, None, seed)
 
+    feature_cache = FeatureCache()
+
     def features_of(split: Any) -> Any:
-        return Features(split.name, extract(method, split, 256), split.labels, split.generator_ids)
+        values = cached_extract(method, split, split.name, feature_cache, 256)
+        return Features(split.name, values, split.labels, split.generator_ids)
 
     clean = {
         s: features_of(splits[s])
@@ -387,6 +397,7 @@ def _study_variant(
     method.fit_head(clean["known_train"], clean["known_val"], seed)
     written = []
     for evaluation in dict.fromkeys(e for e, _, _ in todo):
+        records = []
         features = dict(clean)
         if evaluation.perturbation is not None:
             features[evaluation.protocol.split] = features_of(evaluation.split)
@@ -412,7 +423,7 @@ def _study_variant(
                         **result.details,
                     },
                 )
-                written.append(store.write_run(record, result.figures))
+                records.append((record, result.figures))
                 figures = {f.metric: f.value for f in result.figures}
                 level = evaluation.perturbation or "clean"
                 console.print(
@@ -420,6 +431,7 @@ def _study_variant(
                     f"identification {figures.get('identification_accuracy', float('nan')):.3f}, "
                     f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f}"
                 )
+        written += store.write_runs(records)  # an evaluation's runs land together, or none of them
     return written
 
 

@@ -18,16 +18,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from core.paths import file_slug
+from leaderboards.judging import Judgings, per_generator_views
 from leaderboards.plots import save_figure
 from leaderboards.store import ResultsStore
-
-#: (protocol, split, its table's title)
-VIEWS = (
-    ("open_set", "unseen_all", "open-set AUROC vs known test"),
-    ("open_set", "semantic_shift", "semantic shift: share attributed to the counterpart"),
-    ("zero_shot", "unseen_all", "zero-shot identification"),
-)
-
 
 NOTE = (
     "Open set: AUROC of the known test images against this generator's images alone, then the known "
@@ -65,10 +58,10 @@ def cell(protocol: str, row: dict) -> str:
     return f"{row['identification_accuracy']:.3f} (F1 {row['f1']:.3f})"
 
 
-def per_generator_markdown(store: ResultsStore) -> str:
-    """One table per (protocol, data set): unseen generators as rows, methods as columns."""
+def per_generator_markdown(store: ResultsStore, judgings: Judgings) -> str:
+    """One table per (protocol's view, data set): unseen generators as rows, methods as columns."""
     parts = ["# Per unseen generator\n"]
-    for protocol, split, title in VIEWS:
+    for protocol, split, title in per_generator_views(judgings):
         for dataset, by_method in newest_records(store, protocol, split=split).items():
             methods = sorted(by_method)
             generators = sorted({g for table in by_method.values() for g in table})

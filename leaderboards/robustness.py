@@ -23,23 +23,11 @@ import matplotlib.pyplot as plt
 from core.hashing import config_hash
 from core.paths import file_slug
 from datamodules.perturbations import PERTURBATIONS, parse_perturbation
+from leaderboards.judging import Judging, Judgings
 from leaderboards.plots import save_figure
 from leaderboards.store import ResultsStore
 from leaderboards.tables import Row, Table, is_perturbed, mean_cell, provenance
 
-#: the figure each protocol's robustness is read by
-HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
-    "closed_set": ("accuracy",),
-    "open_set": ("auroc",),
-    "zero_shot": ("identification_accuracy", "verification_auroc"),
-    "zero_shot_clean_gallery": ("identification_accuracy", "verification_auroc"),
-    "detection": ("auroc",),
-    # the flagship's robust ablation: its selection (known_val) and reported (unseen_all) splits
-    "flagship_ablation_robust": ("identification_accuracy", "verification_auroc"),
-}
-#: the splits a protocol's robustness is tabled on, where not every recorded one (detection
-#: records one per generated set; a detector is read by the generators it never saw)
-HEADLINE_SPLITS: dict[str, tuple[str, ...]] = {"detection": ("unseen_all",)}
 CLEAN = "clean"
 
 
@@ -51,7 +39,9 @@ def _level_order(spec: str) -> tuple[int, float]:
     return kinds.index(level.kind.name), direction * level.strength
 
 
-def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[str, dict[str, list[dict]]]]:
+def _robust_rows(
+    store: ResultsStore, judgings: Judgings
+) -> dict[tuple[str, str, str, str], dict[str, dict[str, list[dict]]]]:
     """(protocol, split, dataset, metric) -> method -> column (``clean`` or a spec) -> figures,
     for the protocols, splits and methods that have at least one perturbed run."""
     grouped: dict[tuple[str, str, str, str], dict[str, dict[str, list[dict]]]] = defaultdict(
@@ -73,7 +63,7 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
         if (_owner(row), row["protocol"].split("@", 1)[0], fitted[row["run_id"]]) not in clean_fits:
             continue  # its clean counterpart is fitted otherwise now (the data's options, say)
         base, spec = row["protocol"].split("@", 1)
-        if _tabled(base, row["split"], row["metric"]):
+        if _tabled(judgings, base, row["split"], row["metric"]):
             key = (base, row["split"], row["dataset"], row["metric"])
             grouped[key][row["method"]][spec].append(row)
             perturbed_keys.add((key, row["method"], row["seed"]))
@@ -84,11 +74,12 @@ def _robust_rows(store: ResultsStore) -> dict[tuple[str, str, str, str], dict[st
     return grouped
 
 
-def _tabled(protocol: str, split: str, metric: str) -> bool:
-    """Whether a perturbed figure has a robustness table: a headline metric of its protocol,
-    on a split that protocol is tabled on (every split, unless ``HEADLINE_SPLITS`` names some)."""
-    splits = HEADLINE_SPLITS.get(protocol)
-    return metric in HEADLINE_METRICS.get(protocol, ()) and (splits is None or split in splits)
+def _tabled(judgings: Judgings, protocol: str, split: str, metric: str) -> bool:
+    """Whether a perturbed figure has a robustness table: one of the figures its protocol's
+    robustness is read by, on a split that protocol is tabled on."""
+    judging = judgings.get(protocol, Judging())
+    splits = judging.robustness_splits
+    return metric in judging.robustness_metrics and (splits is None or split in splits)
 
 
 def fitted_configuration(config_json: str) -> str:
@@ -122,10 +113,10 @@ def current_weights(rows: list[dict]) -> dict[tuple[str, str, int], str]:
     return current
 
 
-def build_robustness_tables(store: ResultsStore) -> list[Table]:
+def build_robustness_tables(store: ResultsStore, judgings: Judgings) -> list[Table]:
     """One table per (protocol, split, data set, headline metric) with perturbed runs."""
     tables = []
-    for (protocol, split, dataset, metric), by_method in sorted(_robust_rows(store).items()):
+    for (protocol, split, dataset, metric), by_method in sorted(_robust_rows(store, judgings).items()):
         levels = sorted(
             {c for columns in by_method.values() for c in columns if c != CLEAN}, key=_level_order
         )

@@ -22,6 +22,7 @@ from core.metrics.attribution import (
     VerificationMetrics,
 )
 from core.metrics.synthetic_quality import FingerprintDiversity, FrechetFrequencyDistance
+from leaderboards.judging import Judgings, headline_columns
 from leaderboards.store import ResultsStore
 
 METRIC_CLASSES: dict[str, type] = {
@@ -37,8 +38,6 @@ METRIC_CLASSES: dict[str, type] = {
 
 
 def higher_is_better(metric: str) -> bool:
-    if metric in HEADLINE_METRICS:
-        return higher_is_better(HEADLINE_METRICS[metric])
     if metric.startswith("verification_"):
         return bool(VerificationMetrics.higher_is_better)
     if metric.endswith("_loss"):  # training losses (protocol ``training``)
@@ -48,7 +47,7 @@ def higher_is_better(metric: str) -> bool:
 
 
 @dataclass
-class Cell:
+class TableCell:
     value: float
     ci_low: float | None
     ci_high: float | None
@@ -57,7 +56,7 @@ class Cell:
 @dataclass
 class Row:
     method: str
-    cells: dict[str, Cell]
+    cells: dict[str, TableCell]
     seeds: list[int]
     provenance: dict[str, Any] = field(default_factory=dict)
 
@@ -71,6 +70,8 @@ class Table:
     rows: list[Row]
     #: robustness tables: every column is this one metric, under a different perturbation
     value_metric: str | None = None
+    #: columns named otherwise than the metric they hold (the headline's), column -> metric
+    column_metrics: dict[str, str] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -79,8 +80,8 @@ class Table:
         return f"{self.protocol} / {self.split} ({self.dataset})"
 
     def metric_of(self, column: str) -> str:
-        """The metric a column holds (its own name, except in robustness tables)."""
-        return self.value_metric or column
+        """The metric a column holds (its own name, except in robustness and headline tables)."""
+        return self.value_metric or self.column_metrics.get(column, column)
 
     def best(self, metric: str) -> str | None:
         """The method with the best value in a column (None if the column is empty)."""
@@ -175,48 +176,40 @@ def weights_by_seed(figures: list[dict[str, Any]]) -> str:
     return f"{shared}: {'; '.join(parts)}" if shared else "; ".join(parts)
 
 
-def mean_cell(figures: list[dict[str, Any]]) -> Cell:
+def mean_cell(figures: list[dict[str, Any]]) -> TableCell:
     """A cell from several seeds' figures: means of the values and of the interval bounds."""
-    return Cell(
+    return TableCell(
         _mean([f["value"] for f in figures]),
         _mean([f["ci_low"] for f in figures]),
         _mean([f["ci_high"] for f in figures]),
     )
 
 
-def format_cell(cell: Cell) -> str:
+def format_cell(cell: TableCell) -> str:
     if cell.ci_low is None or cell.ci_high is None:
         return f"{cell.value:.3f}"
     return f"{cell.value:.3f} ± {(cell.ci_high - cell.ci_low) / 2:.3f}"
 
 
-#: the README's one table: (protocol, split, metric, column) per column, one row per method
-HEADLINE_COLUMNS = (
-    ("zero_shot", "unseen_all", "identification_accuracy", "zero-shot identification"),
-    ("zero_shot", "unseen_all", "verification_auroc", "zero-shot verification AUROC"),
-    ("closed_set", "known_test", "accuracy", "closed-set accuracy"),
-    ("open_set", "unseen_all", "auroc", "open-set AUROC"),
-)
-
-
-def headline_table(tables: list[Table], dataset: str = "zoo") -> Table:
-    """Zero shot, closed set and open set side by side for one data set, one row per method:
-    the README's summary of the full board (the same cells, picked out, never recomputed)."""
+def headline_table(tables: list[Table], judgings: Judgings, dataset: str = "zoo") -> Table:
+    """The protocols' headline figures side by side for one data set, one row per method: the
+    README's summary of the full board (the same cells, picked out, never recomputed)."""
     by_key = {(t.protocol, t.split): t for t in tables if t.dataset == dataset and not t.value_metric}
     rows: dict[str, Row] = {}
-    for protocol, split, metric, column in HEADLINE_COLUMNS:
-        table = by_key.get((protocol, split))
+    columns = headline_columns(judgings)
+    for protocol, column in columns:
+        table = by_key.get((protocol, column.split))
         for source in table.rows if table else []:
-            if metric in source.cells:
+            if column.metric in source.cells:
                 row = rows.setdefault(source.method, Row(source.method, {}, [], {"weights": ""}))
-                row.cells[column] = source.cells[metric]
+                row.cells[column.title] = source.cells[column.metric]
                 row.seeds = sorted(set(row.seeds) | set(source.seeds))
                 row.provenance["weights"] = source.provenance["weights"]
-    columns = [c for *_, c in HEADLINE_COLUMNS if any(c in r.cells for r in rows.values())]
-    return Table("headline", "", dataset, columns, sorted(rows.values(), key=lambda r: r.method))
-
-
-HEADLINE_METRICS = {column: metric for _, _, metric, column in HEADLINE_COLUMNS}
+    titles = [c.title for _, c in columns if any(c.title in r.cells for r in rows.values())]
+    metrics = {c.title: c.metric for _, c in columns}
+    return Table(
+        "headline", "", dataset, titles, sorted(rows.values(), key=lambda r: r.method), None, metrics
+    )
 
 
 #: the studies whose variants name their factor levels in ``details["factors"]``
@@ -343,7 +336,7 @@ def selection_tables(store: ResultsStore) -> list[Table]:
     return tables
 
 
-def _level_mean(figures: list[dict[str, Any]]) -> Cell | None:
+def _level_mean(figures: list[dict[str, Any]]) -> TableCell | None:
     """The mean over perturbation levels (each level's seeds averaged first); one level: its cell."""
     if not figures:
         return None
@@ -352,7 +345,7 @@ def _level_mean(figures: list[dict[str, Any]]) -> Cell | None:
         by_level[f["protocol"]].append(f)
     if len(by_level) == 1:
         return mean_cell(figures)
-    return Cell(_mean([mean_cell(fs).value for fs in by_level.values()]), None, None)
+    return TableCell(_mean([mean_cell(fs).value for fs in by_level.values()]), None, None)
 
 
 def _variants(count: int) -> str:

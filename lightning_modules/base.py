@@ -25,7 +25,20 @@ import torch
 from core.hashing import config_hash
 from lightning_modules.heads import LinearProbe
 
-CAPABILITIES = frozenset({"closed_set", "open_set", "zero_shot", "detection"})
+
+class EveryCapability(frozenset):
+    """What a method serves by default: every protocol, since each reads only the interface
+    every method has (features, logits, open-set score, embedding). A method that cannot serve
+    some names the capabilities it has instead, so a new protocol needs no entry here."""
+
+    def __contains__(self, capability: object) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return "EveryCapability()"
+
+
+CAPABILITIES: frozenset[str] = EveryCapability()
 
 
 @dataclass(frozen=True)

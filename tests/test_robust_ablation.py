@@ -9,6 +9,7 @@ import pytest
 import yaml
 from rich.console import Console
 
+from benchmarks.commands.board import board_judgings
 from benchmarks.studies import ROBUST_ABLATION_PROTOCOL as PROTOCOL
 from benchmarks.studies import RobustAblationStudy, load_ablation, run_ablation
 from core.errors import ConfigError
@@ -70,5 +71,5 @@ def test_every_row_is_recorded_on_selection_and_reported_splits_clean_and_delive
     assert table.rows[0].provenance["weights"] == "delivered = mean of jpeg:75"
     effects = {(t.protocol, t.split) for t in main_effects_tables(store)}
     assert {(f"{PROTOCOL}_main_effects", "known_val"), (f"{PROTOCOL}_main_effects", "unseen_all")} <= effects
-    robust = {(t.protocol, t.split) for t in build_robustness_tables(store)}
+    robust = {(t.protocol, t.split) for t in build_robustness_tables(store, board_judgings())}
     assert {(PROTOCOL, "known_val"), (PROTOCOL, "unseen_all")} <= robust

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import tests.fabricated  # noqa: F401 - registers the 'fabricated' data set
+from benchmarks.commands.board import board_judgings
 from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.plan import PlanError
@@ -184,7 +185,7 @@ def test_the_board_gets_robustness_tables_and_plots_apart_from_the_main_tables(t
     run_benchmark(robustness_config(), store, cache)  # the clean benchmark first
     run_benchmark(robustness_config(perturbations=["noise:20", "noise:5", "blur:1"]), store, cache)
     assert all("@" not in t.protocol for t in build_tables(store))
-    tables = {(t.protocol, t.value_metric): t for t in build_robustness_tables(store)}
+    tables = {(t.protocol, t.value_metric): t for t in build_robustness_tables(store, board_judgings())}
     assert set(tables) == {
         ("closed_set", "accuracy"),
         ("open_set", "auroc"),
@@ -196,7 +197,7 @@ def test_the_board_gets_robustness_tables_and_plots_apart_from_the_main_tables(t
     row = closed.rows[0]
     assert row.cells[CLEAN].value == store.figure_rows(protocol="closed_set", metric="accuracy")[0]["value"]
     assert row.cells["noise:20"].value <= row.cells["noise:5"].value + 0.05
-    images = plot_robustness(build_robustness_tables(store), tmp_path)
+    images = plot_robustness(build_robustness_tables(store, board_judgings()), tmp_path)
     assert {p.name for p in images} >= {"robustness_closed_set_known_test_accuracy.png"}
     assert all(p.stat().st_size > 5000 for p in images)
 
@@ -240,10 +241,12 @@ def test_perturbed_runs_of_an_older_checkpoint_leave_the_robustness_tables(tmp_p
 
     write("closed_set", "old", 0.9)
     write("closed_set@jpeg:75", "old", 0.5)
-    assert len(build_robustness_tables(store)) == 1
+    assert len(build_robustness_tables(store, board_judgings())) == 1
     time.sleep(1.1)  # the store orders runs by their creation time, to the second
     write("closed_set", "new", 0.95)
-    assert build_robustness_tables(store) == [], "the jpeg figure was made with the old weights"
+    assert build_robustness_tables(store, board_judgings()) == [], (
+        "the jpeg figure was made with the old weights"
+    )
 
 
 def test_the_clean_column_holds_the_seeds_that_were_perturbed(tmp_path: Path) -> None:
@@ -259,7 +262,7 @@ def test_the_clean_column_holds_the_seeds_that_were_perturbed(tmp_path: Path) ->
     ):
         run = RunRecord("m", protocol, "zoo", "known_test", seed, {}, "d", "g", {}, "cpu", 1.0, {})
         store.write_run(run, [Figure("accuracy", value)])
-    ((row,),) = [table.rows for table in build_robustness_tables(store)]
+    ((row,),) = [table.rows for table in build_robustness_tables(store, board_judgings())]
     assert row.seeds == [0] and row.cells[CLEAN].value == 0.8 and row.cells["jpeg:75"].value == 0.6
 
 

@@ -18,3 +18,9 @@ def register_protocol(name: str) -> Callable[[type], type]:
         return PROTOCOLS.register(name)(cls)
 
     return decorate
+
+
+def protocol_judgings() -> dict:
+    """Protocol name -> how the board reads its runs (:class:`leaderboards.judging.Judging`),
+    every registered protocol's own declaration."""
+    return {name: PROTOCOLS.entry(name).factory.judging for name in PROTOCOLS.names()}

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from leaderboards.judging import Judging
 from leaderboards.store import Figure
 from lightning_modules.base import AttributionMethod, Features
 
@@ -35,6 +36,9 @@ class Protocol:
     absent_splits: tuple[str, ...] = ()
     #: run when a plan names no protocols (False: an opt-in variant, named to be run)
     by_default: ClassVar[bool] = True
+    #: how the board reads this protocol's runs: its headline figures, robustness tables and
+    #: per-generator views (default: its tables only)
+    judging: ClassVar[Judging] = Judging()
 
     def __init__(self, bootstrap_samples: int = 200) -> None:
         self.bootstrap_samples = bootstrap_samples

@@ -18,6 +18,7 @@ from torchmetrics.functional.classification import (
 from benchmarks.bootstrap import figure_with_interval
 from benchmarks.protocols import register_protocol
 from benchmarks.protocols.base import Protocol, ProtocolResult
+from leaderboards.judging import HeadlineColumn, Judging
 from lightning_modules.base import AttributionMethod, Features
 
 
@@ -26,6 +27,10 @@ class ClosedSetProtocol(Protocol):
     """Known generators' test images: top-1 accuracy and macro-F1, bootstrap CIs over images."""
 
     requires = "closed_set"
+    judging = Judging(
+        headline=(HeadlineColumn(2, "known_test", "accuracy", "closed-set accuracy"),),
+        robustness_metrics=("accuracy",),
+    )
 
     def feature_splits(self) -> tuple[str, ...]:
         return ("known_test",)

@@ -29,6 +29,7 @@ from benchmarks.protocols.base import FIT_SPLITS, ProtocolResult, SubsetProtocol
 from benchmarks.protocols.open_set import UNSEEN_SUBSETS
 from benchmarks.split_integrity import REAL_SPLITS
 from datamodules.zoo.datamodule import REAL_CLASS
+from leaderboards.judging import Judging
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.heads import LinearProbe
 
@@ -52,6 +53,8 @@ class DetectionProtocol(SubsetProtocol):
     """Real vs generated images: a probe on the method's features, per generated set."""
 
     requires = "detection"
+    # one run per generated set: a detector is read by the generators it never saw
+    judging = Judging(robustness_metrics=("auroc",), robustness_splits=("unseen_all",))
     valid_subsets = GENERATED_SETS
 
     def restricted(self, absent: set[str]) -> DetectionProtocol | None:

@@ -19,6 +19,7 @@ from benchmarks.bootstrap import figure_with_interval
 from benchmarks.protocols import register_protocol
 from benchmarks.protocols.base import ProtocolResult, SubsetProtocol, clustering_figures, downsample_curve
 from core.metrics.attribution import oscr, oscr_curve
+from leaderboards.judging import HeadlineColumn, Judging
 from lightning_modules.base import AttributionMethod, Features
 
 UNSEEN_SUBSETS = ("unseen_seed", "unseen_dataset", "unseen_architecture", "unseen_all", "semantic_shift")
@@ -29,6 +30,14 @@ class OpenSetProtocol(SubsetProtocol):
     """Known vs unseen generators: closed accuracy on knowns, AUROC known-vs-unknown, OSCR."""
 
     requires = "open_set"
+    judging = Judging(
+        headline=(HeadlineColumn(3, "unseen_all", "auroc", "open-set AUROC"),),
+        robustness_metrics=("auroc",),
+        per_generator=(
+            ("unseen_all", "open-set AUROC vs known test"),
+            ("semantic_shift", "semantic shift: share attributed to the counterpart"),
+        ),
+    )
     valid_subsets = UNSEEN_SUBSETS
 
     def feature_splits(self) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ from core.metrics.attribution import (
     nearest_centroid,
 )
 from core.seeding import generator_for
+from leaderboards.judging import HeadlineColumn, Judging
 from lightning_modules.base import AttributionMethod, Features
 
 
@@ -76,6 +77,14 @@ class ZeroShotProtocol(Protocol):
     """Unseen generators only: N-way identification from K references, and pair verification."""
 
     requires = "zero_shot"
+    judging = Judging(
+        headline=(
+            HeadlineColumn(0, "unseen_all", "identification_accuracy", "zero-shot identification"),
+            HeadlineColumn(1, "unseen_all", "verification_auroc", "zero-shot verification AUROC"),
+        ),
+        robustness_metrics=("identification_accuracy", "verification_auroc"),
+        per_generator=(("unseen_all", "zero-shot identification"),),
+    )
     #: the references under a perturbation: ``perturbed`` with the queries, or ``clean``
     #: (:class:`ZeroShotCleanGalleryProtocol`: a protocol of its own, so its figures never
     #: stand in for zero_shot's on the board)
@@ -221,6 +230,7 @@ class ZeroShotCleanGalleryProtocol(ZeroShotProtocol):
     docstring); on clean images it equals ``zero_shot``, so it runs only when named."""
 
     by_default = False
+    judging = Judging(robustness_metrics=("identification_accuracy", "verification_auroc"))
     gallery = "clean"
 
 

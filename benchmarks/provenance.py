@@ -8,7 +8,7 @@ from typing import Any
 
 from benchmarks.environment import device_description, git_revision, package_versions
 from core.hashing import config_hash
-from leaderboards.store import Figure, RunRecord, open_store
+from leaderboards import Figure, RunRecord, open_store
 from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig
 
 

@@ -17,7 +17,7 @@ if __package__ in (None, ""):  # run as a file by the agent: make the repository
 
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.sweep import SweepError, metric_value, parse_agent_arguments, run_trial
-    from leaderboards.store import open_store
+    from leaderboards import open_store
 
     try:
         trial = parse_agent_arguments(sys.argv[1:] if argv is None else argv)

@@ -5,7 +5,8 @@ for its figures and reuses them.
 A claim names its owner (host, process, a random token) and expires ``lease_s`` seconds after its
 last renewal; a live owner renews its claims from a background thread, so only a dead one (killed,
 machine lost) lets its claims lapse - then another run takes the cell over, at once where the
-dead owner was a process of the same host. The table is
+dead owner was a process of the same host. A cell is named by its text id
+(:meth:`leaderboards.schema.RunKey.cell_id`). The table (:data:`leaderboards.schema.CLAIMS`) is
 coordination state, not results: it is created on first use and never read by the board.
 Expiry compares wall clocks, which is exact on one host and as good as the hosts' clock sync
 across machines sharing a store.
@@ -20,13 +21,8 @@ import time
 import uuid
 from collections.abc import Iterable
 
+from leaderboards.schema import CLAIMS
 from leaderboards.store import ResultsStore
-
-_TABLE = """CREATE TABLE IF NOT EXISTS claims (
-    cell       TEXT PRIMARY KEY,
-    owner      TEXT NOT NULL,
-    expires_at DOUBLE PRECISION NOT NULL
-)"""
 
 
 def _dead_here(owner: str) -> bool:
@@ -72,33 +68,25 @@ class CellClaims:
         if not cells:
             return set()
         now = time.time()
-        with self.store.connection() as conn:
-            conn.execute(_TABLE)
-            self.store.begin_write(conn)
-            try:
-                conn.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
-                owners = {row[0] for row in conn.execute("SELECT DISTINCT owner FROM claims")}
-                for owner in filter(_dead_here, owners):  # killed on this host: no need to wait
-                    conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
-                for cell in cells:
-                    conn.execute(
-                        "INSERT INTO claims VALUES (?, ?, ?) ON CONFLICT(cell) DO UPDATE SET "
-                        "expires_at = excluded.expires_at WHERE claims.owner = excluded.owner",
-                        (cell, self.owner, now + self.lease_s),
-                    )
-                held = {
-                    row[0] for row in conn.execute("SELECT cell FROM claims WHERE owner = ?", (self.owner,))
-                }
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self.store.transaction() as conn:
+            self.store.create(conn, CLAIMS)
+            conn.execute("DELETE FROM claims WHERE expires_at < ?", (now,))
+            owners = {row[0] for row in conn.execute("SELECT DISTINCT owner FROM claims")}
+            for owner in filter(_dead_here, owners):  # killed on this host: no need to wait
+                conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+            for cell in cells:
+                conn.execute(
+                    f"{CLAIMS.insert()} ON CONFLICT(cell) DO UPDATE SET "
+                    "expires_at = excluded.expires_at WHERE claims.owner = excluded.owner",
+                    (cell, self.owner, now + self.lease_s),
+                )
+            held = {row[0] for row in conn.execute("SELECT cell FROM claims WHERE owner = ?", (self.owner,))}
         return held & set(cells)
 
     def release(self, cells: Iterable[str] | None = None) -> None:
         """Give up the claims on ``cells`` (default: all this run holds)."""
-        with self.store.connection() as conn:
-            conn.execute(_TABLE)
+        with self.store.transaction() as conn:
+            self.store.create(conn, CLAIMS)
             if cells is None:
                 conn.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
             else:

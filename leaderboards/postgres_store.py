@@ -1,20 +1,23 @@
 """The results store on PostgreSQL, for many machines writing one store at once.
 
-Same schema (version, tables, views), same run key, the same one-transaction-per-cell
-guarantee and the same reads as the SQLite store it subclasses: only what SQL cannot say the
-same way on both is overridden here. Chosen: psycopg 3 directly rather than SQLAlchemy Core -
-the store is a dozen hand-written statements, and the two dialects differ in four places
-(write serialisation, JSON access, column introspection, the schema version), which small
-overrides state more plainly than a query builder would.
+:class:`PostgresDialect` is what the one :class:`~leaderboards.store.ResultsStore` needs said
+PostgreSQL's way; the schema (:mod:`leaderboards.schema`), the run key, the
+one-transaction-per-cell guarantee and every read are the store's, shared with SQLite. Chosen:
+psycopg 3 directly rather than SQLAlchemy Core - the store is a dozen statements, and the two
+databases differ in a handful of places (write serialisation, JSON access, column
+introspection, the schema version, their errors), which a small dialect states more plainly
+than a query builder would.
 
 * Writers are serialised by a transaction-scoped advisory lock (``pg_advisory_xact_lock``),
   the counterpart of SQLite's ``BEGIN IMMEDIATE``: a key's check-then-insert never interleaves
   with another writer's, so two agents writing the same key leave one run.
 * The schema version lives in a ``modelprint_meta`` table (SQLite keeps it in ``user_version``).
 * A lost connection (server restart, network) mid-write rolls the transaction back on the
-  server; the writer gets a one-line :class:`StoreError` and the cell runs again next time.
+  server; the writer gets a one-line :class:`~leaderboards.store.StoreError` and the cell runs
+  again next time.
 
-``MODELPRINT_RESULTS=postgresql://user:password@host/db`` selects it (:func:`open_store`).
+``MODELPRINT_RESULTS=postgresql://user:password@host/db`` selects it
+(:func:`leaderboards.open_store`).
 """
 
 from __future__ import annotations
@@ -22,58 +25,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from leaderboards.store import SCHEMA_VERSION, ResultsStore, StoreError
+from leaderboards.schema import META
 
 #: the lock id every modelprint writer takes (an arbitrary constant: "mp" in ASCII)
 WRITE_LOCK = 0x6D70
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS modelprint_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id           TEXT PRIMARY KEY,
-    method           TEXT NOT NULL,
-    protocol         TEXT NOT NULL,
-    dataset          TEXT NOT NULL,
-    split            TEXT NOT NULL,
-    seed             BIGINT NOT NULL,
-    config_hash      TEXT NOT NULL,
-    config_json      TEXT NOT NULL,
-    data_hash        TEXT NOT NULL,
-    git_sha          TEXT NOT NULL,
-    package_versions TEXT NOT NULL,
-    device           TEXT NOT NULL,
-    wall_time_s      DOUBLE PRECISION NOT NULL,
-    details_json     TEXT NOT NULL,
-    created_at       TEXT NOT NULL,
-    seq              BIGSERIAL,
-    UNIQUE (method, protocol, dataset, split, seed, config_hash, data_hash)
-);
-CREATE TABLE IF NOT EXISTS figures (
-    run_id  TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    metric  TEXT NOT NULL,
-    value   DOUBLE PRECISION NOT NULL,
-    ci_low  DOUBLE PRECISION,
-    ci_high DOUBLE PRECISION,
-    PRIMARY KEY (run_id, metric)
-);
-CREATE OR REPLACE VIEW figure_rows AS
-    SELECT r.run_id, r.method, r.protocol, r.dataset, r.split, r.seed, f.metric, f.value,
-           f.ci_low, f.ci_high, r.config_hash, r.data_hash, r.git_sha, r.package_versions,
-           r.device, r.wall_time_s, r.created_at, r.details_json
-    FROM figures AS f JOIN runs AS r USING (run_id);
-CREATE OR REPLACE VIEW current_figure_rows AS
-    SELECT * FROM figure_rows AS fr
-    WHERE fr.data_hash = (
-        SELECT r.data_hash FROM runs AS r WHERE r.dataset = fr.dataset
-        GROUP BY r.data_hash ORDER BY MIN(r.created_at) DESC, MIN(r.seq) DESC LIMIT 1
-    )
-"""
-
-
-def is_database_url(location: object) -> bool:
-    return isinstance(location, str) and re.match(r"postgres(ql)?://", location) is not None
 
 
 def redacted(url: str) -> str:
@@ -119,30 +77,28 @@ class Connection:
             cursor.executemany(self._sql(sql), [tuple(r) for r in rows])
 
 
-class PostgresStore(ResultsStore):
-    """The results store in a PostgreSQL database; see the module docstring."""
+class PostgresDialect:
+    """The results store in a PostgreSQL database; see the module docstring. Messages name the
+    database by its URL without the password."""
 
-    row_order = "seq"
+    name = "postgresql"
 
-    def __init__(self, url: str, *, busy_timeout_s: float = 120.0, readonly: bool = False) -> None:
+    def __init__(self, location: str | Path, *, busy_timeout_s: float, readonly: bool) -> None:
         import psycopg
 
-        self.url, self.path = url, redacted(url)  # type: ignore[assignment]
-        self.busy_timeout_s, self.readonly, self._uri = busy_timeout_s, readonly, None
-        try:
-            self._open()
-        except psycopg.Error as error:
-            raise self._unreachable(error) from None
+        self.url, self.location = str(location), redacted(str(location))
+        self.busy_timeout_s = busy_timeout_s
+        self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
+        self.connection_lost: tuple[type[Exception], ...] = (psycopg.OperationalError,)
 
-    def _unreachable(self, error: Exception) -> StoreError:
-        reason = " ".join(str(error).split())[:300]
-        return StoreError(
-            f"results store {self.path} cannot be used ({reason}); nothing was recorded from this "
-            "attempt - check the server and the URL, then run again (recorded cells are skipped)"
-        )
+    def exists(self) -> bool:
+        return True  # the server answers for itself: a database without the schema reads as version 0
+
+    def prepare(self) -> None:
+        """Nothing: the server keeps its own files."""
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:  # type: ignore[override]
+    def connect(self) -> Iterator[Connection]:
         import psycopg
 
         conn = psycopg.connect(
@@ -153,52 +109,14 @@ class PostgresStore(ResultsStore):
         finally:
             conn.close()
 
-    def _open(self) -> None:
-        with self._connect() as conn:
-            if self.readonly:
-                version = self._version(conn)
-                if version != SCHEMA_VERSION:
-                    raise (
-                        self._newer(version)
-                        if version > SCHEMA_VERSION
-                        else StoreError(
-                            f"results store {self.path} holds no modelprint schema; open it once for writing"
-                        )
-                    )
-                return
-            self.begin_write(conn)  # two processes creating one store: one creates, one waits
-            try:
-                conn.execute(SCHEMA.split(";")[0])
-                version = self._version(conn)
-                if version > SCHEMA_VERSION:
-                    raise self._newer(version)
-                for statement in filter(str.strip, SCHEMA.split(";")[1:]):
-                    conn.execute(statement)
-                conn.execute(
-                    "INSERT INTO modelprint_meta VALUES ('schema_version', ?) ON CONFLICT (key) DO NOTHING",
-                    (str(SCHEMA_VERSION),),
-                )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
-    @staticmethod
-    def _version(conn: Connection) -> int:
-        exists = conn.execute("SELECT to_regclass('modelprint_meta') IS NOT NULL").fetchone()[0]
-        if not exists:
-            return 0
-        row = conn.execute("SELECT value FROM modelprint_meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
-
-    def begin_write(self, conn: Any) -> None:
+    def begin_write(self, conn: Connection) -> None:
         conn.execute("BEGIN")
         conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
 
     def json_field(self, column: str, path: str) -> str:
         return f"({column}::json #>> '{{{','.join(path.split('.'))}}}')"
 
-    def columns(self, conn: Any, table: str) -> set[str]:
+    def columns(self, conn: Connection, table: str) -> set[str]:
         rows = conn.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
             "AND table_schema = current_schema()",
@@ -206,37 +124,46 @@ class PostgresStore(ResultsStore):
         ).fetchall()
         return {row[0] for row in rows}
 
-    def _integrity_answer(self) -> str:
+    def version(self, conn: Connection) -> int:
+        exists = conn.execute("SELECT to_regclass(?) IS NOT NULL", (META.name,)).fetchone()[0]
+        if not exists:
+            return 0
+        row = conn.execute(f"SELECT value FROM {META.name} WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def set_version(self, conn: Connection, version: int) -> None:
+        conn.execute(META.create(self.name))
+        conn.execute(
+            f"{META.insert()} ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            ("schema_version", str(version)),
+        )
+
+    def integrity_problem(self) -> str:
         """PostgreSQL keeps its own pages consistent (WAL, checksums where enabled): nothing for a
-        client to check beyond the runs and figures ``check`` reads."""
-        return "ok"
+        client to check beyond the runs and figures the store reads."""
+        return ""
 
-    def check_writable(self) -> None:
-        if self.readonly:
-            raise StoreError(f"results store {self.path} was opened for reading only")
+    def probe_write(self, conn: Connection) -> str | None:
+        """Take the lock a write of ``runs`` takes, without waiting, and roll back: refused
+        without the right to write; held by another writer means writable, just busy."""
         import psycopg
 
+        conn.execute("BEGIN")
         try:
-            with self._connect() as conn:
-                conn.execute("BEGIN")
-                try:  # needs the right to write runs; rolled back
-                    conn.execute("LOCK TABLE runs IN ROW EXCLUSIVE MODE NOWAIT")
-                finally:
-                    conn.execute("ROLLBACK")
-        except psycopg.errors.InsufficientPrivilege as error:
-            reason = " ".join(str(error).split())
-            raise StoreError(
-                f"results store {self.path} cannot be written ({reason}); nothing was run"
-            ) from None
+            conn.execute("LOCK TABLE runs IN ROW EXCLUSIVE MODE NOWAIT")
         except psycopg.errors.LockNotAvailable:
-            return  # another writer holds it: writable, just busy
-        except psycopg.Error as error:
-            raise self._unreachable(error) from None
+            pass
+        finally:
+            conn.execute("ROLLBACK")
+        return None
 
-    def write_runs(self, runs: Any, *, on_conflict: Any = "replace") -> list[str]:
+    def describe(self, error: Exception) -> str:
         import psycopg
 
-        try:
-            return super().write_runs(runs, on_conflict=on_conflict)
-        except psycopg.OperationalError as error:  # connection lost: the server rolled it back
-            raise self._unreachable(error) from None
+        reason = " ".join(str(error).split())
+        if isinstance(error, psycopg.errors.InsufficientPrivilege):
+            return f"results store {self.location} cannot be written ({reason}); nothing was run"
+        return (
+            f"results store {self.location} cannot be used ({reason[:300]}); nothing was recorded from "
+            "this attempt - check the server and the URL, then run again (recorded cells are skipped)"
+        )

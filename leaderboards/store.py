@@ -1,14 +1,21 @@
-"""The results store: one SQLite file that every figure of every run lands in.
+"""The results store: one database that every figure of every run lands in.
 
 Leaderboards are views of this store and nothing else, so each figure carries its
 provenance: config (and its hash), seed, data hash, git revision, package versions, device
-and wall time. The file is opened in WAL mode so that many writers (sweep agents, DDP ranks,
-parallel test processes) and readers can share it; a run's figures are written in a single
-``BEGIN IMMEDIATE`` transaction, so a writer killed half way leaves no partial run behind.
+and wall time. A run's figures - every split of one benchmark cell - are written in a single
+transaction that serialises writers, so a writer killed half way leaves no partial run behind
+and two writers of one key leave one run.
 
-A run is identified by its *key* - (method, protocol, dataset, split, seed, config hash) -
-and writing the same key twice replaces the earlier run (or, on request, is rejected);
-it is never duplicated.
+A run is identified by its key (:class:`~leaderboards.schema.RunKey`: method, protocol,
+dataset, split, seed, config hash, data hash), and writing the same key twice replaces the
+earlier run (or, on request, is rejected); it is never duplicated.
+
+One :class:`ResultsStore` serves every database through a small dialect object that says what
+SQL cannot say the same way everywhere (connecting, taking the write lock, reading a JSON
+field, listing a table's columns, keeping the schema version, and the database's own checks).
+:class:`SqliteDialect` is here: one file, in WAL mode so that many processes on one machine
+(sweep agents, DDP ranks, parallel tests) share it. PostgreSQL, for many machines, is
+:mod:`leaderboards.postgres_store`; :func:`leaderboards.open_store` picks one from a location.
 """
 
 from __future__ import annotations
@@ -18,76 +25,24 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from core.errors import ModelprintError
 from core.hashing import config_hash
-
-SCHEMA_VERSION = 2  # 2: the data hash is part of a run's key
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id           TEXT PRIMARY KEY,
-    method           TEXT NOT NULL,
-    protocol         TEXT NOT NULL,
-    dataset          TEXT NOT NULL,
-    split            TEXT NOT NULL,
-    seed             INTEGER NOT NULL,
-    config_hash      TEXT NOT NULL,
-    config_json      TEXT NOT NULL,
-    data_hash        TEXT NOT NULL,
-    git_sha          TEXT NOT NULL,
-    package_versions TEXT NOT NULL,
-    device           TEXT NOT NULL,
-    wall_time_s      REAL NOT NULL,
-    details_json     TEXT NOT NULL,
-    created_at       TEXT NOT NULL,
-    UNIQUE (method, protocol, dataset, split, seed, config_hash, data_hash)
-);
-CREATE TABLE IF NOT EXISTS figures (
-    run_id  TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    metric  TEXT NOT NULL,
-    value   REAL NOT NULL,
-    ci_low  REAL,
-    ci_high REAL,
-    PRIMARY KEY (run_id, metric)
-);
-CREATE VIEW IF NOT EXISTS figure_rows AS
-    SELECT r.run_id, r.method, r.protocol, r.dataset, r.split, r.seed, f.metric, f.value,
-           f.ci_low, f.ci_high, r.config_hash, r.data_hash, r.git_sha, r.package_versions,
-           r.device, r.wall_time_s, r.created_at, r.details_json
-    FROM figures AS f JOIN runs AS r USING (run_id);
--- the figures of each data set's current version: the data hash that appeared last (a late
--- run on an older version does not make that version current again)
-CREATE VIEW IF NOT EXISTS current_figure_rows AS
-    SELECT * FROM figure_rows AS fr
-    WHERE fr.data_hash = (
-        SELECT r.data_hash FROM runs AS r WHERE r.dataset = fr.dataset
-        GROUP BY r.data_hash ORDER BY MIN(r.created_at) DESC, MIN(r.rowid) DESC LIMIT 1
-    );
-"""
-
-RUN_COLUMNS = (
-    "run_id",
-    "method",
-    "protocol",
-    "dataset",
-    "split",
-    "seed",
-    "config_hash",
-    "config_json",
-    "data_hash",
-    "git_sha",
-    "package_versions",
-    "device",
-    "wall_time_s",
-    "details_json",
-    "created_at",
+from leaderboards.schema import (
+    FIGURES,
+    RUN_KEY,
+    RUNS,
+    SCHEMA_VERSION,
+    SPELLINGS,
+    RunKey,
+    Table,
+    create_statements,
 )
 
 
@@ -108,19 +63,6 @@ class Figure:
     value: float
     ci_low: float | None = None
     ci_high: float | None = None
-
-
-@dataclass(frozen=True)
-class RunKey:
-    """What makes two runs 'the same run' for resume and de-duplication."""
-
-    method: str
-    protocol: str
-    dataset: str
-    split: str
-    seed: int
-    config_hash: str
-    data_hash: str
 
 
 @dataclass
@@ -154,8 +96,68 @@ class RunRecord:
         )
 
 
+class Connection(Protocol):
+    """An open connection in autocommit mode taking ``?`` placeholders, whose rows read by
+    position and by column name (``sqlite3.Connection``, or PostgreSQL's adapter)."""
+
+    def execute(self, sql: str, params: Any = (), /) -> Any: ...
+
+    def executemany(self, sql: str, rows: Any, /) -> Any: ...
+
+
+class Dialect(Protocol):
+    """What one database says its own way; the store says everything else once. A dialect is
+    built from the store's location, busy timeout and read-only flag."""
+
+    #: the key of the database's types in :data:`leaderboards.schema.SPELLINGS`
+    name: str
+    #: where the store is, for messages and records: a file, or a URL without its password
+    location: Path | str
+    #: the driver's errors: any of them while opening or probing becomes one line (:meth:`describe`)
+    errors: tuple[type[Exception], ...]
+    #: the errors that mean the connection was lost mid-write (the server rolled the write back)
+    connection_lost: tuple[type[Exception], ...]
+
+    def __init__(self, location: str | Path, *, busy_timeout_s: float, readonly: bool) -> None: ...
+
+    def exists(self) -> bool:
+        """Whether there is a store to read (a database server always answers for itself)."""
+
+    def prepare(self) -> None:
+        """What the database needs before the store's schema is read or written."""
+
+    def connect(self) -> contextlib.AbstractContextManager[Connection]: ...
+
+    def begin_write(self, conn: Connection) -> None:
+        """Open a transaction that waits for, then excludes, every other writer."""
+
+    def json_field(self, column: str, path: str) -> str:
+        """SQL for a dotted field of a JSON text column, as text."""
+
+    def columns(self, conn: Connection, table: str) -> set[str]: ...
+
+    def version(self, conn: Connection) -> int:
+        """The schema version the database holds (0: none yet)."""
+
+    def set_version(self, conn: Connection, version: int) -> None: ...
+
+    def integrity_problem(self) -> str:
+        """The database's own account of damage to the store ("" where it finds none)."""
+
+    def probe_write(self, conn: Connection) -> str | None:
+        """Try a write that is rolled back; the one-line problem, or ``None`` where it is
+        writable."""
+
+    def describe(self, error: Exception) -> str:
+        """One line saying what ``error`` (one of :attr:`errors`) means for this store and what
+        to do."""
+
+
 class ResultsStore:
-    """A handle on one results-store file; cheap to create, safe to share across processes.
+    """A handle on one results store; cheap to create, safe to share across processes.
+
+    ``location`` is a SQLite file unless ``dialect`` names another database's
+    (:func:`leaderboards.open_store` chooses from the location).
 
     Example:
         >>> import tempfile, pathlib
@@ -167,53 +169,75 @@ class ResultsStore:
         [('spectral', 'accuracy', 0.75)]
     """
 
-    #: the column that orders runs written in the same second (the current-version rule's tie-break)
-    row_order = "rowid"
-
-    def __init__(self, path: str | Path, *, busy_timeout_s: float = 120.0, readonly: bool = False) -> None:
-        self.path = Path(path)
-        self.busy_timeout_s = busy_timeout_s
+    def __init__(
+        self,
+        location: str | Path,
+        *,
+        busy_timeout_s: float = 120.0,
+        readonly: bool = False,
+        dialect: type[Dialect] | None = None,
+    ) -> None:
+        self.dialect: Dialect = (dialect or SqliteDialect)(
+            location, busy_timeout_s=busy_timeout_s, readonly=readonly
+        )
+        #: where the store is, for messages: the SQLite file, or the database URL without its password
+        self.path = self.dialect.location
         self.readonly = readonly
-        self._uri = f"file:{self.path.resolve()}?mode=ro" if readonly else None
-        try:
+        #: the column that orders runs written in the same second (the current-version rule's tie-break)
+        self.row_order = SPELLINGS[self.dialect.name].row_order
+        with self._one_line(self.dialect.errors):
             self._open()
-        except sqlite3.DatabaseError as error:
-            raise self._damaged(error) from None
 
-    def _damaged(self, error: sqlite3.DatabaseError) -> StoreError:
-        """A damaged, unreadable or unwritable file: one line with SQLite's answer, never an
-        overwrite."""
-        if isinstance(error, sqlite3.OperationalError) and any(
-            words in str(error) for words in ("readonly", "read-only", "unable to open")
-        ):
-            return StoreError(
-                f"results store {self.path} cannot be written ({error}); nothing was run - "
-                "make it writable, or point MODELPRINT_RESULTS at a writable file"
-            )
-        answer = self._integrity_answer()
+    @contextmanager
+    def _one_line(self, errors: tuple[type[Exception], ...]) -> Iterator[None]:
+        """The driver's ``errors`` as a one-line :class:`StoreError` that says what to do."""
+        try:
+            yield
+        except errors as error:
+            raise StoreError(self.dialect.describe(error)) from None
+
+    def _open(self) -> None:
+        """Read the schema version, creating the schema in a new store (under the write lock:
+        two processes creating one store - one creates, one waits). Opened for reading only,
+        nothing is created or migrated."""
+        if self.readonly and not self.dialect.exists():
+            raise StoreError(f"no results store at {self.path}")
+        self.dialect.prepare()
+        if self.readonly:
+            with self.dialect.connect() as conn:
+                version = self.dialect.version(conn)
+            if version > SCHEMA_VERSION:
+                raise self._newer(version)
+            if version < SCHEMA_VERSION:
+                held = "holds no modelprint schema" if version == 0 else f"has schema version {version}"
+                raise StoreError(
+                    f"results store {self.path} {held}; open it once for writing (modelprint run) "
+                    "to create or migrate it"
+                )
+            return
+        with self.transaction() as conn:
+            version = self.dialect.version(conn)
+            if version not in (0, SCHEMA_VERSION):
+                raise self._newer(version)
+            if version == 0:
+                for statement in create_statements(self.dialect.name):
+                    conn.execute(statement)
+                self.dialect.set_version(conn, SCHEMA_VERSION)
+
+    def _newer(self, version: int) -> StoreError:
         return StoreError(
-            f"results store {self.path} cannot be used ({error}"
-            + (f"; PRAGMA integrity_check: {answer}" if answer else "")
-            + "); it is left as it is - restore it from a copy, or point MODELPRINT_RESULTS at a new file"
+            f"results store {self.path} has schema version {version}; this modelprint reads "
+            f"version {SCHEMA_VERSION} - upgrade modelprint, or use a new store"
         )
 
-    def _integrity_answer(self) -> str:
-        """SQLite's own account of the damage (first lines of ``PRAGMA integrity_check``), or
-        what stops it from giving one."""
-        try:
-            with self._connect() as conn:
-                answer = [row[0] for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
-        except sqlite3.DatabaseError as error:
-            return f"cannot run ({error})"
-        return "; ".join(answer)
-
     def check(self) -> list[str]:
-        """Every problem found, one line each (empty: the store is sound): SQLite's integrity
-        check, runs without figures, figures without a run, and cells with splits missing."""
-        answer = self._integrity_answer()
-        if answer != "ok":
-            return [f"PRAGMA integrity_check: {answer}"]
-        with self._connect() as conn:
+        """Every problem found, one line each (empty: the store is sound): the database's own
+        integrity check, runs without figures, figures without a run, and cells with splits
+        missing."""
+        damage = self.dialect.integrity_problem()
+        if damage:
+            return [damage]
+        with self.connection() as conn:
             bare = conn.execute(
                 "SELECT run_id, method, protocol, split, seed FROM runs "
                 "WHERE run_id NOT IN (SELECT run_id FROM figures)"
@@ -230,124 +254,39 @@ class ResultsStore:
         problems += [f"{o['n']} figure(s) of run {o['run_id']}, which is not in the store" for o in orphans]
         return problems + [note for _, note in self.incomplete_cells()]
 
-    def _open(self) -> None:
-        if self.readonly:
-            self._open_readonly()
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            self._enable_wal(conn)
-            conn.execute("BEGIN IMMEDIATE")  # two processes creating one store: one creates, one waits
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, 1, SCHEMA_VERSION):
-                conn.execute("ROLLBACK")
-                raise self._newer(version)
-            if version == 1:
-                conn.execute("ROLLBACK")
-                _migrate_1_to_2(conn)
-                conn.execute("BEGIN IMMEDIATE")
-            if version != SCHEMA_VERSION:  # a new store, or one just migrated (its views dropped)
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-
-    def _newer(self, version: int) -> StoreError:
-        return StoreError(
-            f"results store {self.path} has schema version {version}; this modelprint reads "
-            f"version {SCHEMA_VERSION} - upgrade modelprint, or use a new store"
-        )
-
-    def _open_readonly(self) -> None:
-        """Open for reading only (``modelprint board`` on a read-only mount): nothing is created
-        or migrated. Where SQLite cannot even take its read locks there (a WAL store needs its
-        ``-shm`` file), the file is read as immutable - a published store is checkpointed."""
-        if not self.path.is_file():
-            raise StoreError(f"no results store at {self.path}")
-        try:
-            with self._connect() as conn:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
-        except sqlite3.OperationalError:
-            self._uri = f"file:{self.path.resolve()}?immutable=1"
-            with self._connect() as conn:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version != SCHEMA_VERSION:
-            raise (
-                self._newer(version)
-                if version > SCHEMA_VERSION
-                else StoreError(
-                    f"results store {self.path} has schema version {version}; open it once for writing "
-                    "(modelprint run) to migrate it"
-                )
-            )
-
     def check_writable(self) -> None:
-        """Refuse, before any work, a store that cannot take a run: damaged (SQLite's quick
-        check), read-only (file, folder or mount), or opened for reading only."""
+        """Refuse, before any work, a store that cannot take a run: damaged, not writable (file,
+        folder, mount or database role), or opened for reading only."""
         if self.readonly:
             raise StoreError(f"results store {self.path} was opened for reading only")
-        try:
-            with self._connect() as conn:
-                answer = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
-                if answer != ["ok"]:
-                    found = "; ".join(answer[:3])
-                    raise StoreError(
-                        f"results store {self.path} is damaged (PRAGMA quick_check: {found}); "
-                        "restore it from a copy, or point MODELPRINT_RESULTS at a new file"
-                    )
-                conn.execute("BEGIN IMMEDIATE")
-                try:  # a real write, rolled back: the only test SQLite answers truthfully
-                    conn.execute("CREATE TABLE _write_probe (x)")
-                finally:
-                    conn.execute("ROLLBACK")
-        except sqlite3.DatabaseError as error:
-            raise self._damaged(error) from None
+        with self._one_line(self.dialect.errors), self.connection() as conn:
+            problem = self.dialect.probe_write(conn)
+        if problem:
+            raise StoreError(problem)
 
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        """Switch to WAL; SQLite answers 'locked' at once (no busy wait) while another process
-        switches the same fresh file, so retry until the timeout."""
-        deadline = time.monotonic() + self.busy_timeout_s
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def begin_write(self, conn: Any) -> None:
-        """Open a write transaction that serialises writers (SQLite: take the write lock now,
-        so two writers never interleave a key's check and insert)."""
-        conn.execute("BEGIN IMMEDIATE")
-
-    def json_field(self, column: str, path: str) -> str:
-        """SQL for a dotted field of a JSON text column."""
-        return f"json_extract({column}, '$.{path}')"
-
-    def columns(self, conn: Any, table: str) -> set[str]:
-        return {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
-
-    def connection(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A connection to the store's file, closed on exit (autocommit: callers open their own
-        ``BEGIN IMMEDIATE`` transactions) - for tables kept beside the results, such as claims."""
-        return self._connect()
+    def connection(self) -> contextlib.AbstractContextManager[Connection]:
+        """A connection to the store, closed on exit (autocommit: each statement is its own
+        transaction unless inside :meth:`transaction`)."""
+        return self.dialect.connect()
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if self._uri is not None:
-            conn = sqlite3.connect(self._uri, timeout=self.busy_timeout_s, isolation_level=None, uri=True)
-        else:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA foreign_keys=ON")
-        if not self.readonly:
-            conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            yield conn
-        finally:
-            conn.close()
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside a write transaction, committed when the block ends and rolled back
+        when it raises. Writers are serialised (SQLite takes its write lock at once, PostgreSQL
+        an advisory lock), so two writers never interleave a key's check and insert."""
+        with self.dialect.connect() as conn:
+            self.dialect.begin_write(conn)
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def create(self, conn: Connection, table: Table) -> None:
+        """Create ``table`` (kept beside the results, such as :data:`~leaderboards.schema.CLAIMS`)
+        where it does not exist yet."""
+        conn.execute(table.create(self.dialect.name))
 
     def write_run(
         self,
@@ -371,53 +310,44 @@ class ResultsStore:
         on_conflict: Literal["replace", "reject"] = "replace",
     ) -> list[str]:
         """Write several runs - every split of one benchmark cell - in one transaction, so that
-        the store holds all of them or none (the board never shows part of a cell)."""
+        the store holds all of them or none (the board never shows part of a cell). A
+        connection lost mid-write is one line: the database rolled the write back."""
         ids = []
-        with self._connect() as conn:
-            self.begin_write(conn)
-            try:
-                for run, figures in runs:
-                    self._insert(conn, run, figures, on_conflict)
-                    ids.append(run.run_id)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._one_line(self.dialect.connection_lost), self.transaction() as conn:
+            for run, figures in runs:
+                self._insert(conn, run, figures, on_conflict)
+                ids.append(run.run_id)
         return ids
 
     def _insert(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         run: RunRecord,
         figures: Iterable[Figure],
         on_conflict: Literal["replace", "reject"],
     ) -> None:
         key = run.key
-        existing = conn.execute(f"SELECT run_id FROM runs WHERE {_KEY_WHERE}", _key_tuple(key)).fetchone()
+        existing = conn.execute(f"SELECT run_id FROM runs WHERE {_KEY_WHERE}", key.values()).fetchone()
         if existing is not None:
             if on_conflict == "reject":
                 raise RunExistsError(f"run {key} already in {self.path}")
             conn.execute("DELETE FROM runs WHERE run_id=?", (existing["run_id"],))
-        conn.execute(
-            f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
-            (
-                run.run_id,
-                *_key_tuple(key)[:-1],  # the key's columns but its last, the data hash
-                json.dumps(run.config, sort_keys=True, default=str),
-                run.data_hash,
-                run.git_sha,
-                json.dumps(run.package_versions, sort_keys=True),
-                run.device,
-                float(run.wall_time_s),
-                json.dumps(run.details, sort_keys=True, default=str),
-                datetime.now(UTC).isoformat(timespec="seconds"),
-            ),
-        )
+        row = {
+            **asdict(key),
+            "run_id": run.run_id,
+            "config_json": json.dumps(run.config, sort_keys=True, default=str),
+            "git_sha": run.git_sha,
+            "package_versions": json.dumps(run.package_versions, sort_keys=True),
+            "device": run.device,
+            "wall_time_s": float(run.wall_time_s),
+            "details_json": json.dumps(run.details, sort_keys=True, default=str),
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        conn.execute(RUNS.insert(), tuple(row[column] for column in RUNS.recorded))
         count = 0
         for fig in figures:
             conn.execute(
-                "INSERT INTO figures VALUES (?,?,?,?,?)",
-                (run.run_id, fig.metric, float(fig.value), fig.ci_low, fig.ci_high),
+                FIGURES.insert(), (run.run_id, fig.metric, float(fig.value), fig.ci_low, fig.ci_high)
             )
             count += 1
         if count == 0:
@@ -425,12 +355,28 @@ class ResultsStore:
 
     def has_run(self, key: RunKey) -> bool:
         """Whether a run with this key is recorded (the runner's resume check)."""
-        with self._connect() as conn:
-            row = conn.execute(
-                f"SELECT 1 FROM runs WHERE {_KEY_WHERE}",
-                _key_tuple(key),
-            ).fetchone()
+        with self.connection() as conn:
+            row = conn.execute(f"SELECT 1 FROM runs WHERE {_KEY_WHERE}", key.values()).fetchone()
         return row is not None
+
+    def runs_with_figures(self) -> dict[RunKey, tuple[dict[str, Any], frozenset[tuple[Any, ...]]]]:
+        """Every run (every data version) as recorded, by key, with its figures as a set of
+        (metric, value, ci_low, ci_high): what a merge compares between stores."""
+        figure_values = FIGURES.recorded[1:]  # all but the run id
+        with self.connection() as conn:
+            runs = [dict(r) for r in conn.execute(f"SELECT {', '.join(RUNS.recorded)} FROM runs")]
+            figures: dict[str, set[tuple[Any, ...]]] = {}
+            for row in conn.execute(f"SELECT {', '.join(FIGURES.recorded)} FROM figures"):
+                figures.setdefault(row["run_id"], set()).add(tuple(row[c] for c in figure_values))
+        return {RunKey.of(r): (r, frozenset(figures.get(r["run_id"], ()))) for r in runs}
+
+    def copy_runs(self, runs: Iterable[tuple[Mapping[str, Any], Iterable[tuple[Any, ...]]]]) -> None:
+        """Write runs as another store recorded them - run id, provenance, creation time and
+        figures (as :meth:`runs_with_figures` gives them) - in one transaction."""
+        with self._one_line(self.dialect.connection_lost), self.transaction() as conn:
+            for run, figures in runs:
+                conn.execute(RUNS.insert(), tuple(run[column] for column in RUNS.recorded))
+                conn.executemany(FIGURES.insert(), [(run["run_id"], *figure) for figure in figures])
 
     def runs(self, **filters: Any) -> list[dict[str, Any]]:
         """Recorded runs, filtered by equality on any ``runs`` column."""
@@ -456,7 +402,7 @@ class ResultsStore:
     def figure_rows(self, *, every_data_version: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """One row per figure with its run's provenance, filtered by equality on any column.
 
-        Only figures on each data set's current version (the data hash that appeared last) and
+        Only figures on each data set's current version (:meth:`current_data_hashes`) and
         options (:meth:`runs_on_former_options`), so a leaderboard never averages runs on a
         rebuilt data set with runs on the old one; the older runs stay in the store
         (``every_data_version=True`` reads them too). Likewise only
@@ -469,11 +415,11 @@ class ResultsStore:
         incomplete = {cell for cell, _ in self.incomplete_cells()}
         stale = self.runs_on_former_options()
         current = self.current_data_hashes()
-        rows = [  # the current_figure_rows view, decided once per data set instead of once per row
+        rows = [
             row
             for row in self._select("figure_rows", filters)
             if current.get(row["dataset"]) == row["data_hash"]
-            and _cell(row) not in incomplete
+            and RunKey.cell_of(row) not in incomplete
             and row["run_id"] not in stale
         ]
         latest: dict[tuple[Any, ...], str] = {}
@@ -486,9 +432,10 @@ class ResultsStore:
         ]
 
     def current_data_hashes(self) -> dict[str, str]:
-        """Each data set's current version: the data hash that appeared last (the rule of the
-        ``current_figure_rows`` view, whose per-row subquery took 20 s on the published store)."""
-        with self._connect() as conn:
+        """Each data set's current version: the data hash that appeared last (a late run on an
+        older version does not make that version current again). Decided once per data set,
+        not once per figure row (docs/performance.md says why)."""
+        with self.connection() as conn:
             rows = conn.execute(
                 f"SELECT dataset, data_hash, MIN(created_at) AS first, MIN({self.row_order}) AS row_number "
                 "FROM runs GROUP BY dataset, data_hash"
@@ -516,22 +463,24 @@ class ResultsStore:
         return {run_id for run_id, (dataset, text) in options.items() if current[dataset] != text}
 
     def incomplete_cells(self) -> list[tuple[tuple[Any, ...], str]]:
-        """Cells (method, protocol, data set, seed, config and data hash) that lack some of the
-        splits they report on, each with a note saying which. A run records its cell's splits
-        (``cell_splits``); runs of older stores that do not are held to the subsets their
-        recorded protocol arguments name (open set's ``subsets``), else to what is there. The
-        runner writes a cell in one transaction, so only stores written otherwise hold such
-        cells - a kill between the open-set subsets' separate writes left them."""
-        with self._connect() as conn:
+        """Cells (:meth:`RunKey.cell_of`: method, protocol, data set, seed, config and data hash)
+        that lack some of the splits they report on, each with a note saying which. A run
+        records its cell's splits (``cell_splits``); runs of older stores that do not are held
+        to the subsets their recorded protocol arguments name (open set's ``subsets``), else to
+        what is there. The runner writes a cell in one transaction, so only stores written
+        otherwise hold such cells - a kill between the open-set subsets' separate writes left
+        them."""
+        json_field = self.dialect.json_field
+        with self.connection() as conn:
             runs = conn.execute(
                 "SELECT method, protocol, dataset, seed, config_hash, data_hash, split, "
-                f"{self.json_field('details_json', 'cell_splits')} AS cell_splits, "
-                f"{self.json_field('config_json', 'protocol_args.subsets')} AS subsets FROM runs"
+                f"{json_field('details_json', 'cell_splits')} AS cell_splits, "
+                f"{json_field('config_json', 'protocol_args.subsets')} AS subsets FROM runs"
             ).fetchall()
         expected: dict[tuple[Any, ...], set[str]] = {}
         present: dict[tuple[Any, ...], set[str]] = {}
         for run in runs:
-            cell = _cell(run)
+            cell = RunKey.cell_of(run)
             present.setdefault(cell, set()).add(run["split"])
             named = run["cell_splits"] or run["subsets"]
             if named:
@@ -554,8 +503,8 @@ class ResultsStore:
         """Rows of ``table`` (``runs`` or a view of it) in the order their runs were written:
         ``created_at`` has whole seconds, so runs of one second are told apart by the row order,
         never by their random ids."""
-        with self._connect() as conn:
-            columns = self.columns(conn, table)
+        with self.connection() as conn:
+            columns = self.dialect.columns(conn, table)
             unknown = sorted(set(filters) - columns)
             if unknown:
                 raise KeyError(f"unknown column(s) {unknown}; valid: {sorted(columns)}")
@@ -581,24 +530,157 @@ class ResultsStore:
         return rows
 
 
+_KEY_WHERE = " AND ".join(f"{name}=?" for name in RUN_KEY)
+
+
+class SqliteDialect:
+    """SQLite: the store is one file on one machine, in WAL mode so that many processes read it
+    while one writes. Writers take the write lock when their transaction begins (``BEGIN
+    IMMEDIATE``); the schema version is ``PRAGMA user_version``. Opened for reading only, the
+    file is never changed: where SQLite cannot even take its read locks (a WAL store needs its
+    ``-shm`` file, which a read-only mount cannot hold), it is read as immutable - a published
+    store is checkpointed."""
+
+    name = "sqlite"
+    errors: tuple[type[Exception], ...] = (sqlite3.DatabaseError,)
+    connection_lost: tuple[type[Exception], ...] = ()  # a local file does not hang up
+
+    def __init__(self, location: str | Path, *, busy_timeout_s: float, readonly: bool) -> None:
+        self.location = self.path = Path(location)
+        self.busy_timeout_s, self.readonly = busy_timeout_s, readonly
+        self._uri = f"file:{self.path.resolve()}?mode=ro" if readonly else None
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def prepare(self) -> None:
+        """Reading: fall back to immutable where the read locks cannot be taken. Writing: create
+        the folder, switch to WAL, and bring a version-1 store to version 2."""
+        if self.readonly:
+            try:
+                with self.connect() as conn:
+                    conn.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+            except sqlite3.OperationalError:
+                self._uri = f"file:{self.path.resolve()}?immutable=1"
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as conn:
+            self._enable_wal(conn)
+            if self.version(conn) == 1:
+                _migrate_1_to_2(conn)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        if self._uri is not None:
+            conn = sqlite3.connect(self._uri, timeout=self.busy_timeout_s, isolation_level=None, uri=True)
+        else:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys=ON")
+        if not self.readonly:
+            conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def begin_write(self, conn: Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def json_field(self, column: str, path: str) -> str:
+        return f"json_extract({column}, '$.{path}')"
+
+    def columns(self, conn: Connection, table: str) -> set[str]:
+        return {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+    def version(self, conn: Connection) -> int:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_version(self, conn: Connection, version: int) -> None:
+        conn.execute(f"PRAGMA user_version={int(version)}")
+
+    def integrity_problem(self) -> str:
+        answer = self._integrity_answer()
+        return "" if answer == "ok" else f"PRAGMA integrity_check: {answer}"
+
+    def probe_write(self, conn: Connection) -> str | None:
+        """SQLite's quick check, then a real write, rolled back: the only test SQLite answers
+        truthfully (file, folder and mount permissions all play a part)."""
+        answer = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+        if answer != ["ok"]:
+            return (
+                f"results store {self.path} is damaged (PRAGMA quick_check: {'; '.join(answer[:3])}); "
+                "restore it from a copy, or point MODELPRINT_RESULTS at a new file"
+            )
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE _write_probe (x)")
+        finally:
+            conn.execute("ROLLBACK")
+        return None
+
+    def describe(self, error: Exception) -> str:
+        """A damaged, unreadable or unwritable file: SQLite's answer, and its integrity check
+        where the file could be opened - never an overwrite."""
+        if isinstance(error, sqlite3.OperationalError) and any(
+            words in str(error) for words in ("readonly", "read-only", "unable to open")
+        ):
+            return (
+                f"results store {self.path} cannot be written ({error}); nothing was run - "
+                "make it writable, or point MODELPRINT_RESULTS at a writable file"
+            )
+        answer = self._integrity_answer()
+        return (
+            f"results store {self.path} cannot be used ({error}"
+            + (f"; PRAGMA integrity_check: {answer}" if answer else "")
+            + "); it is left as it is - restore it from a copy, or point MODELPRINT_RESULTS at a new file"
+        )
+
+    def _integrity_answer(self) -> str:
+        """SQLite's own account of the damage (first lines of ``PRAGMA integrity_check``), or
+        what stops it from giving one."""
+        try:
+            with self.connect() as conn:
+                answer = [row[0] for row in conn.execute("PRAGMA integrity_check(5)").fetchall()]
+        except sqlite3.DatabaseError as error:
+            return f"cannot run ({error})"
+        return "; ".join(answer)
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL; SQLite answers 'locked' at once (no busy wait) while another process
+        switches the same fresh file, so retry until the timeout."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
     """Version 1 keyed a run without its data hash, so a rebuilt data set's runs replaced the
     old version's (and, on resume, were skipped as done). Rebuild ``runs`` with the wider key,
     keeping every row (SQLite's recipe for changing a constraint: foreign keys off, copy,
-    drop, rename; the views are recreated by the schema script)."""
-    create = _SCHEMA.split(";")[0].replace("CREATE TABLE IF NOT EXISTS runs (", "CREATE TABLE runs_v2 (")
+    drop, rename), and create the views again: every view is dropped first, since a view over
+    the old ``runs`` would stop the rename."""
     conn.execute("PRAGMA foreign_keys=OFF")  # else dropping runs would cascade to figures
     conn.execute("BEGIN IMMEDIATE")
     try:
         if conn.execute("PRAGMA user_version").fetchone()[0] == 1:  # another process may have done it
-            conn.execute(create)
+            conn.execute(RUNS.create("sqlite", name="runs_v2"))
             conn.execute("INSERT INTO runs_v2 SELECT * FROM runs")
-            for view in ("current_figure_rows", "figure_rows"):
-                conn.execute(f"DROP VIEW IF EXISTS {view}")
+            views = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")]
+            for view in views:
+                conn.execute(f'DROP VIEW IF EXISTS "{view}"')
             conn.execute("DROP TABLE runs")
             conn.execute("ALTER TABLE runs_v2 RENAME TO runs")
             if conn.execute("PRAGMA foreign_key_check").fetchall():
                 raise RuntimeError("results store migration left figures without their run")
+            for statement in create_statements("sqlite"):
+                conn.execute(statement)
             conn.execute("PRAGMA user_version=2")
         conn.execute("COMMIT")
     except BaseException:
@@ -606,31 +688,3 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
         raise
     finally:
         conn.execute("PRAGMA foreign_keys=ON")
-
-
-def _cell(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The benchmark cell a run belongs to: its key without the split."""
-    return (row["method"], row["protocol"], row["dataset"], row["seed"], row["config_hash"], row["data_hash"])
-
-
-_KEY_WHERE = " AND ".join(f"{name}=?" for name in RunKey.__dataclass_fields__)
-
-
-def _key_tuple(key: RunKey) -> tuple[Any, ...]:
-    return tuple(asdict(key).values())
-
-
-def open_store(location: str | Path | None = None, *, readonly: bool = False) -> ResultsStore:
-    """The results store at ``location`` (default: ``$MODELPRINT_RESULTS``): a SQLite file for
-    one machine, or a ``postgresql://`` URL for many (:mod:`leaderboards.postgres_store`)."""
-    from core.paths import results_store_location
-
-    location = results_store_location() if location is None else location
-    if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")):
-        from leaderboards.postgres_store import PostgresStore
-
-        return PostgresStore(location, readonly=readonly)
-    path = Path(location)
-    if readonly and not path.is_file():
-        raise StoreError(f"no results store at {path}")
-    return ResultsStore(path, readonly=readonly)

@@ -20,7 +20,7 @@ import tests.fabricated  # noqa: F401 - registers the "fabricated" data set
 from benchmarks.cli import main
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.runner import BenchmarkConfig, run_benchmark
-from leaderboards.store import Figure, ResultsStore, RunRecord, StoreError, open_store
+from leaderboards import Figure, ResultsStore, RunRecord, StoreError, open_store
 from tests.conftest import REPO_ROOT
 
 
@@ -86,7 +86,7 @@ def test_the_same_guarantees_on_both_backends(location: str) -> None:
 
 WRITER = """
 import sys, time
-from leaderboards.store import Figure, RunRecord, open_store
+from leaderboards import Figure, RunRecord, open_store
 from pathlib import Path
 location, seed, pause = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 store = open_store(location if location.startswith("postgres") else Path(location))

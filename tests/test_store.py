@@ -232,3 +232,74 @@ def test_boards_read_each_cells_latest_configuration_only(
     store.write_run(make_run(lr=new_lr), [Figure("accuracy", 0.9)])
     assert sorted(r["value"] for r in store.figure_rows(metric="accuracy")) == [0.9]
     assert len(store.figure_rows(every_data_version=True)) == 3
+
+
+def test_the_run_key_is_written_once_and_derived_everywhere(tmp_path: Path) -> None:
+    """The key's fields are the table's UNIQUE constraint, the store's look-ups and a cell's text
+    id (the key without its split, in the key's order)."""
+    import inspect
+
+    from leaderboards.schema import CELL_KEY, RUN_KEY, RUNS, RunKey
+
+    run = make_run(seed=3, lr=0.1)
+    key = run.key
+    assert RUN_KEY == ("method", "protocol", "dataset", "split", "seed", "config_hash", "data_hash")
+    assert f"UNIQUE ({', '.join(RUN_KEY)})" in RUNS.create("sqlite")
+    assert tuple(name for name in RUN_KEY if name != "split") == CELL_KEY
+    assert tuple(inspect.signature(RunKey.cell_id).parameters) == CELL_KEY
+    assert RunKey.cell_id(*RunKey.cell_of(vars(key))) == "|".join(map(str, RunKey.cell_of(vars(key))))
+    assert RunKey.cell_id("m", "closed_set", "zoo", 3, "c1", "d1") == "m|closed_set|zoo|3|c1|d1"
+    store = ResultsStore(tmp_path / "r.sqlite")
+    store.write_run(run, [Figure("accuracy", 0.5)])
+    (row,) = store.runs()
+    assert RunKey.of(row) == key and key.values() == tuple(row[name] for name in RUN_KEY)
+    assert store.has_run(key) and list(store.runs_with_figures()) == [key]
+
+
+def test_a_store_holding_the_former_view_opens_and_reads_as_before(tmp_path: Path) -> None:
+    """Stores written before ``current_figure_rows`` went (the published one) keep that view:
+    opening them - for reading or writing - neither needs nor changes it; new stores lack it."""
+    path = tmp_path / "r.sqlite"
+    ResultsStore(path).write_run(make_run(), [Figure("accuracy", 0.5)])
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE VIEW current_figure_rows AS SELECT * FROM figure_rows")
+    conn.close()
+    ResultsStore(path, readonly=True)
+    store = ResultsStore(path)
+    store.write_run(make_run(seed=1), [Figure("accuracy", 0.7)])
+    assert [r["value"] for r in ResultsStore(path, readonly=True).figure_rows()] == [0.5, 0.7]
+    with sqlite3.connect(path) as conn:
+        views = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
+    conn.close()
+    assert views == {"figure_rows", "current_figure_rows"}
+    fresh = tmp_path / "new.sqlite"
+    ResultsStore(fresh)
+    with sqlite3.connect(fresh) as conn:
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")] == [
+            "figure_rows"
+        ]
+    conn.close()
+
+
+def test_no_store_backend_imports_another() -> None:
+    """The SQLite store and the PostgreSQL dialect share only the schema; choosing between them
+    is the package's (``leaderboards.open_store``), so no import circle runs through them."""
+    import ast
+
+    import leaderboards
+
+    root = Path(leaderboards.__file__).parent
+    for backend in ("store.py", "postgres_store.py"):
+        tree = ast.parse((root / backend).read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("leaderboards")
+        } | {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+            if alias.name.startswith("leaderboards")
+        }
+        assert imported <= {"leaderboards.schema"}, f"{backend} imports {sorted(imported)}"

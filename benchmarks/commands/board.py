@@ -70,6 +70,7 @@ def board(
             the zoo, one row per method) into this README between its board markers.
         site: also write the static site (index, a page per method, plots) into this directory.
     """
+    from leaderboards import open_store
     from leaderboards.per_generator import (
         per_generator_markdown,
         plot_fingerprint_maps,
@@ -84,7 +85,6 @@ def board(
     )
     from leaderboards.render import to_markdown, write_all
     from leaderboards.robustness import build_robustness_tables, plot_robustness
-    from leaderboards.store import open_store
     from leaderboards.tables import build_tables, headline_table, main_effects_tables, selection_tables
 
     location = results_store_location()

@@ -78,7 +78,7 @@ def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
     """
     from benchmarks.studies import ScalingStudy, run_scaling
     from core.paths import cache_dir
-    from leaderboards.store import open_store
+    from leaderboards import open_store
 
     if not study.is_file():
         raise UsageError(f"no scaling study at {study}")
@@ -106,7 +106,7 @@ def extractor_ablation(study: Path = CONFIG_DIR / "ablation.yaml", levels: list[
     """
     from benchmarks.studies import load_ablation, run_ablation
     from core.paths import cache_dir
-    from leaderboards.store import open_store
+    from leaderboards import open_store
 
     if not study.is_file():
         raise UsageError(f"no ablation study at {study}")

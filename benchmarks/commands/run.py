@@ -19,7 +19,7 @@ def run(cfg: BenchmarkConfig) -> int:
     own, with ``--config``); every flag is a field of :class:`benchmarks.plan.BenchmarkConfig`.
     """
     from benchmarks.runner import run_benchmark
-    from leaderboards.store import open_store
+    from leaderboards import open_store
 
     store = open_store()
     console = Console()

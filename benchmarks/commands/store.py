@@ -12,7 +12,7 @@ def store_check() -> int:
     """Check the results store ($MODELPRINT_RESULTS): SQLite's integrity check, no run without
     figures, no figure without a run, no cell with splits missing. Read only; exit status 1 when
     anything is wrong (each problem on one line), 0 when sound."""
-    from leaderboards.store import open_store
+    from leaderboards import open_store
 
     store = open_store(readonly=True)
     problems = store.check()
@@ -35,8 +35,8 @@ def store_merge(sources: list[Path] | None = None) -> int:
     Args:
         sources: the stores to merge in (SQLite files), e.g. one per job-array task.
     """
+    from leaderboards import StoreError, open_store
     from leaderboards.merge import merge_stores
-    from leaderboards.store import StoreError, open_store
 
     if not sources:
         raise StoreError("store merge: name the stores to merge in, e.g. --sources=[a.sqlite,b.sqlite]")

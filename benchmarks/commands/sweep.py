@@ -32,7 +32,7 @@ def sweep(file: Path, local: bool = False, count: int | None = None, out: Path |
         plot_sweep,
         run_trial,
     )
-    from leaderboards.store import open_store
+    from leaderboards import open_store
 
     if not local:
         raise UsageError(f"without a W&B server pass --local; with one: wandb sweep {file} && wandb agent ID")

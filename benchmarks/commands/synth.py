@@ -91,7 +91,7 @@ def synth_stats(
     from datamodules.synthetic.space import SPACES
     from datamodules.zoo.artifact import ARTIFACT_DIR
     from datamodules.zoo.datamodule import load_split
-    from leaderboards.store import Figure, open_store
+    from leaderboards import Figure, open_store
 
     spaces = spaces or list(SPACES)
     unknown = [s for s in spaces if s not in SPACES]

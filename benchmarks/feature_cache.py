@@ -55,6 +55,8 @@ class FeatureCache:
         self.hits = self.misses = 0
         #: entries found bad and deleted: "file: why", one per entry
         self.rejected: list[str] = []
+        #: a write failed (warned once): the run goes on computing features
+        self.unwritable = False
 
     def path(self, entry: FeatureEntry) -> Path:
         return self.root / f"{entry.key}.pt"
@@ -94,9 +96,20 @@ class FeatureCache:
         return features
 
     def save(self, entry: FeatureEntry, features: torch.Tensor) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.path(entry)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        """Write an entry; one that cannot be written (a full disk, a cache path that is a
+        file) is a warning, never the run's end - the cache is only a shortcut - and leaves no
+        temp file behind."""
         record = {"features": features, "entry": asdict(entry), "content_hash": content_hash(features)}
-        torch.save(record, tmp)
-        tmp.replace(path)
+        tmp: Path | None = None
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            path = self.path(entry)
+            tmp = path.with_suffix(f".tmp{os.getpid()}")
+            torch.save(record, tmp)
+            tmp.replace(path)
+        except OSError as error:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            if not self.unwritable:
+                log.warning("feature cache %s not written (%s); the run goes on without it", self.root, error)
+            self.unwritable = True

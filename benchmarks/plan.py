@@ -22,7 +22,7 @@ from benchmarks.split_integrity import KNOWN_SPLITS, REAL_SPLITS, SEMANTIC_SHIFT
 from core.errors import ModelprintError
 from core.hashing import config_hash
 from core.yaml_config import check_typed
-from datamodules import DATASETS, TRAINING_DATASETS
+from datamodules import DATASETS, READING_OPTIONS, TRAINING_DATASETS, content_options
 from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
 from leaderboards.store import RunKey
 from lightning_modules import METHODS
@@ -111,6 +111,17 @@ class RunPlan:
     _input_files: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     @property
+    def content_options(self) -> dict[str, Any]:
+        """The data set's options that change what it holds (defaults included): what a cell's
+        config records under ``dataset_args``; where it is read from is not among them."""
+        return content_options({**self.dataset_options, **self.cfg.dataset_args})
+
+    @property
+    def reading_options(self) -> dict[str, str]:
+        """Where and how the data set was read (its path...): recorded in each run's details."""
+        return {k: str(v) for k, v in self.cfg.dataset_args.items() if k in READING_OPTIONS}
+
+    @property
     def explicit_protocols(self) -> bool:
         return self.cfg.protocols is not None
 
@@ -131,7 +142,7 @@ class RunPlan:
             "protocol": variant.name,
             "protocol_args": variant.protocol.config(),
             "dataset": self.dataset_label,
-            "dataset_args": {k: str(v) for k, v in {**self.dataset_options, **cfg.dataset_args}.items()},
+            "dataset_args": {k: str(v) for k, v in self.content_options.items()},
         }
         if variant.perturbation is not None:
             config["perturbation"] = variant.perturbation.spec
@@ -196,9 +207,10 @@ def parse_plan(cfg: BenchmarkConfig) -> RunPlan:
         raise PlanError(
             f"protocol_args for protocols not in this run: {stray}; its protocols: {protocol_names}"
         )
+    if cfg.batch_size < 1:
+        raise PlanError(f"batch_size must be at least 1, got {cfg.batch_size}")
     protocols = [
-        PROTOCOLS.create(name, bootstrap_samples=cfg.bootstrap_samples, **cfg.protocol_args.get(name, {}))
-        for name in protocol_names
+        build_protocol(n, cfg.bootstrap_samples, cfg.protocol_args.get(n, {})) for n in protocol_names
     ]
     if cfg.methods and cfg.protocols:  # an explicit request the method cannot serve is an error
         check_capabilities(names, protocols)
@@ -206,6 +218,16 @@ def parse_plan(cfg: BenchmarkConfig) -> RunPlan:
     label, options = describe_data_set(cfg)
     kept = {name: args for name, args in methods.items() if name not in unavailable}
     return RunPlan(cfg, kept, protocols, levels, shard, label, options, list(unavailable.values()))
+
+
+def build_protocol(name: str, bootstrap_samples: int, args: dict[str, Any]) -> Protocol:
+    """The protocol with its arguments, checked against its typed signature first (a misspelt
+    key or a wrong type is a ConfigError naming it); a value out of range is a PlanError."""
+    check_typed(PROTOCOLS.entry(name).factory, args, f"protocol {name!r} (--protocol_args)")
+    try:
+        return PROTOCOLS.create(name, bootstrap_samples=bootstrap_samples, **args)
+    except ValueError as error:
+        raise PlanError(f"protocol {name!r} (--protocol_args): {error}") from None
 
 
 def check_capabilities(methods: list[str], protocols: list[Protocol]) -> None:

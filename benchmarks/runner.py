@@ -183,6 +183,7 @@ def compute_cells(run: RunContext, method_name: str, seed: int, todo: list[Cell]
     context = {
         **skipped_images(source.splits),
         "known_splits_from": source.known_from,
+        **({"read_from": plan.reading_options} if plan.reading_options else {}),
         "weights": method.weights_note or "n/a",
         "extractor": extractor_info,
         "head": head_info,
@@ -247,8 +248,7 @@ def run_benchmark(
     store.check_writable()  # a store that cannot take the figures is refused before the work
     source, variants = prepare_data(plan)
     if plan.shard is None or plan.shard[0] == 0:  # the data set's own record (residual spectra), once
-        options = {**plan.dataset_options, **cfg.dataset_args}
-        record_data(store, source.splits, plan.dataset_label, source.data_hash, options)
+        record_data(store, source.splits, plan.dataset_label, source.data_hash, plan.content_options)
     cells = plan.cells(variants)
     summary, start = RunSummary(), time.perf_counter()
     summary.cell_hashes = {c.label: c.config_hash for c in cells}

@@ -18,8 +18,9 @@ import pytest
 
 import tests.fabricated  # noqa: F401 - registers the "fabricated" data set
 from benchmarks.cli import main
+from benchmarks.config import BenchmarkConfig
 from benchmarks.feature_cache import FeatureCache
-from benchmarks.runner import BenchmarkConfig, run_benchmark
+from benchmarks.runner import run_benchmark
 from leaderboards import Figure, ResultsStore, RunRecord, StoreError, open_store
 from tests.conftest import REPO_ROOT
 

@@ -14,6 +14,10 @@ from lightning_modules.base import AttributionMethod, Features
 #: the known generators' splits every method is fitted (``known_train``) and selected
 #: (``known_val``) on: never perturbed, never reported by a protocol that tests generalisation
 FIT_SPLITS = ("known_train", "known_val")
+#: the fingerprint map's points at most (t-SNE is quadratic-ish in them)
+MAP_MAX_POINTS = 2000
+#: clustering figures up to this many generators (see :func:`clustering_figures`)
+CLUSTERING_MAX_GENERATORS = 500
 
 
 @dataclass
@@ -124,20 +128,30 @@ def downsample_curve(x: Any, y: Any, points: int = 101) -> dict[str, list[float]
 
 
 def fingerprint_map(
-    embeddings: torch.Tensor, labels: torch.Tensor, seed: int, per_generator: int = 40
+    embeddings: torch.Tensor,
+    labels: torch.Tensor,
+    seed: int,
+    per_generator: int = 40,
+    max_points: int = MAP_MAX_POINTS,
 ) -> dict[str, list]:
     """A seeded 2-D t-SNE (van der Maaten & Hinton 2008; PCA start) of the L2-normalised
     embeddings of up to ``per_generator`` images of each generator, for the board's fingerprint
-    map: the picture of how a method's features separate generators it never saw."""
+    map: the picture of how a method's features separate generators it never saw. At most
+    ``max_points`` in all (fewer per generator where there are many generators, then a seeded
+    sample of generators), so the map costs the same at 5,000 generators as at 50."""
     from sklearn.manifold import TSNE
 
     from core.seeding import generator_for
 
     gen = generator_for("fingerprint-map", seed)
+    generators = labels.unique()
+    if len(generators) > max_points:
+        generators = generators[torch.randperm(len(generators), generator=gen)[:max_points]].sort().values
+    per_generator = max(1, min(per_generator, max_points // len(generators)))
     keep = torch.cat(
         [
             members[torch.randperm(len(members), generator=gen)[:per_generator]]
-            for members in (torch.nonzero(labels == label).flatten() for label in labels.unique())
+            for members in (torch.nonzero(labels == label).flatten() for label in generators)
         ]
     )
     if len(keep) < 5:
@@ -152,13 +166,17 @@ def fingerprint_map(
     }
 
 
-def clustering_figures(embeddings: torch.Tensor, labels: torch.Tensor, seed: int) -> list[Figure]:
+def clustering_figures(
+    embeddings: torch.Tensor, labels: torch.Tensor, seed: int, max_generators: int = CLUSTERING_MAX_GENERATORS
+) -> list[Figure]:
     """NMI, cluster accuracy and purity of k-means (k = the generators present) on the
-    embeddings; no interval (k-means is the expensive part to resample). None for one generator."""
+    embeddings; no interval (k-means is the expensive part to resample). None for one generator,
+    and none beyond ``max_generators``: k-means with k in the thousands and the optimal
+    cluster-to-generator matching (cubic in k) would cost more than the rest of the benchmark."""
     from core.metrics.clustering import ClusteringQuality, kmeans_clusters
 
     k = int(labels.unique().numel())
-    if k < 2 or len(labels) <= k:
+    if k < 2 or len(labels) <= k or k > max_generators:
         return []
     quality = ClusteringQuality()
     quality.update(kmeans_clusters(embeddings, k, seed), labels)

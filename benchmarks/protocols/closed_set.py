@@ -11,13 +11,12 @@ from torchmetrics.functional.classification import (
     multiclass_accuracy,
     multiclass_auroc,
     multiclass_average_precision,
-    multiclass_confusion_matrix,
-    multiclass_f1_score,
 )
 
 from benchmarks.bootstrap import figure_with_interval
 from benchmarks.protocols import register_protocol
 from benchmarks.protocols.base import Protocol, ProtocolResult
+from core.metrics.attribution import confusion_matrix
 from leaderboards.judging import HeadlineColumn, Judging
 from lightning_modules.base import AttributionMethod, Features
 
@@ -51,7 +50,7 @@ class ClosedSetProtocol(Protocol):
             return float(multiclass_accuracy(predicted[idx[0]], target[idx[0]], classes, average="micro"))
 
         def macro_f1(idx: list) -> float:
-            return float(multiclass_f1_score(predicted[idx[0]], target[idx[0]], classes, average="macro"))
+            return macro_f1(predicted[idx[0]], target[idx[0]], classes)
 
         def one_vs_rest(metric: Callable[..., torch.Tensor]) -> Callable[[list], float]:
             def statistic(idx: list) -> float:
@@ -74,6 +73,6 @@ class ClosedSetProtocol(Protocol):
                     ("macro_ap_ovr", multiclass_average_precision),
                 )
             ]
-        confusion = multiclass_confusion_matrix(predicted, target, classes)
+        confusion = confusion_matrix(predicted, target, classes)
         details = {"confusion_matrix": confusion.tolist(), "generators": list(test.generator_ids)}
         return [ProtocolResult("known_test", figures, details)]

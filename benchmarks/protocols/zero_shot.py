@@ -25,7 +25,6 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from torchmetrics.functional.classification import multiclass_f1_score
 
 from benchmarks.bootstrap import mean_over_episodes
 from benchmarks.protocols import register_protocol
@@ -35,6 +34,7 @@ from core.metrics.attribution import (
     VerificationMetrics,
     accuracy_at,
     best_accuracy_threshold,
+    macro_f1,
     nearest_centroid,
 )
 from core.seeding import generator_for
@@ -104,6 +104,12 @@ class ZeroShotProtocol(Protocol):
         super().__init__(bootstrap_samples)
         if gallery_per_model < 1 or episodes < 1 or pairs_per_episode < 2:
             raise ValueError("gallery_per_model and episodes must be >= 1 and pairs_per_episode >= 2")
+        if n_way is not None and n_way < 2:
+            raise ValueError(f"n_way must be at least 2 (an episode tells generators apart), got {n_way}")
+        if queries_per_model is not None and queries_per_model < 1:
+            raise ValueError(f"queries_per_model must be at least 1, got {queries_per_model}")
+        if validation_pairs < 2:
+            raise ValueError(f"validation_pairs must be at least 2, got {validation_pairs}")
         self.split, self.gallery_per_model, self.queries_per_model = (
             split,
             gallery_per_model,
@@ -237,10 +243,10 @@ class ZeroShotCleanGalleryProtocol(ZeroShotProtocol):
 def macro_f1_over(predicted: torch.Tensor, truth: torch.Tensor, chosen: torch.Tensor) -> float:
     """Macro-F1 over the episode's generators (the official code's identification figure beside
     accuracy): labels renumbered to the episode's N so absent generators do not count."""
-    index = {int(g): i for i, g in enumerate(chosen.tolist())}
-    p = torch.tensor([index[int(x)] for x in predicted])
-    t = torch.tensor([index[int(x)] for x in truth])
-    return float(multiclass_f1_score(p, t, len(index), average="macro"))
+    top = int(max(chosen.max(), predicted.max(), truth.max()))
+    lookup = torch.full((top + 1,), -1, dtype=torch.long)
+    lookup[chosen.long()] = torch.arange(len(chosen))
+    return macro_f1(lookup[predicted.long()], lookup[truth.long()], len(chosen))
 
 
 def per_generator_identification(

@@ -25,6 +25,41 @@ from torchmetrics.functional.classification import binary_auroc, binary_roc
 from torchmetrics.utilities import dim_zero_cat
 
 
+def class_counts(
+    predicted: torch.Tensor, target: torch.Tensor, classes: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-class true positives, false positives and false negatives of single-label
+    predictions, in memory linear in images and classes.
+
+    ``torch.bincount`` on CPU is deterministic; torchmetrics, with deterministic algorithms on
+    (``core.seeding.seed_all``), replaces it by an images x classes^2 mesh - gigabytes at a few
+    hundred generators - so the suite counts on CPU itself, with the same results.
+    """
+    predicted, target = predicted.long().cpu(), target.long().cpu()
+    tp = torch.bincount(target[predicted == target], minlength=classes)
+    fp = torch.bincount(predicted, minlength=classes) - tp
+    fn = torch.bincount(target, minlength=classes) - tp
+    return tp, fp, fn
+
+
+def macro_f1(predicted: torch.Tensor, target: torch.Tensor, classes: int) -> float:
+    """Macro-averaged F1 over the classes that occur (in predictions or targets) - torchmetrics'
+    ``multiclass_f1_score(average="macro")``, computed by :func:`class_counts`."""
+    tp, fp, fn = class_counts(predicted, target, classes)
+    denominator = (2 * tp + fn + fp).float()
+    score = torch.where(denominator > 0, 2 * tp.float() / denominator.clamp(min=1), torch.zeros(()))
+    weights = (denominator > 0).float()  # float32 and this order of operations: torchmetrics' values
+    total = weights.sum()
+    return float((weights * score / total).sum()) if total > 0 else 0.0
+
+
+def confusion_matrix(predicted: torch.Tensor, target: torch.Tensor, classes: int) -> torch.Tensor:
+    """Rows true class, columns predicted: one ``bincount`` of ``target * classes + predicted``
+    (memory: the matrix itself, not a mesh per image)."""
+    predicted, target = predicted.long().cpu(), target.long().cpu()
+    return torch.bincount(target * classes + predicted, minlength=classes * classes).reshape(classes, classes)
+
+
 def oscr_curve(
     known_scores: torch.Tensor, known_correct: torch.Tensor, unknown_scores: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -85,9 +85,7 @@ class Cell:
 
     def claim_id(self, dataset: str, data_hash: str) -> str:
         """The identity two runs of one plan agree on: what a claim names."""
-        return "|".join(
-            (self.method, self.variant.name, dataset, str(self.seed), self.config_hash, data_hash)
-        )
+        return RunKey.cell_id(self.method, self.variant.name, dataset, self.seed, self.config_hash, data_hash)
 
 
 @dataclass

@@ -9,7 +9,6 @@ recorded before these tables existed have no ``per_generator`` record and are le
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import matplotlib
@@ -19,6 +18,7 @@ import matplotlib.pyplot as plt
 
 from core.paths import file_slug
 from leaderboards.judging import Judgings, per_generator_views
+from leaderboards.names import markdown_text, matplotlib_label, matplotlib_text
 from leaderboards.plots import save_figure
 from leaderboards.store import ResultsStore
 
@@ -50,11 +50,10 @@ def newest_records(
 
 def cell(protocol: str, row: dict) -> str:
     if "counterpart" in row:
-        return (
-            f"{row['counterpart_share']:.0%} to {html.escape(row['counterpart'])} (AUROC {row['auroc']:.3f})"
-        )
+        counterpart = markdown_text(row["counterpart"])
+        return f"{row['counterpart_share']:.0%} to {counterpart} (AUROC {row['auroc']:.3f})"
     if protocol == "open_set":
-        return f"{row['auroc']:.3f} ({html.escape(row['mostly_taken_for'])} {row['taken_for_share']:.0%})"
+        return f"{row['auroc']:.3f} ({markdown_text(row['mostly_taken_for'])} {row['taken_for_share']:.0%})"
     return f"{row['identification_accuracy']:.3f} (F1 {row['f1']:.3f})"
 
 
@@ -65,15 +64,15 @@ def per_generator_markdown(store: ResultsStore, judgings: Judgings) -> str:
         for dataset, by_method in newest_records(store, protocol, split=split).items():
             methods = sorted(by_method)
             generators = sorted({g for table in by_method.values() for g in table})
-            parts.append(f"## {html.escape(title)} ({html.escape(dataset)})\n")
-            parts.append("| generator | " + " | ".join(html.escape(m) for m in methods) + " |")
+            parts.append(f"## {markdown_text(title)} ({markdown_text(dataset)})\n")
+            parts.append("| generator | " + " | ".join(markdown_text(m) for m in methods) + " |")
             parts.append("|---|" + "---|" * len(methods))
             for generator in generators:
                 cells = [
                     cell(protocol, by_method[m][generator]) if generator in by_method[m] else "—"
                     for m in methods
                 ]
-                parts.append(f"| {html.escape(generator)} | " + " | ".join(cells) + " |")
+                parts.append(f"| {markdown_text(generator)} | " + " | ".join(cells) + " |")
             parts.append("")
     parts.append(NOTE)
     return "\n".join(parts) + "\n"
@@ -92,9 +91,10 @@ def plot_unseen_confusions(store: ResultsStore, out: Path) -> list[Path]:
             shares = [[table[g]["taken_for_counts"][k] / table[g]["images"] for k in known] for g in rows]
             fig, ax = plt.subplots(figsize=(1.5 + 0.3 * len(known), 1.2 + 0.3 * len(rows)))
             image = ax.imshow(shares, cmap="Oranges", vmin=0, vmax=1)
-            ax.set_xticks(range(len(known)), known, rotation=90, fontsize=6)
-            ax.set_yticks(range(len(rows)), rows, fontsize=6)
-            ax.set(title=f"{method} ({dataset}): unseen taken for", xlabel="known generator", ylabel="unseen")
+            ax.set_xticks(range(len(known)), [matplotlib_text(k) for k in known], rotation=90, fontsize=6)
+            ax.set_yticks(range(len(rows)), [matplotlib_text(g) for g in rows], fontsize=6)
+            title = matplotlib_text(f"{method} ({dataset}): unseen taken for")
+            ax.set(title=title, xlabel="known generator", ylabel="unseen")
             fig.colorbar(image, ax=ax, fraction=0.04)
             stem = "_".join(map(file_slug, ("unseen_confusion", method, dataset)))
             written.append(save_figure(fig, out / f"{stem}.png"))
@@ -118,9 +118,9 @@ def plot_fingerprint_maps(store: ResultsStore, out: Path) -> list[Path]:
                     s=6,
                     color=colours(label % 20),
                     marker="o^sDv"[label // 20 % 5],
-                    label=names[label] if label < len(names) else str(label),
+                    label=matplotlib_label(names[label]) if label < len(names) else str(label),
                 )
-            ax.set(title=f"{method} ({dataset}): t-SNE of unseen generators")
+            ax.set(title=matplotlib_text(f"{method} ({dataset}): t-SNE of unseen generators"))
             ax.set_xticks([]), ax.set_yticks([])
             ax.legend(
                 fontsize=5,

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from core.paths import file_slug
+from leaderboards.names import matplotlib_label, matplotlib_text
 from leaderboards.store import ResultsStore
 
 
@@ -42,17 +43,19 @@ def plot_curves(store: ResultsStore, out: Path) -> list[Path]:
         for run in split_runs:
             roc, curve = run["details"].get("roc"), run["details"].get("oscr_curve")
             if roc:
-                roc_ax.plot(roc["x"], roc["y"], label=run["method"])
+                roc_ax.plot(roc["x"], roc["y"], label=matplotlib_label(run["method"]))
             if curve:
-                oscr_ax.plot(curve["x"], curve["y"], label=run["method"])
+                oscr_ax.plot(curve["x"], curve["y"], label=matplotlib_label(run["method"]))
         roc_ax.plot([0, 1], [0, 1], "k:", linewidth=0.8)
         roc_ax.set(
-            title=f"ROC known vs {split}",
+            title=matplotlib_text(f"ROC known vs {split}"),
             xlabel="false positive rate (unknown accepted)",
             ylabel="true positive rate (known accepted)",
         )
         oscr_ax.set(
-            title=f"OSCR vs {split}", xlabel="false positive rate", ylabel="correct classification rate"
+            title=matplotlib_text(f"OSCR vs {split}"),
+            xlabel="false positive rate",
+            ylabel="correct classification rate",
         )
         roc_ax.legend(fontsize=7)
         path = save_figure(fig, out / f"open_set_{file_slug(split)}{dataset_suffix(dataset)}.png")
@@ -68,9 +71,10 @@ def plot_confusions(store: ResultsStore, out: Path) -> list[Path]:
             continue
         fig, ax = plt.subplots(figsize=(1 + 0.35 * len(names), 1 + 0.35 * len(names)))
         ax.imshow(matrix, cmap="Blues")
-        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=6)
-        ax.set_yticks(range(len(names)), names, fontsize=6)
-        ax.set(title=f"{method}: closed-set confusion", xlabel="predicted", ylabel="true")
+        labels = [matplotlib_text(name) for name in names]
+        ax.set_xticks(range(len(names)), labels, rotation=90, fontsize=6)
+        ax.set_yticks(range(len(names)), labels, fontsize=6)
+        ax.set(title=matplotlib_text(f"{method}: closed-set confusion"), xlabel="predicted", ylabel="true")
         path = save_figure(fig, out / f"confusion_{file_slug(method)}{dataset_suffix(dataset)}.png")
         written.append(path)
     return written
@@ -98,7 +102,7 @@ def plot_scaling(store: ResultsStore, out: Path) -> list[Path]:
         for ax, (metric, label) in zip(axes, metrics, strict=True):
             rows = [values.get((run["method"], metric)) for run in space_runs]
             y = [row["value"] if row else float("nan") for row in rows]
-            ax.plot(x, y, "o-" if len(x) > 1 else "s", label=space)
+            ax.plot(x, y, "o-" if len(x) > 1 else "s", label=matplotlib_label(space))
             ax.set(xscale="log", xlabel="synthetic models (fixed per-model)", ylabel=label, title=label)
     axes[0].legend(fontsize=7)
     path = save_figure(fig, out / "zero_shot_scaling.png")
@@ -135,10 +139,10 @@ def _subset_bars(dataset: str, cells: dict[tuple[str, str], list[dict]], out: Pa
             errors[0].append(mean - sum(low) / len(low) if low else 0.0)
             errors[1].append(sum(high) / len(high) - mean if high else 0.0)
         positions = [k + (i - (len(methods) - 1) / 2) * width for k in range(len(subsets))]
-        ax.bar(positions, means, width, yerr=errors, capsize=2, label=method)
+        ax.bar(positions, means, width, yerr=errors, capsize=2, label=matplotlib_label(method))
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xticks(range(len(subsets)), [s.removeprefix("unseen_") for s in subsets])
-    title = f"open set: rejection per unseen subset ({dataset})"
+    title = matplotlib_text(f"open set: rejection per unseen subset ({dataset})")
     ax.set(ylabel="AUROC known vs unseen", title=title, ylim=(0.0, 1.0))
     ax.legend(fontsize=6, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     return save_figure(fig, out / f"open_set_by_subset{dataset_suffix(dataset)}.png")
@@ -168,11 +172,10 @@ def plot_residual_spectra(store: ResultsStore, out: Path) -> list[Path]:
             ax.axis("off")
         for ax, row, spectrum in zip(axes.flat, rows, spectra, strict=False):
             ax.imshow(spectrum, cmap="magma")
-            ax.set_title(f"{row['generator']}\n{row['group']}", fontsize=5)
+            ax.set_title(matplotlib_text(f"{row['generator']}\n{row['group']}"), fontsize=5)
         diversity = store.figure_rows(run_id=run["run_id"], every_data_version=True)
         spread = f"; fingerprint diversity {diversity[0]['value']:.3f}" if diversity else ""
-        fig.suptitle(
-            f"{dataset}: mean residual spectrum per generator (log |FFT|, centred){spread}", fontsize=8
-        )
+        title = f"{dataset}: mean residual spectrum per generator (log |FFT|, centred){spread}"
+        fig.suptitle(matplotlib_text(title), fontsize=8)
         written.append(save_figure(fig, out / f"residual_spectra{dataset_suffix(dataset)}.png"))
     return written

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
+from leaderboards.names import html_text, latex_text, markdown_text
 from leaderboards.tables import Table, format_cell, higher_is_better
 
 
@@ -17,17 +17,16 @@ def _arrow(metric: str) -> str:
     return "↑" if higher_is_better(metric) else "↓"
 
 
-def markdown_text(text: str) -> str:
-    """A name from the store as inert Markdown: HTML escaped (a README renders raw HTML) and the
-    table's cell separator escaped."""
-    return html.escape(text, quote=False).replace("|", "\\|")
-
-
 def to_markdown(tables: list[Table]) -> str:
     out = []
     for table in tables:
         out.append(f"### {markdown_text(table.title)}\n")
-        header = ["method", *[f"{m} {_arrow(table.metric_of(m))}" for m in table.metrics], "seeds", "weights"]
+        header = [
+            "method",
+            *[f"{markdown_text(m)} {_arrow(table.metric_of(m))}" for m in table.metrics],
+            "seeds",
+            "weights",
+        ]
         out.append("| " + " | ".join(header) + " |")
         out.append("|" + "---|" * len(header))
         for row in table.rows:
@@ -82,35 +81,17 @@ def to_json(tables: list[Table]) -> str:
     return json.dumps(to_rows(tables), indent=1)
 
 
-_LATEX_SPECIAL = {
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "\\": r"\textbackslash{}",
-}
-
-
-def _tex(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
-
-
 def to_latex(tables: list[Table]) -> str:
     out = []
     for table in tables:
-        out.append(f"% {_tex(table.title)}")
+        out.append(f"% {latex_text(table.title)}")
         out.append("\\begin{tabular}{l" + "c" * len(table.metrics) + "}")
         out.append(
             " & ".join(
                 [
                     "method",
                     *[
-                        _tex(m)
+                        latex_text(m)
                         + (" $\\uparrow$" if higher_is_better(table.metric_of(m)) else " $\\downarrow$")
                         for m in table.metrics
                     ],
@@ -123,14 +104,16 @@ def to_latex(tables: list[Table]) -> str:
             for metric in table.metrics:
                 cell = row.cells.get(metric)
                 text = (
-                    " $\\pm$ ".join(_tex(part) for part in format_cell(cell).split(" ± ")) if cell else "--"
+                    " $\\pm$ ".join(latex_text(part) for part in format_cell(cell).split(" ± "))
+                    if cell
+                    else "--"
                 )
                 cells.append(
                     f"\\textbf{{{text}}}"
                     if table.best(metric) == row.method and len(table.rows) > 1
                     else text
                 )
-            out.append(" & ".join([_tex(row.method), *cells]) + " \\\\")
+            out.append(" & ".join([latex_text(row.method), *cells]) + " \\\\")
         out.append("\\end{tabular}\n")
     return "\n".join(out)
 
@@ -165,7 +148,7 @@ def to_html(
 ) -> str:
     """A page: every string escaped, columns sortable by a click, plots inlined (self-contained)
     unless ``image_src`` names where they are; ``method_href`` links each method's name."""
-    e = html.escape
+    e = html_text
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}"

@@ -24,6 +24,7 @@ from core.hashing import config_hash
 from core.paths import file_slug
 from datamodules.perturbations import PERTURBATIONS, parse_perturbation
 from leaderboards.judging import Judging, Judgings
+from leaderboards.names import matplotlib_label, matplotlib_text
 from leaderboards.plots import save_figure
 from leaderboards.store import ResultsStore
 from leaderboards.tables import Row, Table, is_perturbed, mean_cell, provenance
@@ -158,12 +159,19 @@ def plot_robustness(tables: list[Table], out: Path) -> list[Path]:
                     (parse_perturbation(s).strength, row.cells[s].value) for s in specs if s in row.cells
                 ]
                 points.sort(key=lambda p: p[0], reverse=not kind.increasing)
-                ax.plot([p[0] for p in points], [p[1] for p in points], "o-", ms=3, label=row.method)
-            ax.set(title=kind_name, xlabel=kind.strength, ylabel=table.value_metric)
+                ax.plot(
+                    [p[0] for p in points],
+                    [p[1] for p in points],
+                    "o-",
+                    ms=3,
+                    label=matplotlib_label(row.method),
+                )
+            ax.set(title=kind_name, xlabel=kind.strength, ylabel=matplotlib_text(str(table.value_metric)))
             if not kind.increasing:
                 ax.invert_xaxis()  # left to right = stronger, in every panel
         axes[0][0].legend(fontsize=6)
-        fig.suptitle(f"{table.protocol} / {table.split}: {table.value_metric} vs perturbation", fontsize=10)
+        title = f"{table.protocol} / {table.split}: {table.value_metric} vs perturbation"
+        fig.suptitle(matplotlib_text(title), fontsize=10)
         stem = "_".join(map(file_slug, ("robustness", table.protocol, table.split, table.value_metric)))
         path = save_figure(fig, out / f"{stem}.png")
         written.append(path)

@@ -9,19 +9,19 @@ per protocol, as recorded in the store. Every string from the store is HTML-esca
 
 from __future__ import annotations
 
-import html
 import json
 import shutil
 from pathlib import Path
 
 from core.paths import file_slug
+from leaderboards.names import html_text
 from leaderboards.render import to_html
 from leaderboards.store import ResultsStore
 from leaderboards.tables import Table, format_cell
 
 
 def method_page(method: str, tables: list[Table], store: ResultsStore) -> str:
-    e = html.escape
+    e = html_text
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{e(method)} - modelprint</title>",
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"

@@ -29,6 +29,7 @@ def log_board(tables: list, images: list[Path]) -> None:
     """The board's plots and tables into one W&B run (offline unless logged in; off with
     MODELPRINT_WANDB=off), with the run ids of every figure on it."""
     from core.tracking import log_evaluation, wandb_logger
+    from leaderboards.names import console_text
 
     logger = wandb_logger("board", {"tables": [t.title for t in tables]}, group="board")
     if logger is None:
@@ -36,7 +37,7 @@ def log_board(tables: list, images: list[Path]) -> None:
     try:
         tables_to_wandb(logger, tables)
     except Exception as error:  # W&B never stops the board
-        Console(stderr=True).print(f"W&B: tables not logged ({error})")
+        Console(stderr=True).print(console_text(f"W&B: tables not logged ({error})"))
     run_ids = sorted({i for t in tables for r in t.rows for i in r.provenance["run_ids"]})
     log_evaluation(logger, {}, run_ids, images)
 
@@ -71,6 +72,7 @@ def board(
         site: also write the static site (index, a page per method, plots) into this directory.
     """
     from leaderboards import open_store
+    from leaderboards.names import console_text
     from leaderboards.per_generator import (
         per_generator_markdown,
         plot_fingerprint_maps,
@@ -94,7 +96,7 @@ def board(
     path = store.path
     console = Console()
     for _, note in store.incomplete_cells():
-        console.print(f"note: {note}")
+        console.print(console_text(f"note: {note}"))
     tables = build_tables(store, protocols)
     if not protocols:  # derived views follow the tables they summarise
         tables += main_effects_tables(store) + selection_tables(store)
@@ -124,8 +126,8 @@ def board(
         from leaderboards.site import write_site
 
         pages = write_site(tables, store, site, images)
-        console.print(f"site: {len(pages)} pages in {site}")
+        console.print(console_text(f"site: {len(pages)} pages in {site}"))
     for table in tables:
-        console.print(f"{table.title}: {len(table.rows)} methods")
-    console.print(f"wrote {len(files)} tables and {len(images)} plots to {out}")
+        console.print(console_text(f"{table.title}: {len(table.rows)} methods"))
+    console.print(console_text(f"wrote {len(files)} tables and {len(images)} plots to {out}"))
     return 0

@@ -31,7 +31,23 @@ def results_store_location() -> str | Path:
     value = os.environ.get(RESULTS_ENV, "")
     if value.startswith(("postgresql://", "postgres://")):
         return value
+    if URL_SCHEME.match(value):  # a typo'd or foreign scheme would otherwise become a local folder
+        from core.errors import ConfigError
+
+        raise ConfigError(
+            f"{RESULTS_ENV}={redacted(value)}: unknown database URL scheme; a shared store is "
+            "postgresql://user:password@host/db, anything else is a SQLite file's path"
+        )
     return results_store_path()
+
+
+#: ``scheme://`` at the start of a value: a URL, not a file path
+URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def redacted(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages and logs."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", url)
 
 
 def cache_dir() -> Path:
@@ -62,10 +78,12 @@ def file_slug(name: str) -> str:
 
     Method, data set, split and metric names reach file names from the results store, which
     anyone may have written: a ``/`` would write elsewhere, ``<`` or quotes would be carried into
-    HTML. A simple name is kept as it is; any other has its unsafe runs replaced by ``_`` and a
-    short hash of the original appended, so two names never share a file.
+    HTML, a name of hundreds of characters would pass the file system's 255-byte limit. A simple
+    name of at most 100 characters is kept as it is; any other has its unsafe runs replaced by
+    ``_``, is cut short, and gets a short hash of the original appended, so two names never
+    share a file.
     """
-    if SAFE_NAME.fullmatch(name) and name not in (".", ".."):
+    if SAFE_NAME.fullmatch(name) and name not in (".", "..") and len(name) <= 100:
         return name
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._-")[:60] or "name"
     return f"{cleaned}-{hashlib.blake2b(name.encode(), digest_size=3).hexdigest()}"

@@ -34,6 +34,7 @@ from typing import Any, Literal, Protocol
 
 from core.errors import ModelprintError
 from core.hashing import config_hash
+from datamodules import content_options
 from leaderboards.schema import (
     FIGURES,
     RUN_KEY,
@@ -451,13 +452,17 @@ class ResultsStore:
         """Runs made under data-set options (``dataset_args`` in their config) other than those
         of the data set's newest run: when the options change - the zoo's real class turned
         on - a cell not yet run under the new ones is history, not a figure to rank beside
-        them. Runs whose config has no ``dataset_args`` (the studies) are not judged."""
+        them. Only options that change what is read count: where the data set was read from
+        (a path spelt otherwise, another machine's scratch copy; ``READING_OPTIONS``) never hides
+        a run - older runs recorded it among their options. Runs whose config has no
+        ``dataset_args`` (the studies) are not judged."""
         current: dict[str, str] = {}
         options: dict[str, tuple[str, str]] = {}
         for run in self.runs():  # ordered by creation
             config = json.loads(run["config_json"])
             if isinstance(config, dict) and "dataset_args" in config:
-                text = json.dumps(config["dataset_args"], sort_keys=True)
+                args = config["dataset_args"]
+                text = json.dumps(content_options(args) if isinstance(args, dict) else args, sort_keys=True)
                 current[run["dataset"]] = text
                 options[run["run_id"]] = (run["dataset"], text)
         return {run_id for run_id, (dataset, text) in options.items() if current[dataset] != text}

@@ -241,10 +241,5 @@ def test_ordinary_names_are_unchanged(name: str) -> None:
     assert console_text(name).plain == name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core.paths.file_slug keeps a long name of safe characters whole: a plot's file name "
-    "then passes the 255-byte limit and the board stops (OSError: File name too long)",
-)
 def test_a_long_plain_name_fits_in_a_file_name() -> None:
     assert len(f"unseen_confusion_{file_slug('L' * 300)}_zoo.png".encode()) <= 255

@@ -14,6 +14,15 @@ README_START = "<!-- board:start (written by `modelprint board --readme`; do not
 README_END = "<!-- board:end -->"
 
 
+def board_judgings() -> dict[str, Any]:
+    """How the board reads each protocol's runs: every registered protocol's declaration and
+    the studies' own protocols."""
+    from benchmarks.protocols import protocol_judgings
+    from benchmarks.studies import STUDY_JUDGINGS
+
+    return {**protocol_judgings(), **STUDY_JUDGINGS}
+
+
 def splice_into_readme(readme: Path, board_markdown: str) -> None:
     """Replace the README's leaderboard section with the rendered board, so the README's
     figures are always the store's figures (never typed by hand)."""
@@ -100,7 +109,8 @@ def board(
     tables = build_tables(store, protocols)
     if not protocols:  # derived views follow the tables they summarise
         tables += main_effects_tables(store) + selection_tables(store)
-    robustness = [] if protocols else build_robustness_tables(store)  # they follow the main tables
+    judgings = board_judgings()
+    robustness = [] if protocols else build_robustness_tables(store, judgings)  # they follow the main tables
     tables += robustness
     if not tables:
         raise UsageError(
@@ -118,9 +128,9 @@ def board(
         *plot_residual_spectra(store, out),
     ]
     files = write_all(tables, out, images=images)
-    (out / "per_generator.md").write_text(per_generator_markdown(store))
+    (out / "per_generator.md").write_text(per_generator_markdown(store, judgings))
     if readme is not None:
-        splice_into_readme(readme, to_markdown([headline_table(tables)]).partition("\n\n")[2])
+        splice_into_readme(readme, to_markdown([headline_table(tables, judgings)]).partition("\n\n")[2])
     log_board(tables, images)
     if site is not None:
         from leaderboards.site import write_site

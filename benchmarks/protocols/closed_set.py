@@ -16,7 +16,7 @@ from torchmetrics.functional.classification import (
 from benchmarks.bootstrap import figure_with_interval
 from benchmarks.protocols import register_protocol
 from benchmarks.protocols.base import Protocol, ProtocolResult
-from core.metrics.attribution import confusion_matrix
+from core.metrics.attribution import confusion_matrix, macro_f1
 from leaderboards.judging import HeadlineColumn, Judging
 from lightning_modules.base import AttributionMethod, Features
 
@@ -49,7 +49,7 @@ class ClosedSetProtocol(Protocol):
         def accuracy(idx: list) -> float:
             return float(multiclass_accuracy(predicted[idx[0]], target[idx[0]], classes, average="micro"))
 
-        def macro_f1(idx: list) -> float:
+        def macro_f1_of(idx: list) -> float:
             return macro_f1(predicted[idx[0]], target[idx[0]], classes)
 
         def one_vs_rest(metric: Callable[..., torch.Tensor]) -> Callable[[list], float]:
@@ -63,7 +63,7 @@ class ClosedSetProtocol(Protocol):
         n = [len(target)]
         figures = [
             figure_with_interval("accuracy", accuracy, n, self.bootstrap_samples, seed),
-            figure_with_interval("macro_f1", macro_f1, n, self.bootstrap_samples, seed),
+            figure_with_interval("macro_f1", macro_f1_of, n, self.bootstrap_samples, seed),
         ]
         if target.unique().numel() == classes:  # AI-GenBench / ImageAttributionBench's figures
             figures += [

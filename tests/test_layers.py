@@ -54,3 +54,44 @@ def test_the_walker_sees_imports_inside_functions(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from benchmarks.runner import plan\n    import leaderboards.store\n")
     assert internal_imports(source) == [(2, "benchmarks"), (3, "leaderboards")]
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Our modules and the modules each imports (top-level and inside functions)."""
+    paths = {}
+    for package in sorted(ALLOWED):
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+            paths[name] = path
+
+    def owner(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {name: set() for name in paths}
+    for name, path in paths.items():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names]
+            graph[name] |= {t for t in map(owner, targets) if t and t != name}
+    return graph
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No import circle between our modules (a circle works only by the order of imports)."""
+    graph, circles = module_graph(), []
+    for start in graph:  # a depth-first search from each module back to itself
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, path = stack.pop()
+            for target in graph[node]:
+                if target == start:
+                    circles.append(" -> ".join([*path, start]))
+                elif target not in seen:
+                    seen.add(target)
+                    stack.append((target, [*path, target]))
+    assert not circles, "import circles:\n" + "\n".join(sorted(set(circles))[:10])

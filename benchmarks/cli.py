@@ -19,10 +19,12 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from jsonargparse import ActionConfigFile, ArgumentParser, Namespace
+import yaml
+from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, set_loader
 
 from core.errors import ModelprintError
 from core.registry import Registry
+from core.yaml_config import load_yaml
 
 CommandFunction = Callable[..., int | None]
 COMMANDS: Registry[CommandFunction] = Registry("command", home_package="benchmarks.commands")
@@ -52,7 +54,10 @@ class UsageError(ModelprintError):
 
 
 def build_parser() -> ArgumentParser:
-    """The whole command tree, built from the registered command functions."""
+    """The whole command tree, built from the registered command functions. YAML (``--config``
+    files and flag values) is read by the suite's strict loader: a key given twice or an alias
+    bomb is a one-line error."""
+    set_loader("yaml", load_yaml, exceptions=(yaml.YAMLError,))
     root = ArgumentParser(prog="modelprint", description=__doc__.splitlines()[0], exit_on_error=False)
     groups: dict[tuple[str, ...], Any] = {}
     parsers: dict[tuple[str, ...], ArgumentParser] = {(): root}

@@ -172,8 +172,12 @@ class RunPlan:
 def parse_plan(cfg: BenchmarkConfig) -> RunPlan:
     """Validate ``cfg`` and work out everything a run needs to know before it loads images."""
     for option in ("methods", "protocols"):
-        if getattr(cfg, option) == []:
+        chosen = getattr(cfg, option)
+        if chosen == []:
             raise PlanError(f"--{option}=[] selects nothing; leave it out to run all of them")
+        repeated = sorted({name for name in chosen or [] if chosen.count(name) > 1})
+        if repeated:  # the work would be done twice
+            raise PlanError(f"--{option} names {repeated} more than once")
     names = cfg.methods if cfg.methods is not None else METHODS.names()
     protocol_names = (
         cfg.protocols

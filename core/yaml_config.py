@@ -76,6 +76,51 @@ def check_typed(
 
 
 BASE_KEY = "base_config"
+#: the most values a YAML document may stand for once its aliases are expanded: a config of a
+#: few hundred bytes with nested aliases otherwise becomes gigabytes when copied
+MAX_EXPANDED_NODES = 1_000_000
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (the later one would
+    silently win) and a document whose aliases expand beyond :data:`MAX_EXPANDED_NODES`."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise ConfigError(f"YAML key {key!r} given twice (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for with every alias expanded (memoised per node)."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 1  # a node that refers to itself counts once
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
+
+
+def load_yaml(text: str) -> Any:
+    """One YAML document, strictly (:class:`StrictLoader`): the suite's one YAML reader, also
+    jsonargparse's for ``--config`` files and flag values."""
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise ConfigError(f"YAML expands to more than {MAX_EXPANDED_NODES:,} values through its aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
@@ -84,7 +129,9 @@ def read_yaml_mapping(path: str | Path) -> dict[str, Any]:
     what it changes: the one place a config inherits from another."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text()) or {}
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({' '.join(str(error).split())})") from None
     if not isinstance(raw, dict):

@@ -89,3 +89,25 @@ def test_a_cache_that_cannot_be_written_is_a_warning_and_leaves_no_temp_file(
     assert cache.unwritable and cache.load(entry, rows=3) is None
     assert len([r for r in caplog.records if "not written" in r.getMessage()]) == 1  # warned once
     assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_a_name_given_twice_is_refused() -> None:
+    with pytest.raises(PlanError, match="more than once"):
+        parse_plan(BenchmarkConfig(methods=["spectral", "spectral"]))
+
+
+def test_yaml_with_a_key_given_twice_or_an_alias_bomb_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks.cli import main
+
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("methods: [spectral]\nmethods: [noise_residual]\n")
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"{b}: &{b} [{', '.join([f'*{a}'] * 10)}]" for a, b in zip("abcdef", "bcdefg", strict=True)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n")  # about 600 bytes standing for 10 million values
+    for path, message in ((twice, "given twice"), (bomb, "expands to more than")):
+        assert main(["run", f"--config={path}"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err

@@ -23,6 +23,20 @@ def board_judgings() -> dict[str, Any]:
     return {**protocol_judgings(), **STUDY_JUDGINGS}
 
 
+def check_outputs(out: Path, readme: Path | None, site: Path | None) -> None:
+    """Where the board goes can take it: folders that are not files, a README with its board
+    markers - one line each, before the work of drawing every plot."""
+    for folder, flag in ((out, "--out"), (site, "--site")):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise UsageError(f"{flag}={folder} is a file; the board writes a folder there")
+    if readme is not None:
+        if not readme.is_file():
+            raise UsageError(f"--readme={readme}: no such file")
+        text = readme.read_text()
+        if README_START not in text or README_END not in text:
+            raise UsageError(f"{readme} has no '{README_START}' ... '{README_END}' section to fill")
+
+
 def splice_into_readme(readme: Path, board_markdown: str) -> None:
     """Replace the README's leaderboard section with the rendered board, so the README's
     figures are always the store's figures (never typed by hand)."""
@@ -98,6 +112,7 @@ def board(
     from leaderboards.robustness import build_robustness_tables, plot_robustness
     from leaderboards.tables import build_tables, headline_table, main_effects_tables, selection_tables
 
+    check_outputs(out, readme, site)  # before any table is built or plot drawn
     location = results_store_location()
     if isinstance(location, Path) and not location.exists():
         raise UsageError(f"no results store at {location}; run `modelprint run` first")

@@ -40,6 +40,11 @@ class BenchmarkConfig:
         test_crops: 1 (the whole image) or n = 4, 9, 16...: for a method with a fixed input size
             smaller than the images, the features of n windows on an even grid, averaged (the
             official flagship evaluation averages 9).
+        wandb: also log each (method, seed) to W&B (online once logged in, else offline under
+            the cache); off by default - ``WANDB_PROJECT``/``WANDB_MODE`` or a sweep agent turn
+            it on too. Not part of any cell's config: it changes no figure.
+        verbose: show what the libraries print (Lightning's banners, W&B's run summaries,
+            deprecation warnings), silenced by default. Not part of any cell's config.
     """
 
     methods: list[str] | None = None
@@ -59,3 +64,5 @@ class BenchmarkConfig:
     shard: str | None = None
     rerun: bool = False
     test_crops: int = 1
+    wandb: bool = False
+    verbose: bool = False

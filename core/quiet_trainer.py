@@ -6,10 +6,16 @@ from typing import Any
 
 import lightning as L
 
+from core.console import quiet_loggers
+
 
 def quiet_trainer(**overrides: Any) -> L.Trainer:
     """A single-device Trainer with no logger, checkpoints, progress bar or model summary;
-    ``overrides`` (max_steps, callbacks, ...) go straight to ``L.Trainer``."""
+    ``overrides`` (max_steps, callbacks, ...) go straight to ``L.Trainer``.
+
+    Built with Lightning's rank-zero loggers quieted: its hardware banner and litlogger tip,
+    printed per Trainer, repeated a dozen times per run and told the user nothing
+    (``--verbose`` shows them)."""
     defaults: dict[str, Any] = {
         "accelerator": "auto",
         "devices": 1,
@@ -18,4 +24,5 @@ def quiet_trainer(**overrides: Any) -> L.Trainer:
         "enable_progress_bar": False,
         "enable_model_summary": False,
     }
-    return L.Trainer(**{**defaults, **overrides})
+    with quiet_loggers():
+        return L.Trainer(**{**defaults, **overrides})

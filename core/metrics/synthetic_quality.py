@@ -108,7 +108,11 @@ class MeanResidualSpectrum(Metric):
     the picture of a generator's fingerprint (Marra et al. 2019; Wang et al. 2020 average it
     per generator to show up-sampling peaks). ``update(images, model_index)`` with
     ``model_index`` in ``[0, num_models)``; ``compute`` gives ``num_models x R x R`` (NaN for a
-    model that got no image) and ``counts`` says how many images each mean is over."""
+    model that got no image) and ``counts`` says how many images each mean is over.
+
+    An empty batch changes nothing: a generator may have no image in one split (a known
+    generator of fewer than 5 images has none in ``known_test``, which takes every 5th), and
+    its mean is then over the images it has elsewhere - or NaN where it has none at all."""
 
     is_differentiable = False
     full_state_update = False
@@ -123,6 +127,8 @@ class MeanResidualSpectrum(Metric):
         self.add_state("counts", torch.zeros(num_models, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, images: torch.Tensor, model_index: torch.Tensor) -> None:
+        if model_index.numel() == 0:
+            return
         if int(model_index.max()) >= self.num_models or int(model_index.min()) < 0:
             raise ValueError(
                 f"model_index must lie in [0, {self.num_models}), got {model_index.unique().tolist()}"

@@ -248,7 +248,10 @@ def run_benchmark(
     store.check_writable()  # a store that cannot take the figures is refused before the work
     source, variants = prepare_data(plan)
     if plan.shard is None or plan.shard[0] == 0:  # the data set's own record (residual spectra), once
-        record_data(store, source.splits, plan.dataset_label, source.data_hash, plan.content_options)
+        borrowed = source.known_from != cfg.dataset  # known splits from the reference: not its own
+        record_data(
+            store, source.splits, plan.dataset_label, source.data_hash, plan.content_options, borrowed
+        )
     cells = plan.cells(variants)
     summary, start = RunSummary(), time.perf_counter()
     summary.cell_hashes = {c.label: c.config_hash for c in cells}

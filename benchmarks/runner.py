@@ -221,6 +221,9 @@ def prepare_data(plan: RunPlan) -> tuple[SplitSource, list[Variant]]:
     cfg = plan.cfg
     splits, absent, known_from = load_splits(cfg)
     check_split_integrity(splits, allow_overlap=cfg.allow_overlap)
+    known = int(splits["known_train"].labels.unique().numel())
+    if known < 2:  # every method's head and probe tells known generators apart
+        raise PlanError(f"the known splits hold {known} generator(s); attribution needs at least two")
     protocols = present_protocols(plan.protocols, absent, explicit=plan.explicit_protocols)
     if known_from != cfg.dataset:
         protocols = own_data_protocols(protocols, known_from, explicit=plan.explicit_protocols)

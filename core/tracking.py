@@ -100,6 +100,8 @@ def wandb_logger(name: str, config: dict[str, Any], group: str, save_dir: Path |
         import wandb
 
         directory.mkdir(parents=True, exist_ok=True)
+        if not is_verbose():  # W&B's own notices (one on a setting Lightning passes) before init
+            wandb.termsetup(wandb.Settings(silent=True), None)
         return WandbLogger(
             project=project,
             name=name,

@@ -10,7 +10,7 @@ venv="${MODELPRINT_VENV:-$root/.venv}"
 cd "$root"
 # The Hub is left on (unless you set HF_HUB_OFFLINE=1): CLIP's weights come from it the first
 # time; where it cannot be reached, CLIP is left out with a line saying how to get them.
-export WANDB_MODE="${WANDB_MODE:-offline}"
+# W&B logs only when asked (--wandb=true, WANDB_PROJECT or WANDB_MODE): see docs/results-store.md
 export MODELPRINT_RESULTS="${MODELPRINT_RESULTS:-$root/published/results.sqlite}"
 "$venv/bin/modelprint" env
 "$venv/bin/modelprint" check --wandb=false

@@ -86,9 +86,9 @@ def test_what_asks_for_wandb(
 
 
 def test_the_flag_asks_and_a_user_who_never_logged_in_gets_an_offline_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """``run --wandb=true`` with no API key: an offline run under the cache, no login error and
+    """``run --wandb=true`` with no API key: a quiet offline run under the cache, no login error and
     no warning (Lightning's own offline switch sets WANDB_MODE=dryrun, which wandb 0.31 asks a
     login for)."""
     import warnings
@@ -106,6 +106,8 @@ def test_the_flag_asks_and_a_user_who_never_logged_in_gets_an_offline_run(
         argv = ["run", "--dataset=fabricated", "--methods=[spectral]", "--protocols=[closed_set]"]
         assert main([*argv, "--bootstrap_samples=0", "--wandb=true"]) == 0
     assert not wandb_asked(), "the flag asks for this command only"
+    out, err = capfd.readouterr()
+    assert "wandb:" not in out + err, "W&B's banner, history and sync hint only with --verbose"
     content = flushed_run_record(tmp_path)
     assert b"closed_set/known_test/accuracy" in content
 

@@ -334,15 +334,8 @@ def _study_variant(
     cache: Path,
     console: Any,
 ) -> list[str]:
-    from benchmarks.feature_cache import FeatureCache
-    from benchmarks.featurise import cached_extract
-    from benchmarks.protocols.base import FIT_SPLITS
-    from benchmarks.provenance import run_record
     from core.hashing import config_hash
-    from core.seeding import seed_all
     from leaderboards.store import RunKey
-    from lightning_modules.base import Features
-    from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
 
     cfg = variant.training
     labels = ((RAW, protocol_name), (STANDARDISED, f"{protocol_name}_standardised"))
@@ -377,6 +370,41 @@ def _study_variant(
     if not todo:
         console.print(f"{escape(variant.name)}: already in the store")
         return []
+    from leaderboards.claims import CellClaims
+
+    # one claim per variant: two runs of a study on one store never train the same extractor
+    claim = RunKey.cell_id(variant.name, protocol_name, "zoo", seed, cfg.key(), data_hash)
+    with CellClaims(store) as claims:
+        if claim not in claims.claim([claim]):
+            console.print(f"{escape(variant.name)}: another run on this store holds it; left to that run")
+            return []
+        return _evaluate_variant(
+            variant, labels, todo, config, splits, data_hash, seed, store, cache, console
+        )
+
+
+def _evaluate_variant(
+    variant: StudyVariant,
+    labels: tuple[tuple[str, str], ...],
+    todo: list[tuple[Any, str, str]],
+    config: Any,
+    splits: dict[str, Any],
+    data_hash: str,
+    seed: int,
+    store: Any,
+    cache: Path,
+    console: Any,
+) -> list[str]:
+    """Train (or load) the variant's extractor, then evaluate and record what ``todo`` lacks."""
+    from benchmarks.feature_cache import FeatureCache
+    from benchmarks.featurise import cached_extract
+    from benchmarks.protocols.base import FIT_SPLITS
+    from benchmarks.provenance import run_record
+    from core.seeding import seed_all
+    from lightning_modules.base import Features
+    from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
+
+    cfg = variant.training
     start = time.perf_counter()
     directory = trained_directory(cfg, cache)
     summary = train_extractor(cfg, directory, quiet=True)
@@ -392,7 +420,7 @@ def _study_variant(
 
     clean = {
         s: features_of(splits[s])
-        for s in dict.fromkeys((*FIT_SPLITS, *(e.protocol.split for e in evaluations)))
+        for s in dict.fromkeys((*FIT_SPLITS, *(e.protocol.split for e, _, _ in todo)))
     }
     method.fit_head(clean["known_train"], clean["known_val"], seed)
     written = []
@@ -474,9 +502,9 @@ def run_ablation(
 def load_ablation(path: Path) -> AblationStudy:
     """The ablation a YAML describes: ``kind: robust`` (selection and reported splits, delivered
     images, candidates) or the plain factorial (the default)."""
-    import yaml
+    from core.yaml_config import read_yaml_mapping
 
-    kind = (yaml.safe_load(path.read_text()) or {}).get("kind", "factorial")
+    kind = read_yaml_mapping(path).get("kind", "factorial")
     studies = {"factorial": AblationStudy, "robust": RobustAblationStudy}
     if kind not in studies:
         raise ConfigError(f"{path}: unknown ablation kind {kind!r}; valid: {', '.join(studies)}")

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from core.errors import ModelprintError
 from core.paths import config_file
+from core.yaml_config import load_yaml
 
 #: trial keys that configure the run; every other key is an argument of the method.
 #: ``sweep_metric`` (a fixed parameter of every sweep file) tells the agent what to log.
@@ -56,7 +55,7 @@ class Sweep:
     def from_yaml(cls, path: Path) -> Sweep:
         if not path.is_file():
             raise SweepError(f"no sweep file at {path}")
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = load_yaml(path.read_text()) or {}
         missing = {"method", "metric", "parameters", "program"} - set(raw)
         if missing:
             raise SweepError(f"{path}: missing {sorted(missing)}")
@@ -137,7 +136,7 @@ def parse_agent_arguments(argv: list[str]) -> dict[str, Any]:
         if not arg.startswith("--") or "=" not in arg:
             raise SweepError(f"sweep arguments are --key=value; got {arg!r}")
         key, value = arg[2:].split("=", 1)
-        trial[key] = yaml.safe_load(value) if value else ""
+        trial[key] = load_yaml(value) if value else ""
     return trial
 
 

@@ -33,6 +33,11 @@ def ask_for_wandb(asked: bool = True) -> None:
     _asked = asked
 
 
+def asked_by_flag() -> bool:
+    """Whether ``--wandb`` (not the environment) asked: what a command restores when it ends."""
+    return _asked
+
+
 def wandb_asked() -> bool:
     """Whether the user asked for W&B: the flag, a project or mode in the environment, an agent."""
     mode = os.environ.get("WANDB_MODE", "").lower()

@@ -161,7 +161,10 @@ def test_fuzzed_files_in_a_data_set_fail_on_one_line_or_are_skipped_and_listed(
     assert main([*base, f"--dataset_args={{root: {root}, {groups}}}"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and f"{folder}/fuzz_" in err
-    assert main([*base, f"--dataset_args={{root: {root}, skip_bad: true, {groups}}}"]) == 0
+    # bit flips that still decode often decode to the same picture: copies the leak check
+    # would refuse, which is not what this test is about
+    skipping = [*base, "--allow_overlap=true", f"--dataset_args={{root: {root}, skip_bad: true, {groups}}}"]
+    assert main(skipping) == 0
     (run,) = ResultsStore(tmp_path / "results.sqlite").runs(method="spectral")
     details = json.loads(run["details_json"])
     assert details["skipped_images"] == {"known_test": expected_bad}

@@ -25,10 +25,10 @@ def run(cfg: BenchmarkConfig) -> int:
     own, with ``--config``); every flag is a field of :class:`benchmarks.plan.BenchmarkConfig`.
     """
     from core.console import quiet
-    from core.tracking import ask_for_wandb, wandb_asked
+    from core.tracking import ask_for_wandb, asked_by_flag
 
     console = Console()
-    asked_before = wandb_asked()
+    asked_before = asked_by_flag()  # the environment's asking is read afresh, never stored
     ask_for_wandb(cfg.wandb or asked_before)
     try:
         with quiet(cfg.verbose):  # third-party chatter off unless --verbose; imports included

@@ -100,9 +100,8 @@ def wandb_logger(name: str, config: dict[str, Any], group: str, save_dir: Path |
     directory = save_dir or wandb_dir()
     project = os.environ.get("MODELPRINT_WANDB_PROJECT") or os.environ.get("WANDB_PROJECT") or "modelprint"
     try:
-        from lightning.pytorch.loggers import WandbLogger
-
         import wandb
+        from lightning.pytorch.loggers import WandbLogger
 
         directory.mkdir(parents=True, exist_ok=True)
         if not is_verbose():  # W&B's own notices (one on a setting Lightning passes) before init

@@ -86,7 +86,9 @@ def test_training_resumes_after_an_interruption_and_the_checkpoint_round_trips(t
     assert (tmp_path / "lightning" / "last.ckpt").exists() and not (tmp_path / "summary.json").exists()
     summary = train_extractor(cfg, tmp_path, quiet=True)
     assert summary["images_seen"] == 96 and summary["steps"] == 8
-    metrics = (tmp_path / "log" / "version_0" / "metrics.csv").read_text().splitlines()
+    # each attempt logs into its own folder: resuming deletes none of the killed attempt's rows
+    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["version_0", "version_1"]
+    metrics = (tmp_path / "log" / "version_1" / "metrics.csv").read_text().splitlines()
     steps_logged = {int(line.split(",")[1]) for line in metrics[1:]}
     assert max(steps_logged) == 7 and not (tmp_path / "lightning").exists()
 

@@ -116,7 +116,7 @@ def train_denoiser(cfg: DenoiserConfig, out: Path) -> dict[str, Any]:
     trainer = quiet_trainer(
         max_steps=cfg.steps,
         max_epochs=-1,
-        logger=CSVLogger(out, name="log", version=0),
+        logger=CSVLogger(out, name="log"),  # a folder per attempt: nothing deleted
         log_every_n_steps=25,
         val_check_interval=None,
         check_val_every_n_epoch=max(1, cfg.steps // max(1, len(train) // cfg.batch_size) // 4),

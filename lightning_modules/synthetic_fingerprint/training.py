@@ -5,7 +5,8 @@ A training run lives in one directory::
     config.yaml            the full training configuration (what ``--retrain`` re-runs)
     extractor.safetensors  the network's weights (no classifier: it only served training)
     summary.json           images seen, steps, wall time, final losses and accuracies
-    log/                   Lightning's CSVLogger metrics (loss, accuracy per step)
+    log/version_N/         Lightning's CSVLogger metrics (loss, accuracy per step), one folder
+                           per attempt: a resumed run must not delete the earlier attempt's rows
     lightning/last.ckpt    Lightning's resumable checkpoint (deleted when the run finishes)
 
 Training is resumable: a killed run continues from ``lightning/last.ckpt`` (Lightning's
@@ -217,7 +218,7 @@ def train_extractor(
         num_nodes=cfg.num_nodes,
         use_distributed_sampler=False,  # the DataModule's batch samplers shard by rank themselves
         precision=cfg.precision,
-        logger=[CSVLogger(out, name="log", version=0), *([tracked] if tracked else [])],
+        logger=[CSVLogger(out, name="log"), *([tracked] if tracked else [])],
         callbacks=[
             resumable,
             *([keep_best] if keep_best else []),

@@ -9,6 +9,7 @@ what a run records and hashes is exactly what the user gave.
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +82,21 @@ BASE_KEY = "base_config"
 MAX_EXPANDED_NODES = 1_000_000
 
 
+#: an integer written with a leading zero (``007``): YAML reads it as the number 7 (octal in
+#: YAML 1.1), but in the suite's arguments it is a name - a generator folder ``007``
+ZERO_PADDED = re.compile(r"[-+]?0[0-9_]+")
+
+
 class StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader that refuses a key given twice in one mapping (the later one would
-    silently win) and a document whose aliases expand beyond :data:`MAX_EXPANDED_NODES`."""
+    silently win) and a document whose aliases expand beyond :data:`MAX_EXPANDED_NODES`, and
+    keeps a zero-padded integer as the text it is (:data:`ZERO_PADDED`)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int | str:
+        text = self.construct_scalar(node)
+        if isinstance(text, str) and ZERO_PADDED.fullmatch(text):
+            return text
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -106,6 +119,9 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
             children = [n for pair in node.value for n in pair]
         sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
     return sizes[id(node)]
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
 
 
 def load_yaml(text: str) -> Any:

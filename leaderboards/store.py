@@ -253,7 +253,27 @@ class ResultsStore:
             for r in bare
         ]
         problems += [f"{o['n']} figure(s) of run {o['run_id']}, which is not in the store" for o in orphans]
+        malformed = self.malformed_json()
+        if malformed:  # the cell checks read inside these columns: they cannot run until repaired
+            return problems + malformed
         return problems + [note for _, note in self.incomplete_cells()]
+
+    def malformed_json(self) -> list[str]:
+        """One line per run whose recorded JSON (config, details, package versions) does not
+        parse - a hand edit or a damaged copy; the board and the cell checks need it whole."""
+        columns = ("config_json", "details_json", "package_versions")
+        with self.connection() as conn:
+            rows = conn.execute(f"SELECT run_id, {', '.join(columns)} FROM runs").fetchall()
+        problems = []
+        for row in rows:
+            for column in columns:
+                value = row[column]
+                if isinstance(value, str):
+                    try:
+                        json.loads(value)
+                    except ValueError as error:
+                        problems.append(f"run {row['run_id']}: {column} is not valid JSON ({error})")
+        return problems
 
     def check_writable(self) -> None:
         """Refuse, before any work, a store that cannot take a run: damaged, not writable (file,
@@ -568,7 +588,15 @@ class SqliteDialect:
             except sqlite3.OperationalError:
                 self._uri = f"file:{self.path.resolve()}?immutable=1"
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # a regular file where a folder of the path should be, a permission
+            blocking = next((p for p in self.path.parents if p.exists() and not p.is_dir()), None)
+            why = f"{blocking} is a file, not a folder" if blocking else (error.strerror or str(error))
+            raise StoreError(
+                f"results store {self.path}: cannot create its folder ({why}); "
+                "set MODELPRINT_RESULTS to a file in a writable folder"
+            ) from None
         with self.connect() as conn:
             self._enable_wal(conn)
             if self.version(conn) == 1:

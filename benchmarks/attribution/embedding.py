@@ -31,7 +31,7 @@ from core.images import as_float_images
 from core.quiet_trainer import quiet_trainer
 from core.seeding import seed_all
 from datamodules import DATASETS
-from datamodules.public.genimage import IMAGE_SUFFIXES
+from datamodules.public.folders import IMAGE_SUFFIXES
 from datamodules.public.images import SIZE_POLICIES, BadImageError, read_image
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features

@@ -118,6 +118,12 @@ def board(
         raise UsageError(f"no results store at {location}; run `modelprint run` first")
     store = open_store(location, readonly=True)  # the board only reads: a read-only mount will do
     path = store.path
+    malformed = store.malformed_json()
+    if malformed:  # every reader below parses these columns
+        raise UsageError(
+            f"{path}: {len(malformed)} damaged record(s), first {malformed[0]}; "
+            "`modelprint store check` lists them"
+        )
     console = Console()
     for _, note in store.incomplete_cells():
         console.print(console_text(f"note: {note}"))

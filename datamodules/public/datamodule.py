@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any, ClassVar
 
 import torch
 
 from core.errors import AbsentSplitError, ConfigError
+from datamodules.public.folders import nfc_names
 from datamodules.public.images import SIZE_POLICIES
 from datamodules.public.splits import PUBLIC_SPLITS, Entry, build_split
 from datamodules.zoo.datamodule import REAL_CLASS, SEMANTIC_SHIFT, RealGeneratorDataModule, UnknownSplitError
@@ -138,13 +141,10 @@ class PublicDataModule(RealGeneratorDataModule):
 
 
 class GroupedDataModule(PublicDataModule):
-    #: whether ``real`` names generator folders that hold real images beside the generated
-    #: ones (GenImage's ``nature``) rather than sources of their own
-    real_in_generator_folders: ClassVar[bool] = False
-
     """A layout whose generators the user groups: known ones, and unseen ones by how they differ
     (seed / architecture / data set). Known generators' training images are split into train
-    and validation (every ``1/val_fraction``-th image, in the layout's order, goes to validation).
+    and validation (a ``val_fraction`` share, spread evenly in the layout's order from the first
+    image, goes to validation: every n-th for ``1/n``).
 
     Args:
         known: known generators (default: every generator not listed as unseen).
@@ -158,6 +158,10 @@ class GroupedDataModule(PublicDataModule):
         (and the :class:`PublicDataModule` arguments)
     """
 
+    #: whether ``real`` names generator folders that hold real images beside the generated
+    #: ones (GenImage's ``nature``) rather than sources of their own
+    real_in_generator_folders: ClassVar[bool] = False
+
     def __init__(
         self,
         known: list[str] | None = None,
@@ -170,7 +174,7 @@ class GroupedDataModule(PublicDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.real, self.include_real = sorted(real or []), include_real
+        self.real, self.include_real = sorted(nfc_names(real) or []), include_real
         if include_real and not self.real:
             raise ConfigError("include_real: true needs the real images named (dataset_args: real: [...])")
         if not 0 < val_fraction < 1:
@@ -178,11 +182,11 @@ class GroupedDataModule(PublicDataModule):
                 f"val_fraction must be in (0, 1), got {val_fraction}: 0 or less would validate on the "
                 "training images themselves, 1 or more would leave none to train on"
             )
-        self.known = sorted(known) if known else None
+        self.known = sorted(nfc_names(known)) if known else None
         self.groups = {
-            "unseen_seed": list(unseen_seed or []),
-            "unseen_architecture": list(unseen_architecture or []),
-            "unseen_dataset": list(unseen_dataset or []),
+            "unseen_seed": nfc_names(unseen_seed) or [],
+            "unseen_architecture": nfc_names(unseen_architecture) or [],
+            "unseen_dataset": nfc_names(unseen_dataset) or [],
         }
         roles: dict[str, str] = {g: "known" for g in self.known or []}
         named_real = {} if self.real_in_generator_folders else {"real": self.real}
@@ -194,7 +198,8 @@ class GroupedDataModule(PublicDataModule):
                         "a generator has one role (known, or one unseen group)"
                     )
                 roles[generator] = group
-        self.every = max(2, round(1 / val_fraction))
+        # exact share, not ``1/round(1/f)``: every value in 0.4..0.99 used to give 0.5
+        self.val_share = Fraction(val_fraction).limit_denominator(1000)
 
     @property
     def unseen(self) -> set[str]:
@@ -222,4 +227,11 @@ class GroupedDataModule(PublicDataModule):
     def train_or_val(self, items: list[Any], split: str) -> list[Any]:
         """The known_train or known_val share of one generator's (or one table's) training items."""
         to_val = split == "known_val"
-        return [item for i, item in enumerate(items) if (i % self.every == 0) == to_val]
+        return [item for i, item in enumerate(items) if self.goes_to_val(i) == to_val]
+
+    def goes_to_val(self, position: int) -> bool:
+        """Whether the item at ``position`` is a validation item: wherever ``position * share``
+        steps past an integer (exact fractions), so the first item and then a ``val_fraction``
+        share spread evenly go to validation - for ``1/n`` exactly every n-th from the first."""
+        share = self.val_share
+        return math.floor(position * share) != math.floor((position - 1) * share)

@@ -2,7 +2,7 @@
 
 Attribution uses the ``ai`` images; the folder name is the generator. Known generators
 (``known``, default: every folder not named as unseen) give ``known_train`` and ``known_val``
-from their ``train/ai`` images (every ``1/val_fraction``-th file by name goes to val) and
+from their ``train/ai`` images (a ``val_fraction`` share by name goes to val) and
 ``known_test`` from ``val/ai``; the unseen generators, grouped as ``unseen_seed`` /
 ``unseen_architecture`` / ``unseen_dataset`` by the user, give those splits from ``val/ai``
 (``unseen_all``: all of them). An empty ``ai`` folder is an error naming it. With
@@ -21,15 +21,14 @@ from typing import Any
 from core.errors import DataError
 from datamodules import register_dataset
 from datamodules.public.datamodule import GroupedDataModule
+from datamodules.public.folders import generator_folders, image_files, require_named
 from datamodules.public.splits import Entry
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 
 
 def ai_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise DataError(f"{folder}: no such folder (expected <generator>/train|val/{folder.name})")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(folder)
     if not files:
         raise DataError(f"{folder}: no images in this generator folder")
     return files
@@ -54,11 +53,9 @@ class GenImageDataModule(GroupedDataModule):
         if not self.image_root.is_dir():
             raise DataError(f"{root}: GenImage root folder not found")
         unseen = self.unseen
-        folders = sorted(p.name for p in self.image_root.iterdir() if p.is_dir())
-        missing = sorted((set(self.known or []) | unseen) - set(folders))
-        if missing:
-            raise DataError(f"{root}: no generator folder for {missing}; found {folders}")
-        self.known = self.known or [f for f in folders if f not in unseen]
+        self.on_disk = generator_folders(self.image_root)
+        require_named(root, {*(self.known or []), *unseen}, self.on_disk)
+        self.known = self.known or [f for f in self.on_disk if f not in unseen]
 
     def known_generators(self) -> tuple[str, ...]:
         return tuple(self.known)
@@ -72,7 +69,7 @@ class GenImageDataModule(GroupedDataModule):
         part = "val" if split == "known_test" else "train"
         entries = []
         for generator in generators:
-            files = ai_images(self.image_root / generator / part / kind)
+            files = ai_images(self.image_root / self.on_disk[generator] / part / kind)
             if split != "known_test":
                 files = self.train_or_val(files, split)
             entries += [Entry(f, generator, str(f)) for f in files]
@@ -95,5 +92,5 @@ class GenImageDataModule(GroupedDataModule):
         return [
             Entry(f, generator, str(f))
             for generator in self.unseen_group(split)
-            for f in ai_images(self.image_root / generator / "val" / "ai")
+            for f in ai_images(self.image_root / self.on_disk[generator] / "val" / "ai")
         ]

@@ -1,13 +1,13 @@
 """A folder of generators: ``path/<generator>/*.png`` - the simplest way to bring your own.
 
-Every sub-folder is one generator and, unless listed in ``known``, an *unseen* one: with no
-``known`` at all the whole folder is ``unseen_all``, and the known splits (what methods fit
-their heads on, and zero shot takes its threshold from) come from the run's reference data set
-(the embedded zoo unless ``--reference`` says otherwise; the run's record names it). Unseen
-generators may also be grouped (``unseen_seed`` / ``unseen_architecture`` / ``unseen_dataset``)
-for open set's per-group figures; ``unseen_all`` holds every unseen generator either way.
+Every sub-folder (hidden ones left out) is one generator and, unless listed in ``known``, an
+*unseen* one: with no ``known`` at all the whole folder is ``unseen_all``, and the known splits
+(what methods fit their heads on, and zero shot takes its threshold from) come from the run's
+reference data set (the embedded zoo unless ``--reference`` says otherwise; the run's record
+names it). Unseen generators may also be grouped (``unseen_seed`` / ``unseen_architecture`` /
+``unseen_dataset``) for open set's per-group figures; ``unseen_all`` holds every unseen generator either way.
 Known generators' images are cut by position (sorted by name): every 5th to ``known_test``,
-of the rest every ``1/val_fraction``-th to ``known_val``.
+of the rest a ``val_fraction`` share, spread evenly, to ``known_val``.
 
     modelprint run --protocols=[zero_shot] --dataset=imagefolder --dataset_args='{path: DIR}'
 """
@@ -20,7 +20,7 @@ from typing import Any
 from core.errors import DataError
 from datamodules import register_dataset
 from datamodules.public.datamodule import GroupedDataModule
-from datamodules.public.genimage import IMAGE_SUFFIXES
+from datamodules.public.folders import generator_folders, image_files, require_named
 from datamodules.public.splits import Entry
 
 #: every n-th image of a known generator is a test image
@@ -42,11 +42,9 @@ class ImageFolderDataModule(GroupedDataModule):
         self.folder = Path(path)
         if not self.folder.is_dir():
             raise DataError(f"{path}: no such folder (expected one sub-folder of images per generator)")
-        self.generators = sorted(p.name for p in self.folder.iterdir() if p.is_dir())
-        named = set(self.known or []) | self.unseen
-        missing = sorted(named - set(self.generators))
-        if missing:
-            raise DataError(f"{path}: no generator folder for {missing}; found {self.generators}")
+        self.on_disk = generator_folders(self.folder)
+        self.generators = list(self.on_disk)
+        require_named(path, {*(self.known or []), *self.unseen}, self.generators)
         if not self.generators:
             raise DataError(f"{path}: no generator folders (expected {path}/<generator>/*.png)")
 
@@ -57,8 +55,8 @@ class ImageFolderDataModule(GroupedDataModule):
         return tuple(self.known or [])
 
     def images(self, generator: str) -> list[Path]:
-        folder = self.folder / generator
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        folder = self.folder / self.on_disk[generator]
+        files = image_files(folder)
         if not files:
             raise DataError(f"{folder}: no images in this generator folder")
         return files

@@ -97,6 +97,8 @@ def require_regular_file(path: str, name: str | None = None) -> None:
         kind = os.stat(path).st_mode
     except FileNotFoundError:
         raise BadImageError(f"{name}: no such file") from None
+    except OSError as error:  # a symbolic link loop, a permission
+        raise BadImageError(f"{name}: cannot open ({error.strerror or error})") from None
     if not stat.S_ISREG(kind):
         raise BadImageError(f"{name}: not a regular file (a FIFO, socket, device or folder)")
 

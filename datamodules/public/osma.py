@@ -41,7 +41,7 @@ def read_annotations(file: Path, root: Path) -> list[Entry]:
     if not file.is_file():
         raise AnnotationError(f"{file}: annotation file not found")
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first path
     except UnicodeDecodeError as error:
         raise AnnotationError(f"{file}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     inside = root.resolve()
@@ -54,7 +54,11 @@ def read_annotations(file: Path, root: Path) -> list[Entry]:
             raise AnnotationError(f"{file}:{number}: expected 'path<TAB>label', got {line!r}")
         name = fields[0].strip()
         path = root / name
-        if not path.resolve().is_relative_to(inside):
+        try:
+            resolved = path.resolve()
+        except (RuntimeError, OSError):  # a symbolic link loop (RuntimeError in Python 3.11)
+            resolved = None  # never readable, so never outside: the decoder reports it as a bad image
+        if resolved is not None and not resolved.is_relative_to(inside):
             raise AnnotationError(f"{file}:{number}: path {name!r} leaves the data set root {root}")
         entries.append(Entry(path, fields[1].strip(), f"{file}:{number}"))
     return entries

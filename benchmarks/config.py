@@ -26,8 +26,9 @@ class BenchmarkConfig:
         batch_size: images per feature-extraction batch.
         retrain: methods that ship a trained checkpoint train from scratch instead of loading it.
         perturbations: robustness track - test splits perturbed, one protocol variant per level
-            (``[jpeg:75,blur:1,none]``; kinds: jpeg, webp, resize, blur, noise, crop; see
-            ``configs/experiments/robustness.yaml``).
+            (``[jpeg:75,blur:1,none]``; kinds: jpeg, webp, resize, nearest, blur, noise, crop,
+            aigenbench; a peer's levels by name: ``genimage``, ``imageattributionbench``,
+            ``aigenbench``; see ``docs/robustness.md``).
         reference: the data set whose known splits a data set without known generators (a
             folder of unseen ones) is evaluated against; recorded in each run.
         reference_args: arguments for the reference data set.
@@ -57,7 +58,7 @@ class BenchmarkConfig:
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     batch_size: int = 256
     retrain: bool = False
-    perturbations: list[str] = field(default_factory=list)
+    perturbations: list[str] | str = field(default_factory=list)
     reference: str = "zoo"
     reference_args: dict[str, Any] = field(default_factory=dict)
     allow_overlap: bool = False

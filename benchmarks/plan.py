@@ -23,7 +23,13 @@ from core.errors import ModelprintError
 from core.hashing import config_hash
 from core.yaml_config import check_typed
 from datamodules import DATASETS, READING_OPTIONS, TRAINING_DATASETS, content_options
-from datamodules.perturbations import Perturbation, PerturbationError, parse_perturbation, perturbed_split
+from datamodules.perturbations import (
+    Perturbation,
+    PerturbationError,
+    expand_presets,
+    parse_perturbation,
+    perturbed_split,
+)
 from leaderboards.store import RunKey
 from lightning_modules import METHODS
 from lightning_modules.method_config import check_method_args, method_args
@@ -274,12 +280,13 @@ def left_out(methods: dict[str, dict[str, Any]]) -> dict[str, str]:
     return notes
 
 
-def perturbation_levels(specs: list[str]) -> list[Perturbation | None]:
-    """The perturbation levels to run (None = clean); a bad spec is a PlanError."""
+def perturbation_levels(specs: list[str] | str) -> list[Perturbation | None]:
+    """The perturbation levels to run (None = clean), a peer's name (``genimage``) standing for
+    its levels; a bad spec is a PlanError."""
     if not specs:
         return [None]
     levels: list[Perturbation | None] = []
-    for spec in specs:
+    for spec in expand_presets(specs):
         try:
             level = None if str(spec).strip().lower() in CLEAN else parse_perturbation(spec)
         except PerturbationError as error:

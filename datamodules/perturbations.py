@@ -4,8 +4,10 @@ Reviewers ask whether attribution survives what happens to an image after it lea
 generator - re-encoding, rescaling, blurring, sensor-like noise, cropping (the perturbations
 of Wang et al. 2020, "CNN-generated images are surprisingly easy to spot... for now", and of
 the attribution literature since). A perturbation is written ``kind:strength``
-(``jpeg:75``, ``webp:50``, ``resize:0.5``, ``blur:1.0``, ``noise:5``, ``crop:0.75``); each level is one
-protocol variant in the runner (``closed_set@jpeg:75``).
+(``jpeg:75``, ``webp:50``, ``resize:0.5``, ``nearest:0.5``, ``blur:1.0``, ``noise:5``, ``crop:0.75``,
+``aigenbench:1``); each level is one protocol variant in the runner (``closed_set@jpeg:75``).
+A peer benchmark's levels go by its name (``genimage``, ``imageattributionbench``,
+``aigenbench``: :data:`PERTURBATION_PRESETS`), so a figure reads against that paper's table.
 
 The rule, the same for every kind:
 
@@ -23,7 +25,7 @@ import dataclasses
 import hashlib
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +121,82 @@ def _crop(images: torch.Tensor, fraction: float, gen: torch.Generator) -> torch.
     return _to_uint8(back)
 
 
+def _nearest(images: torch.Tensor, scale: float, gen: torch.Generator) -> torch.Tensor:
+    """Nearest-neighbour down by ``scale`` (each side floored) and back up: the low-resolution
+    degradation of ImageAttributionBench's test code (PIL ``NEAREST`` both ways, sides
+    ``int(side * scale)``), which reproduces GenImage's "LR" columns. PIL's own filter, one
+    channel at a time: torch's ``nearest-exact`` picks other pixels at non-integer ratios."""
+    height, width = images.shape[-2:]
+    small = (max(1, int(width * scale)), max(1, int(height * scale)))
+
+    def down_and_up(channel: np.ndarray) -> np.ndarray:
+        reduced = Image.fromarray(channel).resize(small, Image.NEAREST)
+        return np.asarray(reduced.resize((width, height), Image.NEAREST))
+
+    return torch.from_numpy(np.stack([[down_and_up(c) for c in image] for image in images.numpy()]))
+
+
+def _uniform(gen: torch.Generator, low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand((), generator=gen))
+
+
+def _resized_crop(image: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """A random window of 50-100 % of the area at an aspect ratio in [0.9, 1/0.9] (AI-GenBench's
+    random resized crop), resized back to the image's size (bilinear). A window that does not
+    fit is clamped to the image instead of redrawn."""
+    height, width = image.shape[-2:]
+    area = _uniform(gen, 0.5, 1.0) * height * width
+    ratio = math.exp(_uniform(gen, math.log(0.9), -math.log(0.9)))
+    ch = min(height, max(1, round(math.sqrt(area / ratio))))
+    cw = min(width, max(1, round(math.sqrt(area * ratio))))
+    top = int(torch.randint(height - ch + 1, (), generator=gen))
+    left = int(torch.randint(width - cw + 1, (), generator=gen))
+    window = image[..., top : top + ch, left : left + cw].float()
+    return _to_uint8(F.interpolate(window, size=(height, width), mode="bilinear", align_corners=False))
+
+
+#: AI-GenBench's mandatory evaluation chain (Pellegrini et al., IJCNN 2025, arXiv 2504.20865;
+#: ``mandatory_val_preprocessing`` of its ``AIGenBenchPipeline``), in its order: operation and
+#: probability. JPEG draws its quality from {50, 101} - a choice of two values, not a range, in
+#: the public code (``data_augment_cmp(img, ["cv2", "pil"], [50, 101])``); PIL treats 101 as 100.
+AIGENBENCH_CHAIN: tuple[tuple[str, float], ...] = (
+    ("grayscale", 0.10),
+    ("jpeg", 0.50),
+    ("noise", 0.30),  # Gaussian, std uniform in [0.015, 0.075] of the 0-255 range (albumentations)
+    ("jpeg", 0.20),
+    ("resized_crop", 0.25),
+    ("jpeg", 0.10),
+)
+AIGENBENCH_JPEG_QUALITIES = (50, 100)
+AIGENBENCH_NOISE_STD = (0.015 * 255, 0.075 * 255)
+
+
+def _aigenbench_one(image: torch.Tensor, scale: float, gen: torch.Generator) -> torch.Tensor:
+    for operation, probability in AIGENBENCH_CHAIN:
+        if float(torch.rand((), generator=gen)) >= probability * scale:
+            continue
+        if operation == "grayscale" and image.shape[1] == 3:  # ITU-R 601 luma, as torchvision's
+            luma = (image.float() * torch.tensor([0.2989, 0.587, 0.114]).view(1, 3, 1, 1)).sum(
+                1, keepdim=True
+            )
+            image = _to_uint8(luma.expand_as(image))
+        elif operation == "jpeg":
+            pick = int(torch.randint(len(AIGENBENCH_JPEG_QUALITIES), (), generator=gen))
+            image = _jpeg(image, AIGENBENCH_JPEG_QUALITIES[pick], gen)
+        elif operation == "noise":
+            image = _noise(image, _uniform(gen, *AIGENBENCH_NOISE_STD), gen)
+        elif operation == "resized_crop":
+            image = _resized_crop(image, gen)
+    return image
+
+
+def _aigenbench(images: torch.Tensor, scale: float, gen: torch.Generator) -> torch.Tensor:
+    """Each image through AI-GenBench's evaluation chain (:data:`AIGENBENCH_CHAIN`), every
+    probability times ``scale`` (1: as published). Images keep their size: the chain's crop
+    output size (256-512 px) and its 1080 px centre crop of large images are left out."""
+    return torch.cat([_aigenbench_one(image[None], scale, gen) for image in images])
+
+
 def _codec(
     name: str, label: str, apply: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
 ) -> PerturbationKind:
@@ -141,6 +219,15 @@ for _kind in (
         _resize,
         increasing=False,
     ),
+    PerturbationKind(
+        "nearest",
+        "scale down then back up, nearest neighbour",
+        1.0,
+        lambda s: 0 < s <= 1,
+        "a scale in (0, 1]",
+        _nearest,
+        increasing=False,
+    ),
     PerturbationKind("blur", "Gaussian sigma (pixels)", 0.0, lambda s: s > 0, "a sigma > 0", _blur),
     PerturbationKind("noise", "Gaussian sigma (0-255 units)", 0.0, lambda s: s >= 0, "a sigma >= 0", _noise),
     PerturbationKind(
@@ -151,6 +238,14 @@ for _kind in (
         "a fraction in (0, 1]",
         _crop,
         increasing=False,
+    ),
+    PerturbationKind(
+        "aigenbench",
+        "AI-GenBench chain, probabilities x",
+        0.0,
+        lambda s: 0 < s <= 1,
+        "a probability scale in (0, 1] (1: as published)",
+        _aigenbench,
     ),
 ):
     _register(_kind)
@@ -185,7 +280,8 @@ def parse_perturbation(spec: str) -> Perturbation:
     name, sep, value = str(spec).partition(":")
     if not sep:
         raise PerturbationError(
-            f"perturbation {spec!r} is not 'kind:strength' (e.g. jpeg:75); kinds: {PERTURBATIONS.names()}"
+            f"perturbation {spec!r} is not 'kind:strength' (e.g. jpeg:75) or a peer's levels; "
+            f"kinds: {PERTURBATIONS.names()}; peers: {sorted(PERTURBATION_PRESETS)}"
         )
     try:
         kind = PERTURBATIONS.create(name.strip())
@@ -198,6 +294,92 @@ def parse_perturbation(spec: str) -> Perturbation:
     if not math.isfinite(strength) or not kind.valid(strength):
         raise PerturbationError(f"perturbation {spec!r}: {kind.strength} must be {kind.valid_text}")
     return Perturbation(kind, strength)
+
+
+@dataclass(frozen=True)
+class PeerLevels:
+    """A peer benchmark's degradation levels, each as the suite's spec and as the peer's table
+    heads it: ``--perturbations=[<name>]`` runs them, and the robustness tables label the
+    columns with the peer's heading once a table holds all of them."""
+
+    name: str
+    peer: str
+    source: str
+    levels: tuple[tuple[str, str], ...]  # (spec, the peer's heading)
+
+    def specs(self) -> list[str]:
+        return [parse_perturbation(spec).spec for spec, _ in self.levels]
+
+
+PERTURBATION_PRESETS: dict[str, PeerLevels] = {
+    preset.name: preset
+    for preset in (
+        PeerLevels(
+            "genimage",
+            "GenImage",
+            "Zhu et al., NeurIPS 2023 (arXiv 2306.08571), Table 5 'degraded images': LR (112) and "
+            "LR (64) of 224 px inputs, as nearest down-sampling (ImageAttributionBench's rule)",
+            (
+                ("nearest:0.5", "LR (112)"),
+                ("nearest:0.2857", "LR (64)"),  # 64 / 224
+                ("jpeg:65", "JPEG (q=65)"),
+                ("jpeg:30", "JPEG (q=30)"),
+                ("blur:3", "Blur (σ=3)"),
+                ("blur:5", "Blur (σ=5)"),
+            ),
+        ),
+        PeerLevels(
+            "imageattributionbench",
+            "ImageAttributionBench",
+            "mttry/ImageAttributionBench, ImageAttributionDataset.get_degraded_img: test.py's "
+            "--level_start/--level_end levels 1-6 (nearest x0.5 / x0.25, JPEG 65 / 30, PIL "
+            "GaussianBlur radius (its sigma) 3 / 5)",
+            (
+                ("nearest:0.5", "level 1"),
+                ("nearest:0.25", "level 2"),
+                ("jpeg:65", "level 3"),
+                ("jpeg:30", "level 4"),
+                ("blur:3", "level 5"),
+                ("blur:5", "level 6"),
+            ),
+        ),
+        PeerLevels(
+            "aigenbench",
+            "AI-GenBench",
+            "Pellegrini et al., IJCNN 2025 (arXiv 2504.20865): the mandatory evaluation chain, "
+            "and its operations alone at their strongest (JPEG 50, noise std 0.075, crop to half "
+            "the area)",
+            (
+                ("aigenbench:1", "evaluation chain"),
+                ("jpeg:50", "JPEG (q=50)"),
+                ("noise:19.125", "noise (std 0.075)"),
+                ("crop:0.7071", "crop (area 0.5)"),  # side sqrt(0.5)
+            ),
+        ),
+    )
+}
+
+
+def expand_presets(specs: str | Iterable[str]) -> list[str]:
+    """Specs with each peer's name (``genimage``) replaced by its levels, in the order given;
+    a single string is one spec (``--perturbations=genimage``)."""
+    expanded: list[str] = []
+    for spec in [specs] if isinstance(specs, str) else specs:
+        preset = PERTURBATION_PRESETS.get(str(spec).strip().lower())
+        expanded += preset.specs() if preset else [spec]
+    return expanded
+
+
+def peer_labels(specs: Collection[str]) -> dict[str, str]:
+    """Spec -> the peers' headings of that level (``GenImage JPEG (q=65); ImageAttributionBench
+    level 3``), for the presets all of whose levels are among ``specs``: a table that holds a
+    peer's full set reads against that peer's table; a lone ``jpeg:50`` stays unlabelled."""
+    labels: dict[str, list[str]] = {}
+    for preset in PERTURBATION_PRESETS.values():
+        if set(preset.specs()) <= set(specs):
+            for spec, (_, heading) in zip(preset.specs(), preset.levels, strict=True):
+                labels.setdefault(spec, []).append(f"{preset.peer} {heading}")
+    return {spec: "; ".join(headings) for spec, headings in labels.items()}
 
 
 def perturbed_split(split: Any, perturbation: Perturbation) -> Any:

@@ -6,7 +6,9 @@ metric) - methods as rows, ``clean`` then every perturbation level as columns - 
 per protocol with a panel per perturbation kind. The clean column is the plain protocol's
 figure (the default benchmark's run) of the same seeds as the perturbed runs, so both come
 from the store alone and a drop is never a seed's difference; a perturbed run is shown only
-beside a clean run of the same configuration and weights.
+beside a clean run of the same configuration and weights. A table that holds all of a peer
+benchmark's levels (``--perturbations=[genimage]``) heads those columns with the peer's own
+headings (``jpeg:65 (GenImage JPEG (q=65))``), so its figures read against the paper's table.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import matplotlib.pyplot as plt
 
 from core.hashing import config_hash
 from core.paths import file_slug
-from datamodules.perturbations import PERTURBATIONS, parse_perturbation
+from datamodules.perturbations import PERTURBATIONS, parse_perturbation, peer_labels
 from leaderboards.judging import Judging, Judgings
 from leaderboards.names import matplotlib_label, matplotlib_text
 from leaderboards.plots import save_figure
@@ -30,6 +32,16 @@ from leaderboards.store import ResultsStore
 from leaderboards.tables import Row, Table, is_perturbed, mean_cell, provenance
 
 CLEAN = "clean"
+
+
+def column_name(spec: str, labels: dict[str, str]) -> str:
+    """A level's column: its spec, with the peers' headings where the table has them."""
+    return f"{spec} ({labels[spec]})" if spec in labels else spec
+
+
+def level_of(column: str) -> str:
+    """The spec of a column (a spec has no space; a label follows one)."""
+    return column.split(" ", 1)[0]
 
 
 def _level_order(spec: str) -> tuple[int, float]:
@@ -121,11 +133,12 @@ def build_robustness_tables(store: ResultsStore, judgings: Judgings) -> list[Tab
         levels = sorted(
             {c for columns in by_method.values() for c in columns if c != CLEAN}, key=_level_order
         )
-        columns = [CLEAN, *levels]
+        labels = peer_labels(levels)
+        columns = [CLEAN, *(column_name(level, labels) for level in levels)]
         rows = []
         for method, by_column in sorted(by_method.items()):
             figures = [f for fs in by_column.values() for f in fs]
-            cells = {c: mean_cell(fs) for c, fs in by_column.items()}
+            cells = {column_name(c, labels): mean_cell(fs) for c, fs in by_column.items()}
             rows.append(Row(method, cells, sorted({f["seed"] for f in figures}), provenance(figures)))
         tables.append(Table(protocol, split, dataset, columns, rows, value_metric=metric))
     return tables
@@ -137,7 +150,7 @@ def _levels_by_kind(table: Table) -> dict[str, list[str]]:
     kinds: dict[str, list[str]] = {}
     for column in table.metrics:
         if column != CLEAN:
-            kinds.setdefault(parse_perturbation(column).kind.name, []).append(column)
+            kinds.setdefault(parse_perturbation(level_of(column)).kind.name, []).append(column)
     return kinds
 
 
@@ -156,7 +169,9 @@ def plot_robustness(tables: list[Table], out: Path) -> list[Path]:
             for row in table.rows:
                 points = [(kind.identity, row.cells[CLEAN].value)] if CLEAN in row.cells else []
                 points += [
-                    (parse_perturbation(s).strength, row.cells[s].value) for s in specs if s in row.cells
+                    (parse_perturbation(level_of(s)).strength, row.cells[s].value)
+                    for s in specs
+                    if s in row.cells
                 ]
                 points.sort(key=lambda p: p[0], reverse=not kind.increasing)
                 ax.plot(

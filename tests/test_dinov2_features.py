@@ -20,13 +20,8 @@ from lightning_modules import METHODS
 from lightning_modules.clip_features import ClipFeaturesMethod
 from lightning_modules.dinov2_features import Dinov2FeaturesMethod
 from lightning_modules.method_config import method_args
+from tests.tiny_methods import TINY_DINOV2
 
-#: a 4-block ViT at 32 px (the YAML's last four blocks exist); random weights, labelled so
-TINY_DINOV2: dict[str, Any] = {
-    "image_size": 32,
-    "model_args": {"patch_size": 8, "embed_dim": 48, "depth": 4, "num_heads": 3},
-    "random_init": True,
-}
 WORKFLOW = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "leaderboard.yml"
 
 

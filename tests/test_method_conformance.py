@@ -12,11 +12,7 @@ from benchmarks.protocols import PROTOCOLS
 from lightning_modules import METHODS
 from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.method_config import method_args
-from tests.test_dinov2_features import TINY_DINOV2
-from tests.tiny_methods import TEST_ARGS as TINY_ARGS  # the flagship loads its shipped checkpoint
-
-#: tiny networks per method; DINOv2's tiny random-init ViT (no weights offline) beside the rest
-TEST_ARGS = {**TINY_ARGS, "dinov2_features": TINY_DINOV2}
+from tests.tiny_methods import TEST_ARGS  # the flagship loads its shipped checkpoint
 
 SHIPPED = [n for n in METHODS.names() if METHODS.entry(n).factory.__module__.startswith("lightning_modules.")]
 

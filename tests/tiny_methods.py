@@ -7,6 +7,12 @@ from pathlib import Path
 TINY_EXTRACTOR = str(Path(__file__).parent / "configs" / "tiny_extractor.yaml")
 TINY_VIT = {"img_size": 32, "patch_size": 8, "embed_dim": 48, "depth": 3, "num_heads": 3}
 TINY_CLIP = {"image_size": 32, "model_args": TINY_VIT, "random_init": True}  # no weights offline
+#: a 4-block ViT at 32 px (the YAML's last four blocks exist); random weights, labelled so
+TINY_DINOV2 = {
+    "image_size": 32,
+    "model_args": {"patch_size": 8, "embed_dim": 48, "depth": 4, "num_heads": 3},
+    "random_init": True,
+}
 TINY_CNN = {
     "backbone_args": {"channels": [8, 16, 32, 64]},
     "stem_stride": 2,
@@ -34,6 +40,7 @@ TEST_ARGS: dict[str, dict] = {
     "fingerprint_real": {"training_config": TINY_EXTRACTOR, "epochs": 2},
     "clip_features": TINY_CLIP,
     "clip_features_knn": TINY_CLIP,
+    "dinov2_features": TINY_DINOV2,
     "supervised_cnn": TINY_CNN,
     "pose": {**TINY_POSE, "num_augmenters": 1},
     "pose_no_diversity": {**TINY_POSE, "num_augmenters": 1},

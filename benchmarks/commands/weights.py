@@ -13,7 +13,7 @@ def weights_fetch(methods: list[str] | None = None) -> int:
     Args:
         methods: only these methods (default: every registered method).
     """
-    from core.hashing import file_digest
+    from core.hashing import file_digest, sha256_file
     from lightning_modules import METHODS
     from lightning_modules.method_config import method_args
 
@@ -21,5 +21,7 @@ def weights_fetch(methods: list[str] | None = None) -> int:
     for name in names:
         path = METHODS.entry(name).factory.fetch_weights(method_args(name))
         if path is not None:
-            print(f"{name}: {path} (sha256 {file_digest(path)})")
+            # the short BLAKE2b digest is what each run's provenance records; SHA-256 is the
+            # Hub's own (an LFS file's page shows it), to compare against the source
+            print(f"{name}: {path} (digest {file_digest(path)}, sha256 {sha256_file(path)})")
     return 0

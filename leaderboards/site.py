@@ -1,79 +1,82 @@
-"""The published board as a static site (``modelprint board --site DIR``).
+"""The published board as a static site (``modelprint board --site DIR``), a page researchers read.
 
-``index.html``: one sortable table per protocol and split, each row linking to its method's
-page, and the plots (files beside it, not inlined, so the page stays light). ``methods/<name>.html``:
-that method's row in every table with its full provenance - seeds, git revisions, data and
-config hashes, weights flag, results-store run ids - and the configuration of its newest shown run
-per protocol, as recorded in the store. Every string from the store is HTML-escaped.
+``index.html`` leads with the ranked headline (zero shot on unseen generators first, as the
+protocols declare it), then what changed since the last publication, then one section per
+question with each table's plots beside it and a data-set selector; ``studies.html`` holds the
+flagship's ablation, the scaling study, synthetic-space statistics and training records;
+``methods/<name>.html`` is a page of cards for each benchmark method (never for a study's
+variant) and ``methods.html`` lists them. Plots are files beside the pages (``plots/``),
+not inlined, so pages stay light; style and script are inlined, so the site works from
+``file://`` offline. Every string from the store is escaped (:mod:`leaderboards.names`).
+
+Each piece has its module: ``site_html`` (shell, tables, figures), ``site_headline``,
+``site_index``, ``site_studies``, ``site_methods``, ``site_changes``, ``site_plots``.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from core.paths import file_slug
-from leaderboards.names import html_text
-from leaderboards.render import to_html
+from leaderboards.judging import Judgings
+from leaderboards.site_changes import changes_section
+from leaderboards.site_headline import flagship_claim, site_headline
+from leaderboards.site_html import PAGES
+from leaderboards.site_index import index_page
+from leaderboards.site_methods import method_page, methods_index
+from leaderboards.site_plots import PlotIndex
+from leaderboards.site_studies import is_study, studies_page
 from leaderboards.store import ResultsStore
-from leaderboards.tables import Table, format_cell
+from leaderboards.tables import Table
 
 
-def method_page(method: str, tables: list[Table], store: ResultsStore) -> str:
-    e = html_text
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(method)} - modelprint</title>",
-        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
-        "td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top}th{background:#eee}"
-        "pre{background:#f6f6f6;padding:1em;overflow:auto}</style></head><body>",
-        f"<p><a href='../index.html'>&larr; leaderboard</a></p><h1>{e(method)}</h1>",
-    ]
-    for table in tables:
-        row = next((r for r in table.rows if r.method == method), None)
-        if row is None:
-            continue
-        parts.append(f"<h2>{e(table.title)}</h2><table class='method'><tbody>")
-        for metric in table.metrics:
-            cell = row.cells.get(metric)
-            parts.append(f"<tr><th>{e(metric)}</th><td>{e(format_cell(cell)) if cell else '—'}</td></tr>")
-        prov = row.provenance
-        facts = {
-            "seeds": ", ".join(map(str, row.seeds)),
-            "weights": str(prov["weights"]),
-            "git": ", ".join(prov["git_sha"]),
-            "data hash": ", ".join(prov["data_hash"]),
-            "config hash": ", ".join(prov["config_hash"]),
-            "run ids": ", ".join(prov["run_ids"]),
-            "device": str(prov["device"]),
-        }
-        parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts.items()]
-        parts.append("</tbody></table>")
-    latest = store.newest_current_runs(("protocol",), method=method)
-    for (protocol,), run in sorted(latest.items()):
-        config = json.dumps(json.loads(run["config_json"]), indent=2, sort_keys=True)
-        parts.append(f"<h3>configuration ({e(protocol)}, run {e(run['run_id'])})</h3><pre>{e(config)}</pre>")
-    parts.append("</body></html>")
-    return "".join(parts)
+def write_site(
+    tables: list[Table], store: ResultsStore, out: Path, images: list[Path], judgings: Judgings | None = None
+) -> list[Path]:
+    """index.html, studies.html, a page per method and the plots, under ``out``.
 
-
-def write_site(tables: list[Table], store: ResultsStore, out: Path, images: list[Path]) -> list[Path]:
-    """index.html, one page per method and the plots, under ``out``."""
+    ``judgings`` are the board's declarations of how each protocol is judged
+    (``benchmarks.commands.board.board_judgings()``): they give the headline's columns and
+    tell benchmark protocols from studies. Without them no headline can be read and every
+    table is taken for a benchmark protocol's."""
+    judgings = judgings if judgings is not None else {t.protocol.split("@")[0]: _plain() for t in tables}
     (out / "methods").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(exist_ok=True)
     for image in images:
         if image.resolve() != (out / "plots" / image.name).resolve():
             shutil.copyfile(image, out / "plots" / image.name)
-    index = to_html(
-        tables,
-        images=images,
-        method_href=lambda m: f"methods/{file_slug(m)}.html",
-        image_src=lambda image: f"plots/{image.name}",
+    plots = PlotIndex(images)
+    studies = [t for t in tables if is_study(t.protocol, judgings)]
+    board = [t for t in tables if t not in studies]
+    methods = sorted({row.method for table in board for row in table.rows})
+    href = {m: f"methods/{file_slug(m)}.html" for m in methods}
+    headline = site_headline(board, judgings)
+    nav = [(page, label) for page, label in PAGES if studies or page != "studies.html"]
+    written: dict[Path, str] = {}
+    for method in methods:
+        written[out / href[method]] = method_page(method, board, headline, store, plots, nav)
+    written[out / "methods.html"] = methods_index(methods, board, headline, href, nav)
+    if studies:  # a page only where there are studies: no page without a name from the store
+        written[out / "studies.html"] = studies_page(studies, plots, file_slug)
+    written[out / "index.html"] = index_page(
+        headline,
+        flagship_claim(headline),
+        changes_section(store, tables),
+        [t for t in board if not t.value_metric],
+        [t for t in board if t.value_metric],
+        plots,
+        judgings,
+        href.get,
+        file_slug,
+        nav,
     )
-    written = [out / "index.html"]
-    written[0].write_text(index)
-    for method in sorted({row.method for table in tables for row in table.rows}):
-        page = out / "methods" / f"{file_slug(method)}.html"
-        page.write_text(method_page(method, tables, store))
-        written.append(page)
-    return written
+    for path, text in written.items():
+        path.write_text(text)
+    return [out / "index.html", *(p for p in written if p != out / "index.html")]
+
+
+def _plain() -> object:
+    from leaderboards.judging import Judging
+
+    return Judging()

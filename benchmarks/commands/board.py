@@ -156,7 +156,7 @@ def board(
     if site is not None:
         from leaderboards.site import write_site
 
-        pages = write_site(tables, store, site, images)
+        pages = write_site(tables, store, site, images, judgings)
         console.print(console_text(f"site: {len(pages)} pages in {site}"))
     for table in tables:
         console.print(console_text(f"{table.title}: {len(table.rows)} methods"))

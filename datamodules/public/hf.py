@@ -26,6 +26,9 @@ from datamodules.public.datamodule import GroupedDataModule
 from datamodules.public.images import require_regular_file
 from datamodules.public.splits import Entry
 
+#: the generator of rows that ``label_column`` marks real
+REAL_GENERATOR = "real"
+
 
 @register_dataset("hf")
 class HuggingFaceDataModule(GroupedDataModule):
@@ -43,6 +46,10 @@ class HuggingFaceDataModule(GroupedDataModule):
             content, and the split ``semantic_shift`` holds the known generators' test rows of
             any other content (ImageAttributionBench's semantic shift: the same generators,
             content they were not fitted on; each is its own counterpart).
+        label_column, real_label: a real-or-fake column and its value for real rows: those rows
+            belong to the generator ``real`` whatever their generator column says (AI-GenBench
+            leaves it empty, Community Forensics names the real source); name ``real: [real]``
+            to make them the real images.
         (and the :class:`GroupedDataModule` arguments: known, unseen groups, val_fraction, real)
     """
 
@@ -57,9 +64,12 @@ class HuggingFaceDataModule(GroupedDataModule):
         data_dir: str | None = None,
         content_column: str | None = None,
         semantic_shift: str | None = None,
+        label_column: str | None = None,
+        real_label: int | str = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.label_column, self.real_label = label_column, real_label
         if semantic_shift is not None and content_column is None:
             raise ConfigError(
                 "semantic_shift needs content_column: the column that names each image's content"
@@ -83,7 +93,8 @@ class HuggingFaceDataModule(GroupedDataModule):
         try:
             if local.is_dir() and ((local / "dataset_info.json").exists() or (local / "state.json").exists()):
                 table = datasets.load_from_disk(str(local))
-                table = table[split] if isinstance(table, datasets.DatasetDict) else table
+                if isinstance(table, datasets.DatasetDict):  # ``a+b`` joins splits, as load_dataset's
+                    table = datasets.concatenate_datasets([table[part] for part in split.split("+")])
             else:
                 try:
                     table = datasets.load_dataset(
@@ -99,7 +110,7 @@ class HuggingFaceDataModule(GroupedDataModule):
         finally:
             if was_shown:
                 datasets.enable_progress_bars()
-        for column in (self.image_column, self.generator_column, self.content_column):
+        for column in (self.image_column, self.generator_column, self.content_column, self.label_column):
             if column is None:
                 continue
             if column not in table.column_names:
@@ -110,9 +121,14 @@ class HuggingFaceDataModule(GroupedDataModule):
             table = table.cast_column(self.image_column, datasets.Image(decode=False))
         rows, bad = [], []
         contents = table[self.content_column] if self.content_column else [None] * len(table)
+        real_rows = self._real_rows(table)
         for i, (cell, generator, content) in enumerate(
             zip(table[self.image_column], table[self.generator_column], contents, strict=True)
         ):
+            if real_rows[i]:
+                generator, names_of = REAL_GENERATOR, None
+            else:
+                names_of = names
             data = cell["bytes"] if isinstance(cell, dict) else cell
             if data is None and isinstance(cell, dict) and cell.get("path"):
                 data = self._read_referenced(cell["path"], f"{self.path} [{split}] row {i}")
@@ -130,9 +146,24 @@ class HuggingFaceDataModule(GroupedDataModule):
                 bad.append(where)
                 continue
             content = None if content is None else str(content)
-            rows.append((data, names[generator] if names else str(generator), i, content))
+            rows.append((data, names_of[generator] if names_of else str(generator), i, content))
         self._rows[split], self._bad_rows[split] = rows, tuple(bad)
         return rows
+
+    def _real_rows(self, table: Any) -> list[bool]:
+        """Per row, whether ``label_column`` marks it real (its value, or a ``ClassLabel``'s name
+        for it, equals ``real_label``)."""
+        if self.label_column is None:
+            return [False] * len(table)
+        import datasets
+
+        feature = table.features[self.label_column]
+        names = feature.names if isinstance(feature, datasets.ClassLabel) else None
+        wanted = str(self.real_label)
+        return [
+            value is not None and (str(value) == wanted or (names is not None and names[value] == wanted))
+            for value in table[self.label_column]
+        ]
 
     def default_name(self) -> str:
         """The folder or Hub id, or for a builder (``parquet``) the first data file's stem."""

@@ -36,9 +36,9 @@ def _module_bullet(module_doc: str, name: str) -> str:
 
 
 @cache
-def registered_descriptions() -> dict[str, str]:
+def registered_descriptions() -> dict[str, tuple[str, ...]]:
     """Method name -> its registered docstring's first paragraph and its module's bullet."""
-    found: dict[str, str] = {}
+    found: dict[str, tuple[str, ...]] = {}
     for path in sorted(METHOD_SOURCES.rglob("*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         module_doc = ast.get_docstring(tree) or ""
@@ -55,7 +55,9 @@ def registered_descriptions() -> dict[str, str]:
                     name = str(decorator.args[0].value)
                     own = _first_paragraph(ast.get_docstring(node) or "")
                     bullet = _module_bullet(module_doc, name)
-                    found[name] = " ".join(part for part in (own, bullet) if part)
+                    if bullet:  # the docstring's pointer to the bullet is said by the bullet itself
+                        own = own.replace("; see the module docstring.", ".")
+                    found[name] = tuple(part for part in (own, bullet) if part)
     return found
 
 
@@ -74,6 +76,7 @@ def config_comment(method: str) -> str:
     return " ".join(lines)
 
 
-def describe(method: str) -> tuple[str, str]:
-    """(what the method is, what its config says was scaled or changed); '' where unsaid."""
-    return registered_descriptions().get(method, ""), config_comment(method)
+def describe(method: str) -> tuple[tuple[str, ...], str]:
+    """(paragraphs on what the method is, what its config says was scaled or changed); empty
+    where unsaid."""
+    return registered_descriptions().get(method, ()), config_comment(method)

@@ -44,6 +44,12 @@ def is_control(row: Row) -> bool:
     return "control" in str(row.provenance.get("weights", "")).lower()
 
 
+def ranks(table: Table) -> dict[str, int]:
+    """Each method's rank in the headline's order; controls are compared against, not ranked."""
+    ranked = [row.method for row in table.rows if not is_control(row)]
+    return {method: place for place, method in enumerate(ranked, start=1)}
+
+
 def robustness_title(count: int, first: str) -> str:
     return f"delivered {first} (mean of {count} perturbations)"
 

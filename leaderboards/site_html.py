@@ -9,6 +9,7 @@ made the old board a data dump.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -178,6 +179,11 @@ def filter_controls(table_id: str, controls: bool = False) -> str:
         )
     parts.append("</div>")
     return "".join(parts)
+
+
+def prose(text: str) -> str:
+    """Docstring text as HTML: escaped, its ````literals```` set as code."""
+    return re.sub(r"``(.+?)``", r"<code>\1</code>", e(text))
 
 
 def definition_list(facts: dict[str, Any]) -> str:

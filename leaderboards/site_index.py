@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from leaderboards.judging import Judgings, headline_columns
-from leaderboards.site_headline import HEADLINE_DATASET, is_control
+from leaderboards.site_headline import HEADLINE_DATASET, is_control, ranks
 from leaderboards.site_html import (
     PAGES,
     TableView,
@@ -57,11 +57,7 @@ def protocol_order(protocols: set[str], judgings: Judgings) -> list[str]:
 
 def headline_section(headline: Table, claim: str, method_href: Href) -> str:
     """The ranked table, its filter and the flagship's claim."""
-    ranked = [row.method for row in headline.rows if not is_control(row)]
-    rank = {
-        method: str(ranked.index(method) + 1) if method in ranked else "—"
-        for method in (r.method for r in headline.rows)
-    }
+    rank = ranks(headline)
     first = headline.metrics[0] if headline.metrics else "the first column"
     view = TableView(
         "headline-table",
@@ -71,7 +67,7 @@ def headline_section(headline: Table, claim: str, method_href: Href) -> str:
         "see the runs behind it.",
         method_href=method_href,
         is_control=is_control,
-        leading=(("rank", lambda row: rank[row.method]),),
+        leading=(("rank", lambda row: str(rank.get(row.method, "—"))),),
     )
     return (
         "<section id='headline' aria-labelledby='headline-h'><h2 id='headline-h'>Headline: "

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 
 from leaderboards.site_descriptions import describe
-from leaderboards.site_headline import HEADLINE_DATASET, is_control
+from leaderboards.site_headline import HEADLINE_DATASET, is_control, ranks
 from leaderboards.site_html import (
     PAGES,
     arrow,
@@ -21,6 +21,7 @@ from leaderboards.site_html import (
     e,
     gallery,
     page,
+    prose,
     section,
     value_cell,
 )
@@ -81,8 +82,9 @@ def headline_card(method: str, headline: Table) -> str:
     if row is None:
         return ""
     facts = {c: format_cell(row.cells[c]) for c in headline.metrics if c in row.cells}
-    position = headline.rows.index(row) + 1
-    where = f"Row {position} of {len(headline.rows)} on the {e(headline.dataset)}"
+    rank, ranked = ranks(headline).get(method), len(ranks(headline))
+    where = f"Rank {rank} of {ranked}" if rank else f"A control (the {ranked} methods are ranked without it)"
+    where += f" on the {e(headline.dataset)}"
     return (
         f"<div class='card'><h2>Headline</h2><p>{where} (<a href='../index.html#headline'>table</a>)</p>"
         f"{definition_list(facts)}</div>"
@@ -116,9 +118,9 @@ def method_page(
     rows = rows_of(method, tables)
     control = any(is_control(row) for _, row in rows)
     own, config = describe(method)
-    what = f"<p>{e(own)}</p>" if own else "<p>Its weights note (below) says what it is.</p>"
+    what = "".join(f"<p>{prose(part)}</p>" for part in own) or "<p>Its weights note says what it is.</p>"
     if config:
-        what += f"<p class='muted'>Its config (configs/methods/{e(method)}.yaml): {e(config)}</p>"
+        what += f"<p class='muted'>Its config (configs/methods/{e(method)}.yaml): {prose(config)}</p>"
     if control:
         what += f"<p>{BADGE} compared against to show where the flagship's figures come from.</p>"
     datasets = sorted({t.dataset for t, _ in rows})
@@ -168,7 +170,7 @@ def methods_index(
         weights = str(rows[0][1].provenance.get("weights", "")) if rows else ""
         cards.append(
             f"<div class='card'><h2><a href='{e(href[method])}'>{e(method)}</a>{badge}</h2>{figure_line}"
-            f"<p class='muted'>{e(describe(method)[0] or weights)}</p></div>"
+            f"<p class='muted'>{prose(next(iter(describe(method)[0]), weights))}</p></div>"
         )
     body = f"<p><a href='index.html'>&larr; leaderboard</a></p><div class='cards'>{''.join(cards)}</div>"
     return page("Methods", body, current="methods.html", nav=nav)

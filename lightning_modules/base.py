@@ -67,6 +67,9 @@ class AttributionMethod(L.LightningModule):
     """Base class: features by ``predict_step``; a linear probe head; max-softmax open-set score."""
 
     capabilities: ClassVar[frozenset[str]] = CAPABILITIES
+    #: hyper-parameters that only post-process features (how zero shot compares them), not part
+    #: of :meth:`method_key`
+    post_feature_hparams: ClassVar[tuple[str, ...]] = ()
     #: shown on the leaderboard, e.g. "random init (no pretrained weights found)"
     weights_note: str = ""
     #: the image size its extractor was trained at, where it is fixed (None: any size); larger
@@ -109,8 +112,11 @@ class AttributionMethod(L.LightningModule):
         return None
 
     def method_key(self) -> str:
-        """Identifies the feature extractor (config and, for trained ones, weights) for caching."""
-        return config_hash({"class": type(self).__qualname__, "hparams": dict(self.hparams)})
+        """Identifies the feature extractor (config and, for trained ones, weights) for caching.
+        Hyper-parameters in :attr:`post_feature_hparams` are left out: they change what is done
+        with the features, not the features, so every value shares one cache entry."""
+        hparams = {k: v for k, v in self.hparams.items() if k not in self.post_feature_hparams}
+        return config_hash({"class": type(self).__qualname__, "hparams": hparams})
 
     # -- fitting --------------------------------------------------------------------------
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:

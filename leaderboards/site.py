@@ -21,6 +21,7 @@ from pathlib import Path
 from core.paths import file_slug
 from leaderboards.judging import Judgings
 from leaderboards.site_changes import changes_section
+from leaderboards.site_generators import generator_records
 from leaderboards.site_headline import flagship_claim, site_headline
 from leaderboards.site_html import PAGES
 from leaderboards.site_index import index_page
@@ -53,9 +54,10 @@ def write_site(
     href = {m: f"methods/{file_slug(m)}.html" for m in methods}
     headline = site_headline(board, judgings)
     nav = [(page, label) for page, label in PAGES if studies or page != "studies.html"]
+    records = generator_records(store, judgings)
     written: dict[Path, str] = {}
     for method in methods:
-        written[out / href[method]] = method_page(method, board, headline, store, plots, nav)
+        written[out / href[method]] = method_page(method, board, headline, store, plots, records, nav)
     written[out / "methods.html"] = methods_index(methods, board, headline, href, nav)
     if studies:  # a page only where there are studies: no page without a name from the store
         written[out / "studies.html"] = studies_page(studies, plots, file_slug)

@@ -2,9 +2,10 @@
 
 A page says what the method is (in its own words: :mod:`leaderboards.site_descriptions`), its
 place in the headline, its weights and their provenance, its figures across every protocol in
-one table (filterable, following the data-set selector), its plots (fingerprint map, confusion
-matrices) and its newest configuration per protocol. Only methods of the benchmark protocols
-get a page; study variants never do.
+one table per data set, its per-generator tables (:mod:`leaderboards.site_generators`), its
+plots (fingerprint map, confusion matrices) and its newest configuration per protocol. Only
+methods of the benchmark protocols get a page; study variants never do. A method page has
+nothing to sort or select, so it carries no script: plain HTML.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from collections.abc import Sequence
 
 from leaderboards.site_descriptions import describe
+from leaderboards.site_generators import Records, generators_section
 from leaderboards.site_headline import HEADLINE_DATASET, is_control, ranks
 from leaderboards.site_html import (
     PAGES,
@@ -112,6 +114,7 @@ def method_page(
     headline: Table,
     store: ResultsStore,
     plots: PlotIndex,
+    records: Records,
     nav: Sequence[tuple[str, str]] = PAGES,
 ) -> str:
     """The method's page: cards (what it is, headline, weights), its figures, plots, configs."""
@@ -131,6 +134,7 @@ def method_page(
         weights_card(rows),
         "</div>",
         figures_section(rows),
+        generators_section(method, records),
     ]
     names = [n for d in datasets for prefix in METHOD_PLOTS for n in plots.for_method(prefix, method, d)]
     if names:

@@ -46,6 +46,10 @@ CELLS = (
 )
 
 
+#: one unseen generator's zero-shot record, naming a generator that must stay text
+GENERATOR_RECORD = {"g1": {"identification_accuracy": 0.5, "f1": 0.4, "mostly_confused_with": "<g2>"}}
+
+
 def record(
     store: ResultsStore,
     method: str,
@@ -72,7 +76,10 @@ def filled_store(tmp_path: Path) -> ResultsStore:
         for protocol, split, metrics in CELLS:
             for dataset in ("zoo", "imagefolder:mine"):
                 figures = [Figure(m, 0.1 * i + 0.3, 0.1 * i + 0.28, 0.1 * i + 0.32) for m in metrics]
-                record(store, method, protocol, split, figures, dataset=dataset, weights=weights)
+                details = {"per_generator": GENERATOR_RECORD} if protocol == "zero_shot" else {}
+                record(
+                    store, method, protocol, split, figures, dataset=dataset, weights=weights, details=details
+                )
     for variant, level in (
         ("synthetic_fingerprint[residual]", "residual"),
         ("synthetic_fingerprint[fft]", "fft"),
@@ -176,6 +183,7 @@ def test_method_pages_are_cards_with_figures_weights_and_configuration(tmp_path:
     assert "<details open><summary>on zoo</summary>" in page  # the headline's data set first
     assert "<details><summary>on imagefolder:mine</summary>" in page
     assert "<script>" not in page  # nothing to sort or select: a method page is plain HTML
+    assert "<h2 id='generators-h'>Per unseen generator</h2>" in page and "&lt;g2&gt;" in page
     control = (out / "methods" / "fingerprint_random.html").read_text()
     assert "class='badge'>control<" in control
 

@@ -10,6 +10,7 @@ carries the consistency check against the zero-shot protocol.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,44 @@ def test_attribute_cli_formats_bad_files_and_exit_status(
         monkey.undo()
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("decision") and len(table) == 3 and sorted(truth)[1] in table[2]
+
+
+HOSTILE_QUERY = "q<script>alert(1)</script>'&.png"
+
+
+def html_report_of(references: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A report over four fabricated queries, one of them under a hostile file name."""
+    gallery = tmp_path / "g.safetensors"
+    assert main(["gallery", "build", f"--references={references}", f"--out={gallery}", *QUICK]) == 0
+    data = fabricated.fabricated_split("unseen_all")
+    queries = tmp_path / "queries"
+    names = ["q000.png", "q070.png", "q130.png", HOSTILE_QUERY]
+    truth = {
+        write_png(data.images[r], queries / name): data.generator_ids[int(data.labels[r])]
+        for r, name in zip((0, 70, 130, 200), names, strict=True)
+    }
+    report = tmp_path / "report.html"
+    assert main(["attribute", str(queries), f"--gallery={gallery}", "--format=html", f"--out={report}"]) == 0
+    return report, truth
+
+
+def test_the_html_report_shows_each_query_beside_its_candidates_escaped(
+    references: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, truth = html_report_of(references, tmp_path)
+    assert "4 attributed" in capsys.readouterr().err
+    page = report.read_text()
+    assert (
+        page.startswith("<!doctype html>") and "http" not in page.split("<body>", 1)[1].split("<script>")[0]
+    )
+    rows = re.findall(r"<tr data-decision='([^']*)'>(.*?)</tr>", page, re.S)
+    assert sorted(d for d, _ in rows) == sorted(truth.values())  # the noise residual names them all
+    for decision, row in rows:
+        # the query's thumbnail, then three candidates, each with a reference thumbnail and a bar
+        assert row.count("src='data:image/png;base64,") == 4 and row.count("class='bar'") == 3
+        assert f"<strong>{decision}</strong>" in row
+    assert "<script>alert" not in page and "q&lt;script&gt;alert(1)&lt;/script&gt;&#x27;&amp;.png" in page
+    assert "data-filter-by='decision'" in page and "button type='button' class='sort'" in page
 
 
 def test_a_gallery_of_other_weights_is_refused_in_one_line(

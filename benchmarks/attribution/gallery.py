@@ -396,6 +396,15 @@ class Gallery:
         embed_files(method, names, self.preprocessing, answer, batch_size, num_workers, progress)
         return results
 
+    def first_references(self) -> dict[str, str]:
+        """Each generator's first reference file that still exists (the report shows it)."""
+        first: dict[str, str] = {}
+        for (path, _), label in zip(self.files, self.labels.tolist(), strict=True):
+            generator = self.generators[label]
+            if generator not in first and Path(path).is_file():
+                first[generator] = path
+        return first
+
     # -- the file ---------------------------------------------------------------------------
     def header(self) -> dict[str, Any]:
         return {

@@ -31,7 +31,8 @@ def attribute(
             path a line from stdin.
         gallery: the gallery file.
         top: how many candidates each answer lists.
-        format: ``table``, ``json`` (one JSON object a line) or ``csv``.
+        format: ``table``, ``json`` (one JSON object a line), ``csv`` or ``html`` (a page with
+            thumbnails of each query and of its candidates' references; best with ``--out``).
         out: write the answers here instead of stdout.
         threshold: accept the top generator from this cosine similarity (default: the
             gallery's calibrated threshold).
@@ -53,7 +54,8 @@ def attribute(
     decisions: Counter[str] = Counter()
     failed = len(unmatched)
     try:
-        writer = AnswerWriter(stream, format, top)
+        limit = loaded.calibration.threshold if threshold is None else threshold
+        writer = AnswerWriter(stream, format, top, loaded.first_references(), limit)
 
         def report(batch: list) -> None:
             nonlocal failed
@@ -74,6 +76,7 @@ def attribute(
             progress=sys.stderr.isatty() if progress is None else progress,
             on_batch=report,
         )
+        writer.close()
     finally:
         if out:
             stream.close()

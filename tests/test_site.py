@@ -46,6 +46,7 @@ CELLS = (
 )
 
 
+LONG_PATH = "/scratch/" + "a_rather_long_folder_name/" * 8
 #: one unseen generator's zero-shot record, naming a generator that must stay text
 GENERATOR_RECORD = {"g1": {"identification_accuracy": 0.5, "f1": 0.4, "mostly_confused_with": "<g2>"}}
 
@@ -77,8 +78,17 @@ def filled_store(tmp_path: Path) -> ResultsStore:
             for dataset in ("zoo", "imagefolder:mine"):
                 figures = [Figure(m, 0.1 * i + 0.3, 0.1 * i + 0.28, 0.1 * i + 0.32) for m in metrics]
                 details = {"per_generator": GENERATOR_RECORD} if protocol == "zero_shot" else {}
+                config = {"m": method, "root": LONG_PATH}  # a long line in the page's configuration
                 record(
-                    store, method, protocol, split, figures, dataset=dataset, weights=weights, details=details
+                    store,
+                    method,
+                    protocol,
+                    split,
+                    figures,
+                    dataset=dataset,
+                    weights=weights,
+                    details=details,
+                    config=config,
                 )
     for variant, level in (
         ("synthetic_fingerprint[residual]", "residual"),

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from leaderboards.site_html import e, section
+from leaderboards.site_html import e, plain_table, section
 from leaderboards.store import ResultsStore
 from leaderboards.tables import Table, TableCell, build_tables, format_cell, higher_is_better
 
 PUBLICATION_GAP = timedelta(hours=6)
 HEADING = "What changed since the last publication"
-FIRST = "This is the store's first publication: nothing to compare with."
 COLUMNS = ("method", "table", "figure", "before", "now", "direction")
+FIRST = "This is the store's first publication: nothing to compare with."
 #: the most moved figures listed (largest moves first); the count says how many there were
 SHOWN = 40
 
@@ -100,9 +100,7 @@ def changes_section(store: ResultsStore, tables: list[Table]) -> str:
     """The front page's section: the moved figures, largest first, and the counts."""
     start = publication_start([run["created_at"] for run in store.runs()])
     if start is None:
-        return section(
-            "changes", HEADING, "<p>This is the store's first publication: nothing to compare with.</p>"
-        )
+        return section("changes", HEADING, f"<p>{FIRST}</p>")
     found, added, gone = moves(previous_tables(store, start), [t for t in tables if not t.value_metric])
     plural = "s" if len(found) != 1 else ""
     summary = (
@@ -114,13 +112,7 @@ def changes_section(store: ResultsStore, tables: list[Table]) -> str:
         return section("changes", HEADING, summary)
     rows = "".join(move_row(m) for m in found[:SHOWN])
     more = f" (the {SHOWN} largest of {len(found)})" if len(found) > SHOWN else ""
-    heads = "".join(
-        f"<th scope='col'>{h}</th>" for h in ("method", "table", "figure", "before", "now", "direction")
-    )
-    table = (
-        "<div class='scroll'><table class='board' id='changes-table' aria-label='moved figures'>"
-        f"<thead><tr>{heads}</tr></thead><tbody>{rows}</tbody></table></div>"
-    )
+    table = plain_table("moved figures", COLUMNS, rows, "changes-table")
     return section(
         "changes", HEADING, f"{summary}<details><summary>The moved figures{more}</summary>{table}</details>"
     )

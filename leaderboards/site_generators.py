@@ -12,7 +12,7 @@ from typing import Any
 
 from leaderboards.judging import Judgings, per_generator_views
 from leaderboards.per_generator import newest_records
-from leaderboards.site_html import e, section
+from leaderboards.site_html import e, plain_table, section
 from leaderboards.store import ResultsStore
 
 #: (record field, heading) of the figure a row shows, the first the record has
@@ -56,12 +56,8 @@ def generator_table(title: str, dataset: str, record: dict[str, dict[str, Any]])
         if name:
             cells += f"<td>{e(str(values.get(name[0], '—')))}</td>"
         rows.append(f"<tr><th scope='row'>{e(generator)}</th>{cells}</tr>")
-    head = "".join(f"<th scope='col'>{e(h)}</th>" for h in heads)
-    return (
-        f"<details><summary>{e(title)} ({e(dataset)})</summary><div class='scroll'>"
-        f"<table class='board' aria-label='{e(title)} per generator on {e(dataset)}'>"
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div></details>"
-    )
+    table = plain_table(f"{title} per generator on {dataset}", heads, "".join(rows))
+    return f"<details><summary>{e(title)} ({e(dataset)})</summary>{table}</details>"
 
 
 def generators_section(method: str, records: Records) -> str:

@@ -129,7 +129,7 @@ def board_table(table: Table, view: TableView) -> str:
     heads = ["method", *(label for label, _ in view.leading)]
     heads += [f"{column} {arrow(table.metric_of(column))}" for column in table.metrics]
     label = f" aria-label='{e(view.label)}'" if view.label else ""
-    parts = [f"<div class='scroll'><table class='board' id='{e(view.table_id)}'{label}><thead><tr>"]
+    parts = [f"<table class='board' id='{e(view.table_id)}'{label}><thead><tr>"]
     parts += [f"<th scope='col'><button type='button' class='sort'>{e(h)}</button></th>" for h in heads]
     parts.append("</tr></thead><tbody>")
     several = len(table.rows) > 1
@@ -145,10 +145,23 @@ def board_table(table: Table, view: TableView) -> str:
             best = several and table.best(column) == row.method
             parts.append(value_cell(row.cells.get(column), row, best))
         parts.append("</tr>")
-    parts.append("</tbody></table></div>")
-    if view.note:
-        parts.append(f"<p class='note'>{e(view.note)}</p>")
-    return "".join(parts)
+    parts.append("</tbody></table>")
+    note = f"<p class='note'>{e(view.note)}</p>" if view.note else ""
+    return scroll_box(view.label or view.table_id, "".join(parts)) + note
+
+
+def scroll_box(label: str, inner: str) -> str:
+    """A box a wide table scrolls sideways in, so the page never does; focusable and named, so
+    a keyboard can scroll it too (axe-core's scrollable-region-focusable)."""
+    return f"<div class='scroll' tabindex='0' role='region' aria-label='{e(label)}'>{inner}</div>"
+
+
+def plain_table(label: str, heads: Sequence[str], body: str, table_id: str = "") -> str:
+    """A table that needs no sorting: scoped column headings, ``body`` the escaped rows."""
+    head = "".join(f"<th scope='col'>{e(h)}</th>" for h in heads)
+    ident = f" id='{e(table_id)}'" if table_id else ""
+    table = f"<table class='board'{ident}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return scroll_box(label, table)
 
 
 def method_label(method: str, view: TableView, control: bool) -> str:

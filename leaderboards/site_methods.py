@@ -23,6 +23,7 @@ from leaderboards.site_html import (
     e,
     gallery,
     page,
+    plain_table,
     prose,
     section,
     value_cell,
@@ -56,12 +57,8 @@ def figures_table(rows: list[tuple[Table, Row]], dataset: str, robust: bool) -> 
                 )
     if not lines:
         return ""
-    heads = "".join(f"<th scope='col'>{h}</th>" for h in ("protocol / split", "figure", "value"))
     name = f"figures of this method on {dataset}" + (" under delivery" if robust else "")
-    return (
-        f"<div class='scroll'><table class='board' aria-label='{e(name)}'><thead><tr>{heads}</tr></thead>"
-        f"<tbody>{''.join(lines)}</tbody></table></div>"
-    )
+    return plain_table(name, ("protocol / split", "figure", "value"), "".join(lines))
 
 
 def figures_section(rows: list[tuple[Table, Row]]) -> str:
@@ -146,7 +143,7 @@ def method_page(
             config_text = json.dumps(json.loads(run["config_json"]), indent=2, sort_keys=True)
             parts.append(
                 f"<details><summary>configuration ({e(protocol)}, run {e(run['run_id'])})</summary>"
-                f"<pre>{e(config_text)}</pre></details>"
+                f"<pre tabindex='0'>{e(config_text)}</pre></details>"  # it scrolls: keyboard too
             )
         parts.append("</section>")
     return page(method, "".join(parts), root="../", current="", script=False, nav=nav)

@@ -52,7 +52,7 @@ def write_site(
     board = [t for t in tables if t not in studies]
     methods = sorted({row.method for table in board for row in table.rows})
     href = {m: f"methods/{file_slug(m)}.html" for m in methods}
-    headline = site_headline(board, judgings)
+    headline, headline_note = site_headline(board, judgings)
     nav = [(page, label) for page, label in PAGES if studies or page != "studies.html"]
     records = generator_records(store, judgings)
     written: dict[Path, str] = {}
@@ -72,6 +72,7 @@ def write_site(
         href.get,
         file_slug,
         nav,
+        headline_note,
     )
     for path, text in written.items():
         path.write_text(text)

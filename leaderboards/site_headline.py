@@ -50,11 +50,17 @@ def ranks(table: Table) -> dict[str, int]:
     return {method: place for place, method in enumerate(ranked, start=1)}
 
 
-def robustness_title(count: int, first: str) -> str:
-    return f"delivered {first} (mean of {count} perturbations)"
+#: the robustness mean's column; what it averages is said under the table (ROBUSTNESS_NOTE)
+ROBUSTNESS_COLUMN = "robustness mean"
+ROBUSTNESS_NOTE = (
+    "The robustness mean is {first} under delivery, averaged over the {count} perturbations of "
+    "its robustness table."
+)
 
 
-def site_headline(tables: list[Table], judgings: Judgings, dataset: str = HEADLINE_DATASET) -> Table:
+def site_headline(
+    tables: list[Table], judgings: Judgings, dataset: str = HEADLINE_DATASET
+) -> tuple[Table, str]:
     """The ranked headline table: declared columns, the judged figures and the robustness mean,
     rows in order of the first column (best first; a method without it last), provenance merged
     from the rows its cells come from."""
@@ -77,12 +83,11 @@ def site_headline(tables: list[Table], judgings: Judgings, dataset: str = HEADLI
                     values.update(match.provenance.get(key, []))
                 row.provenance.setdefault("device", match.provenance.get("device", ""))
         row.provenance.update({key: sorted(values) for key, values in merged.items()})
-    if columns:
-        add_robustness_mean(table, tables, columns[0], dataset)
+    note = add_robustness_mean(table, tables, columns[0], dataset) if columns else ""
     first = table.metrics[0] if table.metrics else None
     if first is not None:
         table.rows.sort(key=lambda r: rank_key(r, first, table))
-    return table
+    return table, note
 
 
 def rank_key(row: Row, column: str, table: Table) -> tuple[int, float, str]:
@@ -96,9 +101,10 @@ def rank_key(row: Row, column: str, table: Table) -> tuple[int, float, str]:
 
 def add_robustness_mean(
     table: Table, tables: list[Table], first: tuple[str, HeadlineColumn], dataset: str
-) -> None:
+) -> str:
     """The first headline figure under delivery: the mean over the perturbed columns of its
-    robustness table (the clean column left out), a plain mean without an interval."""
+    robustness table (the clean column left out), a plain mean without an interval; returns the
+    line that says so under the table ('' when no robustness table holds it)."""
     protocol, column = first
     robust = next(
         (
@@ -110,9 +116,9 @@ def add_robustness_mean(
         None,
     )
     if robust is None:
-        return
+        return ""
     perturbed = [c for c in robust.metrics if c != CLEAN]
-    title = robustness_title(len(perturbed), column.title)
+    title = ROBUSTNESS_COLUMN
     for source in robust.rows:
         values = [source.cells[c].value for c in perturbed if c in source.cells]
         row = next((r for r in table.rows if r.method == source.method), None)
@@ -121,6 +127,8 @@ def add_robustness_mean(
     if any(title in r.cells for r in table.rows):
         table.metrics.append(title)
         table.column_metrics[title] = column.metric
+        return ROBUSTNESS_NOTE.format(first=column.title, count=len(perturbed))
+    return ""
 
 
 def flagship_claim(table: Table) -> str:

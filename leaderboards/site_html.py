@@ -167,7 +167,8 @@ def plain_table(label: str, heads: Sequence[str], body: str, table_id: str = "")
 def method_label(method: str, view: TableView, control: bool) -> str:
     """A method's name, linked to its page where it has one, marked where it is a control."""
     href = view.method_href(method)
-    name = f"<a href='{e(href)}'>{e(method)}</a>" if href else e(method)
+    text = e(method).replace("_", "_<wbr>")  # a long name breaks after an underscore, not mid-word
+    name = f"<a href='{e(href)}'>{text}</a>" if href else text
     return name + ("<span class='badge'>control</span>" if control else "")
 
 

@@ -55,7 +55,7 @@ def protocol_order(protocols: set[str], judgings: Judgings) -> list[str]:
     return sorted(protocols, key=lambda p: (position.get(p, len(position) + 1), p))
 
 
-def headline_section(headline: Table, claim: str, method_href: Href) -> str:
+def headline_section(headline: Table, claim: str, method_href: Href, note: str = "") -> str:
     """The ranked table, its filter and the flagship's claim."""
     rank = ranks(headline)
     first = headline.metrics[0] if headline.metrics else "the first column"
@@ -64,7 +64,7 @@ def headline_section(headline: Table, claim: str, method_href: Href) -> str:
         label=f"headline, ranked by {first}",
         note=f"Ranked by {first}; controls are marked and not ranked; the best value of each column "
         "is in bold. Click a column heading to sort, hover a value or open a row's provenance to "
-        "see the runs behind it.",
+        f"see the runs behind it. {note}",
         method_href=method_href,
         is_control=is_control,
         leading=(("rank", lambda row: str(rank.get(row.method, "—"))),),
@@ -147,6 +147,7 @@ def index_page(
     method_href: Href,
     slug: Slug,
     nav: Sequence[tuple[str, str]] = PAGES,
+    headline_note: str = "",
 ) -> str:
     """The front page; ``tables`` are the benchmark protocols' (studies live elsewhere)."""
     protocols = protocol_order({t.protocol for t in tables}, judgings)
@@ -156,7 +157,7 @@ def index_page(
         toc += "<li><a href='#robustness'>Does it survive delivery? (robustness)</a></li>"
     parts = [
         f"<p class='lede'>{INTRO}</p>",
-        headline_section(headline, claim, method_href),
+        headline_section(headline, claim, method_href, headline_note),
         changes,
         "<section id='questions' aria-labelledby='questions-h'><h2 id='questions-h'>Results by question</h2>",
         f"<nav aria-label='questions'><ul>{toc}</ul></nav>",

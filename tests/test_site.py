@@ -4,13 +4,14 @@ as method pages, method pages as cards, provenance behind the cells rather than 
 what changed since the last publication, every link and image resolving, every name escaped,
 and an accessibility check of the serious rules over the DOM.
 
-The accessibility check is written here in Python over the parsed pages (no axe-core: nothing
-to install from npm in CI); it checks what axe-core rates serious or critical for pages like
-these - images have alt text, data tables have header cells with a scope, form controls have a
-label, the page has a language and main/navigation landmarks, ids are unique, and the site's
-palette (``leaderboards/site.css``) has a contrast ratio of at least 4.5:1 (WCAG AA) for every
-text colour on every background it is drawn on. The pages in a real browser (sorting, filtering,
-the data-set selector, no sideways scroll at 1400 and 390 px) are ``tests/test_site_browser.py``.
+The accessibility check here is written in Python over the parsed pages, so it runs wherever
+the tests do; ``tests/test_site_axe.py`` (slow) runs axe-core itself in Chromium where npm can
+install it. This one checks what axe-core rates serious or critical for pages like these -
+images have alt text, data tables have header cells with a scope, form controls have a label,
+the page has a language and main/navigation landmarks, ids are unique, and the site's palette
+(``leaderboards/site.css``) has a contrast ratio of at least 4.5:1 (WCAG AA) for every text
+colour on every background it is drawn on. The pages in a real browser (sorting, filtering, the
+data-set selector, no sideways scroll at 1400 and 390 px) are ``tests/test_site_browser.py``.
 """
 
 from __future__ import annotations

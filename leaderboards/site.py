@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 
 from core.paths import file_slug
-from leaderboards.judging import Judgings
+from leaderboards.judging import Judging, Judgings
 from leaderboards.site_changes import changes_section
 from leaderboards.site_generators import generator_records
 from leaderboards.site_headline import flagship_claim, site_headline
@@ -41,7 +41,8 @@ def write_site(
     (``benchmarks.commands.board.board_judgings()``): they give the headline's columns and
     tell benchmark protocols from studies. Without them no headline can be read and every
     table is taken for a benchmark protocol's."""
-    judgings = judgings if judgings is not None else {t.protocol.split("@")[0]: _plain() for t in tables}
+    if judgings is None:
+        judgings = {t.protocol.split("@")[0]: Judging() for t in tables}
     (out / "methods").mkdir(parents=True, exist_ok=True)
     (out / "plots").mkdir(exist_ok=True)
     for image in images:
@@ -49,7 +50,7 @@ def write_site(
             shutil.copyfile(image, out / "plots" / image.name)
     plots = PlotIndex(images)
     studies = [t for t in tables if is_study(t.protocol, judgings)]
-    board = [t for t in tables if t not in studies]
+    board = [t for t in tables if not is_study(t.protocol, judgings)]
     methods = sorted({row.method for table in board for row in table.rows})
     href = {m: f"methods/{file_slug(m)}.html" for m in methods}
     headline, headline_note = site_headline(board, judgings)
@@ -77,9 +78,3 @@ def write_site(
     for path, text in written.items():
         path.write_text(text)
     return [out / "index.html", *(p for p in written if p != out / "index.html")]
-
-
-def _plain() -> object:
-    from leaderboards.judging import Judging
-
-    return Judging()

@@ -156,6 +156,11 @@ def scroll_box(label: str, inner: str) -> str:
     return f"<div class='scroll' tabindex='0' role='region' aria-label='{e(label)}'>{inner}</div>"
 
 
+def paired(heading: str, table: str, images: list[str]) -> str:
+    """A table under its heading with its plots beside it (below it where the window is narrow)."""
+    return f"<h3>{heading}</h3><div class='pair'>{table}{gallery(images, kind='plots')}</div>"
+
+
 def plain_table(label: str, heads: Sequence[str], body: str, table_id: str = "") -> str:
     """A table that needs no sorting: scoped column headings, ``body`` the escaped rows."""
     head = "".join(f"<th scope='col'>{e(h)}</th>" for h in heads)

@@ -22,6 +22,7 @@ from leaderboards.site_html import (
     filter_controls,
     gallery,
     page,
+    paired,
     section,
 )
 from leaderboards.site_plots import PlotIndex
@@ -69,12 +70,9 @@ def headline_section(headline: Table, claim: str, method_href: Href, note: str =
         is_control=is_control,
         leading=(("rank", lambda row: str(rank.get(row.method, "—"))),),
     )
-    return (
-        "<section id='headline' aria-labelledby='headline-h'><h2 id='headline-h'>Headline: "
-        f"generators never seen, on the {e(headline.dataset)}</h2>"
-        f"{filter_controls('headline-table', controls=True)}{board_table(headline, view)}"
-        f"<p class='claim'>{e(claim)}</p></section>"
-    )
+    body = f"{filter_controls('headline-table', controls=True)}{board_table(headline, view)}"
+    title = f"Headline: generators never seen, on the {headline.dataset}"
+    return section("headline", title, f"{body}<p class='claim'>{e(claim)}</p>")
 
 
 def protocol_section(
@@ -82,18 +80,12 @@ def protocol_section(
 ) -> str:
     """One question: per data set, each split's table with its plots beside it, then the
     per-method plots of that data set in a gallery that opens on demand."""
-    parts = [f"<section id='{anchor}' aria-labelledby='{anchor}-h'>"]
-    parts.append(f"<h2 id='{anchor}-h'>{e(QUESTIONS.get(protocol, protocol))}</h2>")
+    parts = []
     for dataset in sorted({t.dataset for t in tables}):
         parts.append(f"<div data-dataset='{e(dataset)}'>")
-        for table in (t for t in tables if t.dataset == dataset):
-            parts.append(paired_table(table, plots, method_href, slug))
-        gallery = dataset_gallery(protocol, dataset, tables, plots)
-        if gallery:
-            parts.append(gallery)
-        parts.append("</div>")
-    parts.append("</section>")
-    return "".join(parts)
+        parts += [paired_table(t, plots, method_href, slug) for t in tables if t.dataset == dataset]
+        parts.append(f"{dataset_gallery(protocol, dataset, tables, plots)}</div>")
+    return section(anchor, QUESTIONS.get(protocol, protocol), "".join(parts))
 
 
 def paired_table(table: Table, plots: PlotIndex, method_href: Href, slug: Slug) -> str:
@@ -104,13 +96,9 @@ def paired_table(table: Table, plots: PlotIndex, method_href: Href, slug: Slug) 
         method_href=method_href,
         is_control=is_control,
     )
-    body = board_table(table, view) + gallery(plots.for_table(table), kind="plots")
-    heading = (
-        table.split if not table.value_metric else f"{table.protocol} / {table.split}: {table.value_metric}"
-    )
-    return (
-        f"<h3>{e(heading)} <span class='muted'>({e(table.dataset)})</span></h3><div class='pair'>{body}</div>"
-    )
+    heading = f"{table.protocol} / {table.split}: {table.value_metric}" if table.value_metric else table.split
+    title = f"{e(heading)} <span class='muted'>({e(table.dataset)})</span>"
+    return paired(title, board_table(table, view), plots.for_table(table))
 
 
 #: per-method plots shown under a protocol's tables: protocol -> plot prefixes

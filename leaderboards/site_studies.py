@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from leaderboards.judging import Judgings
-from leaderboards.site_html import TableView, board_table, e, gallery, page
+from leaderboards.site_html import TableView, board_table, e, gallery, page, paired, section
 from leaderboards.site_plots import PlotIndex
 from leaderboards.tables import FACTORIAL_PROTOCOLS, Table
 
@@ -78,24 +78,18 @@ def studies_page(tables: list[Table], plots: PlotIndex, slug: Callable[[str], st
     parts.append("</ul></nav>")
     for index in sorted(families):
         heading, why = headings[index]
-        parts.append(f"<section id='study-{index}' aria-labelledby='study-{index}-h'>")
-        parts.append(f"<h2 id='study-{index}-h'>{e(heading)}</h2>")
-        if why:
-            parts.append(f"<p class='lede'>{e(why)}</p>")
-        for table in families[index]:
-            parts.append(study_table(table, plots, slug))
+        body = f"<p class='lede'>{e(why)}</p>" if why else ""
+        body += "".join(study_table(table, plots, slug) for table in families[index])
         extra = []
         if index == family_of("zero_shot_scaling"):
             extra = plots.take("zero_shot_scaling.png")
         if index == family_of("synth_stats"):
             extra = plots.take(*sorted(n for n in plots.by_name if n.startswith("residual_spectra")))
-        parts.append(gallery(extra))
-        parts.append("</section>")
+        parts.append(section(f"study-{index}", heading, body + gallery(extra)))
     return page("Studies", "".join(parts), current="studies.html")
 
 
 def study_table(table: Table, plots: PlotIndex, slug: Callable[[str], str]) -> str:
     """One study table and its plot side by side."""
     view = TableView(f"t-{slug(table.title)}", label=table.title)
-    body = board_table(table, view) + gallery(plots.for_table(table), kind="plots")
-    return f"<h3>{e(table.title)}</h3><div class='pair'>{body}</div>"
+    return paired(e(table.title), board_table(table, view), plots.for_table(table))

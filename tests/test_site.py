@@ -22,6 +22,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pytest
+
 from benchmarks.commands.board import board_judgings
 from core.paths import file_slug
 from leaderboards.site import write_site
@@ -340,3 +342,48 @@ def test_the_pages_pass_the_serious_accessibility_rules(tmp_path: Path) -> None:
                 text,
             )
             assert control.get("id") in labelled or inside_label, f"{page}: an unlabelled control {control}"
+
+
+def cells_table(
+    protocol: str, split: str, columns: dict[str, dict[str, float]], value_metric: str | None = None
+) -> Table:
+    """A table from method -> column -> value, each with an interval of ± 0.01."""
+    from leaderboards.tables import Row
+
+    rows = [
+        Row(m, {c: TableCell(v, v - 0.01, v + 0.01) for c, v in by_column.items()}, [0], {"weights": "w"})
+        for m, by_column in columns.items()
+    ]
+    metrics = list(next(iter(columns.values())))
+    return Table(protocol, split, "zoo", metrics, rows, value_metric)
+
+
+def test_the_headline_follows_whatever_the_declarations_say() -> None:
+    from leaderboards.judging import HeadlineColumn, Judging
+    from leaderboards.site_headline import site_headline
+
+    judgings = {
+        "b_protocol": Judging(headline=(HeadlineColumn(0, "s", "auroc", "B first"),)),
+        "a_protocol": Judging(headline=(HeadlineColumn(1, "s", "accuracy", "A second"),)),
+        "judged_only": Judging(robustness_metrics=("auroc",), robustness_splits=("t",)),
+    }
+    tables = [
+        cells_table("a_protocol", "s", {"x": {"accuracy": 0.9}, "y": {"accuracy": 0.1}}),
+        cells_table("b_protocol", "s", {"x": {"auroc": 0.2}, "y": {"auroc": 0.8}}),
+        cells_table("judged_only", "t", {"x": {"auroc": 0.5}, "y": {"auroc": 0.6}}),
+        cells_table(
+            "b_protocol",
+            "s",
+            {
+                "x": {"clean": 0.2, "jpeg:75": 0.1, "blur:1": 0.3},
+                "y": {"clean": 0.8, "jpeg:75": 0.5, "blur:1": 0.6},
+            },
+            value_metric="auroc",
+        ),
+    ]
+    headline, note = site_headline(tables, judgings)
+    assert headline.metrics == ["B first", "A second", "judged_only AUROC", "robustness mean"]
+    assert [r.method for r in headline.rows] == ["y", "x"]  # ranked by the first declared column
+    mean = {r.method: r.cells["robustness mean"].value for r in headline.rows}
+    assert mean["x"] == pytest.approx(0.2) and mean["y"] == pytest.approx(0.55)  # clean left out
+    assert "B first under delivery, averaged over the 2 perturbations" in note

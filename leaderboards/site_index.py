@@ -40,8 +40,8 @@ INTRO = (
     "modelprint measures <strong>model attribution</strong>: given an image made by a generative "
     "model, say which model made it - among models seen in training, while rejecting models never "
     "seen, and for unseen models from a handful of reference images. Every method runs on the same "
-    "data and protocols; each figure is a mean over seeds with its bootstrap interval (±), "
-    "and hovering a figure (or opening a row's provenance) shows where it came from."
+    "data and protocols, and each figure is a mean over seeds with its bootstrap interval (±): "
+    "hover it, or open its row's provenance, to see where it came from."
 )
 
 Href = Callable[[str], str | None]

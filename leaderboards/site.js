@@ -34,15 +34,25 @@
     var toggle = document.querySelector('input[data-hide-controls="' + table.id + '"]');
     var words = box ? box.value.toLowerCase().split(/\s+/).filter(Boolean) : [];
     var hideControls = toggle ? toggle.checked : false;
+    /* a select[data-filter-by=NAME] keeps the rows whose data-NAME is the chosen value */
+    var choices = document.querySelectorAll('select[data-filter-by][data-table="' + table.id + '"]');
     Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
       var text = row.textContent.toLowerCase();
       var shown = words.every(function (w) { return text.indexOf(w) >= 0; });
       if (hideControls && row.hasAttribute('data-control')) { shown = false; }
+      choices.forEach(function (choice) {
+        var chosen = choice.value;
+        if (chosen !== '*' && row.getAttribute('data-' + choice.getAttribute('data-filter-by')) !== chosen) {
+          shown = false;
+        }
+      });
       row.hidden = !shown;
     });
   }
-  document.querySelectorAll('input[data-filter], input[data-hide-controls]').forEach(function (input) {
-    var id = input.getAttribute('data-filter') || input.getAttribute('data-hide-controls');
+  var filters = 'input[data-filter], input[data-hide-controls], select[data-filter-by]';
+  document.querySelectorAll(filters).forEach(function (input) {
+    var id = input.getAttribute('data-filter') || input.getAttribute('data-hide-controls') ||
+      input.getAttribute('data-table');
     var table = document.getElementById(id);
     if (table) { input.addEventListener('input', function () { applyFilter(table); }); }
     if (table) { input.addEventListener('change', function () { applyFilter(table); }); }

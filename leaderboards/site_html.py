@@ -26,6 +26,13 @@ CURRENT = " aria-current='page'"
 PAGES = (("index.html", "Leaderboard"), ("studies.html", "Studies"), ("methods.html", "Methods"))
 
 
+#: the board's footer (HTML); another page made with :func:`page` says what made it
+BOARD_FOOTER = (
+    "Rendered by <code>modelprint board --site</code> from the results store; "
+    "every figure is a view of the store, never edited by hand."
+)
+
+
 def arrow(metric: str) -> str:
     """Which way is better for a metric, as the column heading shows it."""
     return "↑" if higher_is_better(metric) else "↓"
@@ -43,10 +50,12 @@ def page(
     current: str = "index.html",
     script: bool = True,
     nav: Sequence[tuple[str, str]] = PAGES,
+    footer: str = BOARD_FOOTER,
 ) -> str:
     """A whole page: landmarks (header, nav, main, footer) for readers and screen readers
     alike, the inlined style and (where the page has something to sort, filter or select) the
-    script; ``root`` is the way back to the site root ("../"), ``nav`` the pages this site has."""
+    script; ``root`` is the way back to the site root ("../"), ``nav`` the pages this site has,
+    ``footer`` what made the page (HTML, already escaped)."""
     links = "".join(
         f"<li><a href='{root}{href}'{CURRENT if href == current else ''}>{label}</a></li>"
         for href, label in nav
@@ -56,10 +65,10 @@ def page(
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{e(title)} - modelprint</title><style>{_asset('site.css')}</style></head><body>"
         f"<header class='site'><p><strong>modelprint</strong> - model attribution benchmark</p>"
-        f"<nav class='site' aria-label='site'><ul>{links}</ul></nav></header>"
+        + (f"<nav class='site' aria-label='site'><ul>{links}</ul></nav>" if links else "")
+        + "</header>"
         f"<main id='main'><h1>{e(title)}</h1>{body}</main>"
-        "<footer class='site'>Rendered by <code>modelprint board --site</code> from the results store; "
-        "every figure is a view of the store, never edited by hand.</footer>"
+        f"<footer class='site'>{footer}</footer>"
         + (f"<script>{_asset('site.js')}</script>" if script else "")
         + "</body></html>"
     )

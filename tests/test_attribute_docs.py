@@ -51,6 +51,8 @@ def test_the_worked_example_runs_verbatim(private_paths: Path) -> None:
     assert len(table) == 104 and "104 attributed" in outputs[3].stderr and "0 failed" in outputs[3].stderr
     answers = [json.loads(row) for row in (scratch / "answers.jsonl").read_text().splitlines()]
     assert len(answers) == 104 and all(len(a["candidates"]) == 3 for a in answers)
+    report = (scratch / "report.html").read_text()
+    assert report.count("<tr data-decision=") == 104 and report.count("data:image/png;base64,") == 104 + 26
 
     (api,) = fenced_blocks(PAGE.read_text().split("## Python API", 1)[1].split("\n## ", 1)[0], "python")
     done = subprocess.run(

@@ -109,4 +109,8 @@ def html_report(
         + "".join(rows)
         + "</tbody></table></div>"
     )
-    return page(title, body, nav=())
+    footer = (
+        "Written by <code>modelprint attribute --format=html</code>; similarities are the "
+        "gallery method's cosine between each image and each generator's prototype."
+    )
+    return page(title, body, nav=(), footer=footer)

@@ -195,9 +195,12 @@ def test_the_html_report_shows_each_query_beside_its_candidates_escaped(
     assert sorted(d for d, _ in rows) == sorted(truth.values())  # the noise residual names them all
     for decision, row in rows:
         # the query's thumbnail, then three candidates, each with a reference thumbnail and a bar
-        assert row.count("src='data:image/png;base64,") == 4 and row.count("class='bar'") == 3
+        assert row.count("src='data:image/png;base64,") == 1 and row.count("class='bar'") == 3
+        assert len(re.findall(r"class='thumb ref-\d+' role='img'", row)) == 3
         assert f"<strong>{decision}</strong>" in row
     assert "<script>alert" not in page and "q&lt;script&gt;alert(1)&lt;/script&gt;&#x27;&amp;.png" in page
+    rules = re.findall(r"\.(ref-\d+)\{background-image:url\(data:image/png;base64,", page)
+    assert len(rules) == len(set(rules)) and set(re.findall(r"thumb (ref-\d+)", page)) <= set(rules)
     assert "data-filter-by='decision'" in page and "button type='button' class='sort'" in page
 
 

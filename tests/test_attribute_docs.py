@@ -52,7 +52,9 @@ def test_the_worked_example_runs_verbatim(private_paths: Path) -> None:
     answers = [json.loads(row) for row in (scratch / "answers.jsonl").read_text().splitlines()]
     assert len(answers) == 104 and all(len(a["candidates"]) == 3 for a in answers)
     report = (scratch / "report.html").read_text()
-    assert report.count("<tr data-decision=") == 104 and report.count("data:image/png;base64,") == 104 + 26
+    assert (
+        report.count("<tr data-decision=") == 104 and report.count("data:image/png;base64,") == 104 + 26
+    )  # each reference once
 
     (api,) = fenced_blocks(PAGE.read_text().split("## Python API", 1)[1].split("\n## ", 1)[0], "python")
     done = subprocess.run(

@@ -32,7 +32,11 @@ def test_the_report_fits_its_images_decode_and_rows_filter(
     page = open_page(browser, path, width)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     images = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth > 0)")
-    assert len(images) == 16 and all(images)  # four queries, each with three references
+    assert len(images) == 4 and all(images)  # the four queries
+    backgrounds = page.evaluate(
+        "[...document.querySelectorAll('span.thumb')].map(s => getComputedStyle(s).backgroundImage)"
+    )
+    assert len(backgrounds) == 12 and all(r.startswith('url("data:image/png') for r in backgrounds)
     shown = "[...document.querySelectorAll('#answers tbody tr')].filter(r => !r.hidden).length"
     assert page.evaluate(shown) == 4
     decision = sorted(truth.values())[0]

@@ -50,12 +50,26 @@ def image_tag(url: str | None, alt: str) -> str:
     return f"<img class='thumb' src='{url}' alt='{e(alt)}' width='{THUMBNAIL}' height='{THUMBNAIL}'>"
 
 
+def reference_styles(urls: dict[str, str | None]) -> tuple[str, dict[str, str]]:
+    """Each generator's reference thumbnail once, as a CSS class (rows name the class, so a
+    report of thousands of rows does not repeat the image in each); generator -> class."""
+    classes = {g: f"ref-{i}" for i, (g, url) in enumerate(urls.items()) if url is not None}
+    rules = "".join(f".{classes[g]}{{background-image:url({url})}}" for g, url in urls.items() if url)
+    return f"<style>{rules}</style>", classes
+
+
+def reference_tag(generator: str, css_class: str | None) -> str:
+    if css_class is None:
+        return f"<span class='muted'>(no reference image of {e(generator)} found)</span>"
+    return f"<span class='thumb {css_class}' role='img' aria-label='reference of {e(generator)}'></span>"
+
+
 def candidate_cell(generator: str, similarity: float, reference: str | None) -> str:
-    """A candidate: its reference thumbnail, its name and its similarity as a bar."""
+    """A candidate: its reference thumbnail (a CSS class), its name and its similarity as a bar."""
     width = max(0.0, min(1.0, similarity)) * 100
     return (
         f"<td class='candidate' data-value='{similarity:.6f}'>"
-        f"{image_tag(reference, f'reference of {generator}')}"
+        f"{reference_tag(generator, reference)}"
         f"<div>{e(generator)}</div>"
         f"<div class='bar' role='img' aria-label='cosine {similarity:.3f}'>"
         f"<span style='width:{width:.1f}%'></span></div><div class='num'>{similarity:.3f}</div></td>"
@@ -71,7 +85,7 @@ def html_report(
 ) -> str:
     """The page for ``answers`` (good ones; failures are reported on stderr), with each
     generator's reference image from ``references`` (generator -> file)."""
-    reference_urls = {g: thumbnail(path) for g, path in references.items()}
+    styles, reference_classes = reference_styles({g: thumbnail(path) for g, path in references.items()})
     decisions = sorted({a.decision for a in answers}, key=lambda d: (d != UNKNOWN, d))
     options = "".join(f"<option value='{e(d)}'>{e(d)}</option>" for d in decisions)
     heads = ["query", "decision", "margin", *(f"candidate {k}" for k in range(1, top + 1))]
@@ -85,7 +99,7 @@ def html_report(
             f"<td data-value='{e(answer.decision)}'><strong>{e(answer.decision)}</strong></td>",
             f"<td class='num' data-value='{answer.margin:.6f}'>{answer.margin:.3f}</td>",
         ]
-        cells += [candidate_cell(g, s, reference_urls.get(g)) for g, s in answer.candidates]
+        cells += [candidate_cell(g, s, reference_classes.get(g)) for g, s in answer.candidates]
         cells += ["<td></td>"] * (top - len(answer.candidates))
         rows.append(f"<tr data-decision='{e(answer.decision)}'>{''.join(cells)}</tr>")
     counts = ", ".join(f"{d} {sum(a.decision == d for a in answers)}" for d in decisions)
@@ -97,7 +111,7 @@ def html_report(
     if len(answers) > MAX_THUMBNAILS:
         note += f" Thumbnails are shown for the first {MAX_THUMBNAILS} images."
     body = (
-        f"<p class='lede'>{e(note)}</p>"
+        f"{styles}<p class='lede'>{e(note)}</p>"
         "<div class='controls'>"
         "<label>Filter rows <input type='search' data-filter='answers' "
         "placeholder='path or generator'></label>"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import re
 import sys
 import typing
@@ -31,7 +32,10 @@ COMMANDS: Registry[CommandFunction] = Registry("command", home_package="benchmar
 
 
 def command(
-    name: str, optional_positionals: tuple[str, ...] = (), config: type | None = None
+    name: str,
+    optional_positionals: tuple[str, ...] = (),
+    config: type | None = None,
+    variadic: bool = False,
 ) -> Callable[[CommandFunction], CommandFunction]:
     """Register a function as ``modelprint NAME``; a space nests (``"synth describe"``).
 
@@ -39,9 +43,12 @@ def command(
     are positionals too, but may be left out (``modelprint list`` / ``modelprint list 'spec*'``).
     A command given a ``config`` dataclass takes one instance of it: the dataclass's fields are
     its flags (documented by the dataclass's ``Args:``), so they are listed once, in the class.
+    A ``variadic`` command's one positional (typed ``str | list[str]``) takes every bare word
+    of the line, as a shell glob expands (``modelprint attribute shots/*.png``).
     """
 
     def register(function: CommandFunction) -> CommandFunction:
+        function.variadic = variadic  # type: ignore[attr-defined]
         function.optional_positionals = optional_positionals  # type: ignore[attr-defined]
         function.config_class = config  # type: ignore[attr-defined]
         return COMMANDS.register(name)(function)
@@ -147,11 +154,30 @@ def bare_boolean_flags(args: list[str]) -> list[str]:
     return args
 
 
+def gathered_positionals(args: list[str]) -> list[str]:
+    """A variadic command's bare words as one list value (jsonargparse takes one positional
+    token); a flag without ``=`` takes the next word as its value, as jsonargparse reads it."""
+    for entry in COMMANDS:
+        words = entry.name.split()
+        if args[: len(words)] != words or not getattr(entry.factory, "variadic", False):
+            continue
+        bare, rest, rest_args = [], [], iter(args[len(words) :])
+        for arg in rest_args:
+            if arg.startswith("--"):
+                rest.append(arg)
+                if "=" not in arg:
+                    rest.append(next(rest_args, ""))
+            else:
+                bare.append(arg)
+        return [*words, json.dumps(bare) if len(bare) > 1 else bare[0], *rest] if bare else args
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``modelprint`` console script."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args  # anywhere on the line: a user mistake keeps its traceback
-    args = bare_boolean_flags([a for a in args if a != "--debug"])
+    args = gathered_positionals(bare_boolean_flags([a for a in args if a != "--debug"]))
     parser = build_parser()
     try:
         cfg = parser.parse_args(args)

@@ -161,6 +161,10 @@ def test_attribute_cli_formats_bad_files_and_exit_status(
         monkey.undo()
     table = capsys.readouterr().out.splitlines()
     assert table[0].startswith("decision") and len(table) == 3 and sorted(truth)[1] in table[2]
+    # several paths as the shell passes an expanded glob, a flag's value given as the next word
+    two = sorted(truth)[:2]
+    assert main(["attribute", *two, "--gallery", str(gallery), "--format=json"]) == 0
+    assert [json.loads(line)["path"] for line in capsys.readouterr().out.splitlines()] == two
 
 
 HOSTILE_QUERY = "q<script>alert(1)</script>'&.png"

@@ -9,7 +9,7 @@ from pathlib import Path
 from benchmarks.cli import UsageError, command
 
 
-@command("attribute")
+@command("attribute", variadic=True)
 def attribute(
     paths: str | list[str],
     gallery: str | None = None,
@@ -27,8 +27,8 @@ def attribute(
     others go on; the exit status is 1 if any failed.
 
     Args:
-        paths: a file, folder or glob, or a list of them (``[a.png, dir/]``); ``-`` reads one
-            path a line from stdin.
+        paths: files, folders or globs (``a.png dir/ 'shots/*.jpg'``, or as a list
+            ``[a.png, dir/]``); ``-`` reads one path a line from stdin.
         gallery: the gallery file.
         top: how many candidates each answer lists.
         format: ``table``, ``json`` (one JSON object a line), ``csv`` or ``html`` (a page with

@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from core.errors import ConfigError
+
 RESULTS_ENV = "MODELPRINT_RESULTS"
 CACHE_ENV = "MODELPRINT_CACHE"
 
@@ -32,8 +34,6 @@ def results_store_location() -> str | Path:
     if value.startswith(("postgresql://", "postgres://")):
         return value
     if URL_SCHEME.match(value):  # a typo'd or foreign scheme would otherwise become a local folder
-        from core.errors import ConfigError
-
         raise ConfigError(
             f"{RESULTS_ENV}={redacted(value)}: unknown database URL scheme; a shared store is "
             "postgresql://user:password@host/db, anything else is a SQLite file's path"
@@ -53,9 +53,13 @@ def redacted(url: str) -> str:
 def cache_dir() -> Path:
     """The feature and artifact cache: ``$MODELPRINT_CACHE`` or ``$XDG_CACHE_HOME/modelprint``."""
     if CACHE_ENV in os.environ:
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "modelprint"
+        root = Path(os.environ[CACHE_ENV]).expanduser()
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "modelprint"
+    blocking = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # the zoo's data-set cache lives there too: not only a shortcut
+        raise ConfigError(f"{CACHE_ENV}={root}: {blocking} is a file, not a folder; point it at a folder")
+    return root
 
 
 def config_file(*parts: str) -> Path:

@@ -120,3 +120,39 @@ def test_damaged_json_in_the_store_is_named_by_check_and_board(
     assert "details_json is not valid JSON" in capsys.readouterr().out
     err = one_line(["board", f"--out={private_paths / 'board'}"], capsys)
     assert "damaged record" in err and "store check" in err
+
+
+def test_a_known_generator_too_small_for_a_test_image_is_named_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = folder_of(tmp_path / "data", ["alpha", "beta"])
+    for extra in range(3, 6):
+        (root / "alpha" / f"{extra}.png").unlink()
+    data = ImageFolderDataModule(root, known=["alpha", "beta"])
+    data.entries("known_test")
+    data.entries("known_test")
+    warned = [r.getMessage() for r in caplog.records if "fewer than 5" in r.getMessage()]
+    assert len(warned) == 1 and "'alpha' has 3 image(s)" in warned[0]
+
+
+@pytest.mark.parametrize("resolution", [0, -3, 2.5])
+def test_a_resolution_that_is_not_a_positive_whole_number_is_one_line(
+    private_paths: Path, capsys: pytest.CaptureFixture[str], resolution: float
+) -> None:
+    root = folder_of(private_paths / "data", ["alpha", "beta"])
+    err = one_line(
+        ["run", "--dataset=imagefolder", f"--dataset_args={{path: {root}, resolution: {resolution}}}", *RUN],
+        capsys,
+    )
+    assert "resolution" in err
+
+
+def test_a_cache_path_under_a_file_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "results.sqlite"))
+    monkeypatch.setenv("MODELPRINT_CACHE", str(tmp_path / "afile"))
+    root = folder_of(tmp_path / "data", ["alpha", "beta"])
+    err = one_line(["run", "--dataset=imagefolder", f"--dataset_args={{path: {root}}}", *RUN], capsys)
+    assert "afile is a file, not a folder" in err

@@ -50,6 +50,8 @@ class PublicDataModule(RealGeneratorDataModule):
             raise UnknownSplitError(f"unknown split {split!r}; valid: {', '.join(PUBLIC_SPLITS)}")
         if size_policy not in SIZE_POLICIES:
             raise ConfigError(f"unknown size_policy {size_policy!r}; valid: {SIZE_POLICIES}")
+        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+            raise ConfigError(f"resolution must be a whole number of pixels, at least 1; got {resolution!r}")
         super().__init__(
             split="known_test",
             batch_size=batch_size,

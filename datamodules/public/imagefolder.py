@@ -14,6 +14,7 @@ of the rest a ``val_fraction`` share, spread evenly, to ``known_val``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from datamodules import register_dataset
 from datamodules.public.datamodule import GroupedDataModule
 from datamodules.public.folders import generator_folders, image_files, require_named
 from datamodules.public.splits import Entry
+
+log = logging.getLogger(__name__)
 
 #: every n-th image of a known generator is a test image
 TEST_EVERY = 5
@@ -42,6 +45,7 @@ class ImageFolderDataModule(GroupedDataModule):
         self.folder = Path(path)
         if not self.folder.is_dir():
             raise DataError(f"{path}: no such folder (expected one sub-folder of images per generator)")
+        self.untested: set[str] = set()  # known generators too small for a test image (warned once)
         self.on_disk = generator_folders(self.folder)
         self.generators = list(self.on_disk)
         require_named(path, {*(self.known or []), *self.unseen}, self.generators)
@@ -66,6 +70,16 @@ class ImageFolderDataModule(GroupedDataModule):
         for generator in generators:
             files = self.images(generator)
             test = [f for i, f in enumerate(files) if i % TEST_EVERY == TEST_EVERY - 1]
+            if not test and generator not in self.untested:
+                self.untested.add(generator)
+                log.warning(
+                    "%s: known generator %r has %d image(s), fewer than %d: none is a test image, so "
+                    "it is fitted on but absent from known_test",
+                    self.folder,
+                    generator,
+                    len(files),
+                    TEST_EVERY,
+                )
             chosen = (
                 test
                 if split == "known_test"

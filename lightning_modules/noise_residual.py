@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from core.images import DENOISERS, residual
 from lightning_modules import register_method
@@ -26,8 +25,10 @@ from lightning_modules.base import AttributionMethod, Features
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
     """Zero-mean, unit-norm rows: the dot product of two is their normalised correlation."""
-    x = x.float() - x.float().mean(dim=1, keepdim=True)
-    return F.normalize(x, dim=1)
+    x = x.float()
+    centred = x - x.mean(dim=1, keepdim=True)
+    # F.normalize's own rule (divide by the norm, at least eps), in place: one copy, not two
+    return centred.div_(centred.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
 
 @register_method("noise_residual")

@@ -68,8 +68,9 @@ def sample_pairs(
 
 
 def cosine(embeddings: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-    e = F.normalize(embeddings, dim=1)
-    return (e[first] * e[second]).sum(dim=1)
+    """Cosine similarity of each pair of rows; only the paired rows are normalised (a copy of
+    every embedding cost gigabytes at thousands of generators)."""
+    return (F.normalize(embeddings[first], dim=1) * F.normalize(embeddings[second], dim=1)).sum(dim=1)
 
 
 @register_protocol("zero_shot")
@@ -195,7 +196,9 @@ class ZeroShotProtocol(Protocol):
                 )
                 queries.append(members[self.gallery_per_model : end])
             g_idx, q_idx = torch.cat(gallery), torch.cat(queries)
-            predicted = nearest_centroid(embeddings[q_idx], reference_embeddings[g_idx], test.labels[g_idx])
+            predicted = nearest_centroid(
+                embeddings, reference_embeddings[g_idx], test.labels[g_idx], rows=q_idx
+            )
             truth = test.labels[q_idx]
             pooled_predicted.append(predicted)
             pooled_truth.append(truth)
@@ -204,7 +207,7 @@ class ZeroShotProtocol(Protocol):
                 "identification_macro_f1": macro_f1_over(predicted, truth, chosen),
             }
             first, second, same = sample_pairs(test.labels[q_idx], self.pairs_per_episode, gen)
-            similarity = cosine(embeddings[q_idx], first, second)
+            similarity = cosine(embeddings, q_idx[first], q_idx[second])
             verification = VerificationMetrics(threshold=threshold)
             verification.update(similarity, same)
             values |= {f"verification_{k}": float(v) for k, v in verification.compute().items()}

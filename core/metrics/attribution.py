@@ -119,23 +119,27 @@ class OpenSetClassificationRate(Metric):
 
 
 def nearest_centroid(
-    queries: torch.Tensor, gallery: torch.Tensor, gallery_labels: torch.Tensor
+    queries: torch.Tensor,
+    gallery: torch.Tensor,
+    gallery_labels: torch.Tensor,
+    rows: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Label of the gallery class whose L2-normalised mean embedding is most cosine-similar.
+    """Label of the gallery class whose L2-normalised mean embedding is most cosine-similar,
+    for each query (``queries[rows]`` where ``rows`` is given, gathered chunk by chunk).
 
     Centroids by one ``index_add`` and the similarity in chunks of queries: time and memory
     linear in images and classes (a per-class mask and a full queries x classes matrix cost
-    minutes and gigabytes at thousands of generators)."""
+    minutes and gigabytes at thousands of generators; so did a copy of every query)."""
     classes, members = gallery_labels.unique(sorted=True, return_inverse=True)
     normalised = F.normalize(gallery, dim=1)
     sums = torch.zeros(len(classes), gallery.shape[1], dtype=normalised.dtype).index_add_(
         0, members, normalised
     )
     centroids = F.normalize(sums / torch.bincount(members, minlength=len(classes)).unsqueeze(1), dim=1)
-    queries = F.normalize(queries, dim=1)
-    best = [
-        (queries[i : i + QUERY_CHUNK] @ centroids.T).argmax(dim=1)
-        for i in range(0, len(queries), QUERY_CHUNK)
+    rows = torch.arange(len(queries)) if rows is None else rows
+    best = [  # each chunk gathered and normalised on its own: no copy of every query
+        (F.normalize(queries[rows[i : i + QUERY_CHUNK]], dim=1) @ centroids.T).argmax(dim=1)
+        for i in range(0, len(rows), QUERY_CHUNK)
     ]
     return classes[torch.cat(best)] if best else classes[:0]
 

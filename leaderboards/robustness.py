@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from core.hashing import config_hash
+from core.method_options import POST_FEATURE_ARGS
 from core.paths import file_slug
 from datamodules.perturbations import PERTURBATIONS, parse_perturbation, peer_labels
 from leaderboards.judging import Judging, Judgings
@@ -102,6 +103,11 @@ def fitted_configuration(config_json: str) -> str:
     config = json.loads(config_json)
     for key in ("protocol", "protocol_args", "perturbation"):
         config.pop(key, None)
+    fitted_args = {
+        k: v for k, v in (config.pop("method_args", None) or {}).items() if k not in POST_FEATURE_ARGS
+    }
+    if fitted_args:  # arguments that only post-process features are not part of the fit
+        config["method_args"] = fitted_args
     return config_hash(config)
 
 

@@ -298,3 +298,20 @@ def test_the_clean_gallery_variant_keeps_references_clean_and_runs_only_when_nam
     assert '"gallery"' not in store.runs(protocol="zero_shot")[0]["config_json"]  # keys as they were
     default = run_benchmark(robustness_config(protocols=None), ResultsStore(tmp_path / "d.sqlite"), cache)
     assert default.ran == 4  # closed set, open set, zero shot, detection: the variant is opt-in
+
+
+def test_a_post_feature_argument_is_not_a_different_fit() -> None:
+    """A closed-set run is the same fit whichever zero-shot embedding the method's YAML chooses,
+    so its perturbed runs stay beside the clean one; any other argument is a different fit."""
+    import json
+
+    from leaderboards.robustness import fitted_configuration
+
+    def fit(method_args: dict, protocol: str) -> str:
+        return fitted_configuration(
+            json.dumps({"method": "m", "method_args": method_args, "protocol": protocol})
+        )
+
+    raw = fit({}, "closed_set@jpeg:75")
+    assert fit({"zero_shot_embedding": "standardised"}, "closed_set") == raw
+    assert fit({"zero_shot_embedding": "standardised", "lr": 0.1}, "closed_set") != raw

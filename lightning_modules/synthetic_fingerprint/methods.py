@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from core.hashing import config_hash, file_digest
+from core.method_options import POST_FEATURE_ARGS
 from core.paths import cache_dir, config_file
 from lightning_modules import register_method
 from lightning_modules.real_training import (
@@ -67,7 +68,7 @@ class FingerprintMethod(WeightsKeyed):
     """Features are the network's L2-normalised embeddings; zero shot compares them by cosine,
     raw (the paper) or standardised with known-train statistics (``zero_shot_embedding``)."""
 
-    post_feature_hparams = ("zero_shot_embedding",)
+    post_feature_hparams = POST_FEATURE_ARGS
 
     def __init__(self, zero_shot_embedding: str = "raw") -> None:
         super().__init__()

@@ -35,6 +35,9 @@ class Judging:
     robustness_splits: tuple[str, ...] | None = None
     #: per-generator views: (split, the view's title)
     per_generator: tuple[tuple[str, str], ...] = ()
+    #: its figures read the method's zero-shot embedding, so the method arguments that only
+    #: post-process features (``core.method_options``) change them
+    reads_embedding: bool = False
 
 
 #: protocol name -> how it is judged

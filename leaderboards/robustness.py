@@ -63,7 +63,12 @@ def _robust_rows(
     )
     rows = store.figure_rows()
     current = current_weights(rows)
-    fitted = {run["run_id"]: fitted_configuration(run["config_json"]) for run in store.runs()}
+    fitted = {
+        run["run_id"]: fitted_configuration(
+            run["config_json"], judgings.get(run["protocol"].split("@", 1)[0], Judging()).reads_embedding
+        )
+        for run in store.runs()
+    }
     clean_fits = {
         (_owner(r), r["protocol"], fitted[r["run_id"]]) for r in rows if not is_perturbed(r["protocol"])
     }
@@ -96,18 +101,21 @@ def _tabled(judgings: Judgings, protocol: str, split: str, metric: str) -> bool:
     return metric in judging.robustness_metrics and (splits is None or split in splits)
 
 
-def fitted_configuration(config_json: str) -> str:
+def fitted_configuration(config_json: str, reads_embedding: bool = True) -> str:
     """The hash of what a run's method was fitted on and how: its config less the protocol, its
     arguments (a robustness run may report fewer open-set subsets) and the perturbation - the
-    same for a perturbed run and the clean run it is shown beside."""
+    same for a perturbed run and the clean run it is shown beside. Where the protocol's figures
+    do not read the zero-shot embedding, the arguments that only post-process features are left
+    out too: a closed-set run is the same fit whichever embedding the method's YAML chooses."""
     config = json.loads(config_json)
     for key in ("protocol", "protocol_args", "perturbation"):
         config.pop(key, None)
-    fitted_args = {
-        k: v for k, v in (config.pop("method_args", None) or {}).items() if k not in POST_FEATURE_ARGS
-    }
-    if fitted_args:  # arguments that only post-process features are not part of the fit
-        config["method_args"] = fitted_args
+    if not reads_embedding:
+        kept = {
+            k: v for k, v in (config.pop("method_args", None) or {}).items() if k not in POST_FEATURE_ARGS
+        }
+        if kept:
+            config["method_args"] = kept
     return config_hash(config)
 
 

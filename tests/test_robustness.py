@@ -302,16 +302,18 @@ def test_the_clean_gallery_variant_keeps_references_clean_and_runs_only_when_nam
 
 def test_a_post_feature_argument_is_not_a_different_fit() -> None:
     """A closed-set run is the same fit whichever zero-shot embedding the method's YAML chooses,
-    so its perturbed runs stay beside the clean one; any other argument is a different fit."""
+    so its perturbed runs stay beside the clean one; any other argument is a different fit, and
+    for zero shot, whose figures read the embedding, so is the embedding."""
     import json
 
     from leaderboards.robustness import fitted_configuration
 
-    def fit(method_args: dict, protocol: str) -> str:
-        return fitted_configuration(
-            json.dumps({"method": "m", "method_args": method_args, "protocol": protocol})
-        )
+    def fit(method_args: dict, protocol: str, reads_embedding: bool = False) -> str:
+        config = {"method": "m", "method_args": method_args, "protocol": protocol}
+        return fitted_configuration(json.dumps(config), reads_embedding)
 
     raw = fit({}, "closed_set@jpeg:75")
     assert fit({"zero_shot_embedding": "standardised"}, "closed_set") == raw
     assert fit({"zero_shot_embedding": "standardised", "lr": 0.1}, "closed_set") != raw
+    raw_zero_shot = fit({}, "zero_shot@jpeg:75", reads_embedding=True)
+    assert fit({"zero_shot_embedding": "standardised"}, "zero_shot", reads_embedding=True) != raw_zero_shot

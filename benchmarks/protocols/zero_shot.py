@@ -85,6 +85,7 @@ class ZeroShotProtocol(Protocol):
         ),
         robustness_metrics=("identification_accuracy", "verification_auroc"),
         per_generator=(("unseen_all", "zero-shot identification"),),
+        reads_embedding=True,
     )
     #: the references under a perturbation: ``perturbed`` with the queries, or ``clean``
     #: (:class:`ZeroShotCleanGalleryProtocol`: a protocol of its own, so its figures never
@@ -239,7 +240,9 @@ class ZeroShotCleanGalleryProtocol(ZeroShotProtocol):
     docstring); on clean images it equals ``zero_shot``, so it runs only when named."""
 
     by_default = False
-    judging = Judging(robustness_metrics=("identification_accuracy", "verification_auroc"))
+    judging = Judging(
+        robustness_metrics=("identification_accuracy", "verification_auroc"), reads_embedding=True
+    )
     gallery = "clean"
 
 

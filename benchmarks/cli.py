@@ -142,35 +142,45 @@ def one_line_error(parser: ArgumentParser, argv: Sequence[str], error: Exception
     return f"{prog}: {message}"
 
 
-def bare_boolean_flags(args: list[str]) -> list[str]:
-    """``--local`` alone means ``--local=true`` for a boolean parameter of the chosen command
-    (jsonargparse wants a value; people and docs write the bare flag)."""
+def chosen_command(args: list[str]) -> tuple[Any, int] | None:
+    """The registered command the line starts with and how many words name it, or None."""
     for entry in COMMANDS:
         words = entry.name.split()
         if args[: len(words)] == words:
-            hints = typing.get_type_hints(getattr(entry.factory, "config_class", None) or entry.factory)
-            booleans = {name for name, hint in hints.items() if hint is bool}
-            return [f"{a}=true" if a.startswith("--") and a[2:] in booleans else a for a in args]
-    return args
+            return entry, len(words)
+    return None
+
+
+def bare_boolean_flags(args: list[str]) -> list[str]:
+    """``--local`` alone means ``--local=true`` for a boolean parameter of the chosen command
+    (jsonargparse wants a value; people and docs write the bare flag)."""
+    chosen = chosen_command(args)
+    if chosen is None:
+        return args
+    factory = chosen[0].factory
+    hints = typing.get_type_hints(getattr(factory, "config_class", None) or factory)
+    booleans = {name for name, hint in hints.items() if hint is bool}
+    return [f"{a}=true" if a.startswith("--") and a[2:] in booleans else a for a in args]
 
 
 def gathered_positionals(args: list[str]) -> list[str]:
     """A variadic command's bare words as one list value (jsonargparse takes one positional
     token); a flag without ``=`` takes the next word as its value, as jsonargparse reads it."""
-    for entry in COMMANDS:
-        words = entry.name.split()
-        if args[: len(words)] != words or not getattr(entry.factory, "variadic", False):
-            continue
-        bare, rest, rest_args = [], [], iter(args[len(words) :])
-        for arg in rest_args:
-            if arg.startswith("--"):
-                rest.append(arg)
-                if "=" not in arg:
-                    rest.append(next(rest_args, ""))
-            else:
-                bare.append(arg)
-        return [*words, json.dumps(bare) if len(bare) > 1 else bare[0], *rest] if bare else args
-    return args
+    chosen = chosen_command(args)
+    if chosen is None or not getattr(chosen[0].factory, "variadic", False):
+        return args
+    named = chosen[1]
+    bare, rest, rest_args = [], [], iter(args[named:])
+    for arg in rest_args:
+        if arg.startswith("--"):
+            rest.append(arg)
+            if "=" not in arg:
+                rest.append(next(rest_args, ""))
+        else:
+            bare.append(arg)
+    if not bare:
+        return args
+    return [*args[:named], json.dumps(bare) if len(bare) > 1 else bare[0], *rest]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

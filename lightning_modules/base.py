@@ -115,8 +115,12 @@ class AttributionMethod(L.LightningModule):
         """Identifies the feature extractor (config and, for trained ones, weights) for caching.
         Hyper-parameters in :attr:`post_feature_hparams` are left out: they change what is done
         with the features, not the features, so every value shares one cache entry."""
-        hparams = {k: v for k, v in self.hparams.items() if k not in self.post_feature_hparams}
-        return config_hash({"class": type(self).__qualname__, "hparams": hparams})
+        return config_hash({"class": type(self).__qualname__, "hparams": self.feature_hparams()})
+
+    def feature_hparams(self) -> dict[str, Any]:
+        """The hyper-parameters the features (and any trained weights) depend on: all but
+        :attr:`post_feature_hparams`."""
+        return {k: v for k, v in self.hparams.items() if k not in self.post_feature_hparams}
 
     # -- fitting --------------------------------------------------------------------------
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:

@@ -226,8 +226,7 @@ class RealFingerprintMethod(ControlMethod):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         cfg = ExtractorTrainingConfig.from_yaml(self.hparams.training_config or TRAINING_CONFIG)
-        trained = {k: v for k, v in self.hparams.items() if k not in self.post_feature_hparams}
-        key = training_key(trained, train.data_hash, seed, net=cfg.net)
+        key = training_key(self.feature_hparams(), train.data_hash, seed, net=cfg.net)
         directory, where = weights_directory("extractors-real", key, self.hparams.retrain)
         self.weights_note = f"{type(self).weights_note}: {where}"
         info = train_on_labelled_images(

@@ -42,10 +42,10 @@ class FeatureEntry:
 
 
 def content_hash(features: torch.Tensor) -> str:
-    """A hash of the array's dtype, shape and bytes."""
+    """A hash of the array's dtype, shape and bytes (read in place: no copy of the features)."""
     array = features.detach().cpu().contiguous()
     digest = hashlib.sha256(f"{array.dtype}|{tuple(array.shape)}|".encode())
-    digest.update(array.view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+    digest.update(array.view(torch.uint8).numpy().reshape(-1) if array.numel() else b"")
     return digest.hexdigest()
 
 

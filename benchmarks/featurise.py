@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import lightning as L
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.feature_cache import FeatureCache, FeatureEntry
 from benchmarks.plan import Cell, RunSummary, SplitSource, crop_windows
@@ -47,10 +48,26 @@ def feature_transform(method: AttributionMethod, split: Any, crops: int) -> str:
     return f"crops{len(windows) ** 2}@{method.input_size}" if windows else "none"
 
 
+class FloatBatches(Dataset):
+    """Consecutive batches of a split's images, each turned into floats on its own: the split
+    stays in its stored dtype (uint8: a quarter of float32's memory) and no float copy of every
+    image is ever made - at thousands of generators that copy was the largest allocation."""
+
+    def __init__(self, images: torch.Tensor, batch_size: int) -> None:
+        self.images, self.batch_size = images, max(int(batch_size), 1)
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        start = index * self.batch_size
+        return as_float_images(self.images[start : start + self.batch_size].contiguous())
+
+
 def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int = 1) -> torch.Tensor:
     """The method's features of the split's images; with test-time crops, the mean of its
     features of every window (each window one pass through ``Trainer.predict``)."""
-    images = as_float_images(split.images)
+    images = split.images
     method.to(memory_format=torch.channels_last)  # see AttributionMethod.predict_step
     windows = crop_windows(images.shape[-1], method.input_size, crops)
     views = [
@@ -58,10 +75,28 @@ def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int =
     ]
     total = None
     for view in views or [images]:
-        loader = DataLoader(TensorDataset(view.contiguous()), batch_size=batch_size)
-        values = torch.cat(quiet_trainer().predict(method, loader)).cpu()
-        total = values if total is None else total + values
-    return total / max(len(views), 1)
+        rows = RowsInto(len(view))
+        loader = DataLoader(FloatBatches(view, batch_size), batch_size=None)
+        quiet_trainer(callbacks=[rows]).predict(method, loader, return_predictions=False)
+        total = rows.out if total is None else total.add_(rows.out)
+    return total.div_(len(views)) if len(views) > 1 else total
+
+
+class RowsInto(L.Callback):
+    """Writes each predicted batch into one tensor of all the rows, allocated at the first
+    batch: the features exist once, not as a list of batches plus their concatenation."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows, self.filled = rows, 0
+        self.out = torch.zeros(0)
+
+    def on_predict_batch_end(self, trainer: L.Trainer, module: Any, outputs: Any, *_: Any) -> None:
+        values = outputs.detach().cpu()
+        if self.filled == 0:
+            with torch.inference_mode(False):  # an ordinary tensor: callers add to it in place
+                self.out = torch.empty((self.rows, *values.shape[1:]), dtype=values.dtype)
+        self.out[self.filled : self.filled + len(values)] = values
+        self.filled += len(values)
 
 
 def cached_extract(

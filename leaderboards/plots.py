@@ -163,10 +163,11 @@ def plot_residual_spectra(store: ResultsStore, out: Path) -> list[Path]:
     for (dataset,), run in sorted(newest.items()):
         details = run["details"]
         rows, spectra = details.get("generators", []), details.get("spectra", [])
-        if not rows:
+        shown = min(len(rows), len(spectra))
+        if not shown:
             continue
-        columns = min(8, len(rows))
-        lines = -(-len(rows) // columns)
+        columns = min(8, shown)
+        lines = -(-shown // columns)
         fig, axes = plt.subplots(lines, columns, figsize=(1.5 * columns, 1.65 * lines), squeeze=False)
         for ax in axes.flat:
             ax.axis("off")
@@ -175,7 +176,8 @@ def plot_residual_spectra(store: ResultsStore, out: Path) -> list[Path]:
             ax.set_title(matplotlib_text(f"{row['generator']}\n{row['group']}"), fontsize=5)
         diversity = store.figure_rows(run_id=run["run_id"], every_data_version=True)
         spread = f"; fingerprint diversity {diversity[0]['value']:.3f}" if diversity else ""
-        title = f"{dataset}: mean residual spectrum per generator (log |FFT|, centred){spread}"
+        part = f"; the first {shown} of {len(rows)} generators" if shown < len(rows) else ""
+        title = f"{dataset}: mean residual spectrum per generator (log |FFT|, centred){spread}{part}"
         fig.suptitle(matplotlib_text(title), fontsize=8)
         written.append(save_figure(fig, out / f"residual_spectra{dataset_suffix(dataset)}.png"))
     return written

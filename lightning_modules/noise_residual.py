@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from core.images import DENOISERS, residual
+from core.metrics.attribution import CHUNK
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
 
@@ -59,7 +60,8 @@ class NoiseResidualMethod(AttributionMethod):
     def correlations(self, features: torch.Tensor) -> torch.Tensor:
         if self.fingerprints is None:
             raise RuntimeError("fit_head must run before correlations")
-        return _normalise(features) @ self.fingerprints.T
+        # in chunks of rows: a normalised copy of every feature cost gigabytes at scale
+        return torch.cat([_normalise(chunk) @ self.fingerprints.T for chunk in features.split(CHUNK)])
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         return self.correlations(features) / self.hparams.temperature

@@ -10,6 +10,7 @@ carries the consistency check against the zero-shot protocol.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -319,3 +320,26 @@ def test_a_generator_left_out_of_the_gallery_is_called_unknown_at_about_the_cali
     # measured: 0.081 over 8 generators (per generator 0 to 0.23), the estimate's standard error
     # 0.021 - a few generators make a rough rate, so "about" is within one false-accept rate
     assert abs(rate - 0.05) <= 0.05
+
+
+def test_a_decoding_worker_changes_nothing_but_where_files_are_decoded(
+    references: Path, tmp_path: Path
+) -> None:
+    from benchmarks.attribution.embedding import decoding_workers
+    from core.errors import ConfigError
+
+    gallery = Gallery.build(references, method="noise_residual", reference="fabricated")
+    data = fabricated.fabricated_split("unseen_all")
+    files = [write_png(data.images[r], tmp_path / "q" / f"{r:03d}.png") for r in range(0, 200, 10)]
+    broken = tmp_path / "q" / "broken.png"
+    broken.write_bytes(b"\x89PNG truncated")
+    paths = [*files[:7], str(broken), *files[7:]]
+    alone = gallery.attribute(paths, batch_size=4, num_workers=0)
+    beside = gallery.attribute(paths, batch_size=4, num_workers=1)
+    assert [a.path for a in beside] == paths and beside == alone
+    assert beside[7].error and not any(a.error for a in beside[:7] + beside[8:])
+    # by default a worker only where there are several batches to overlap
+    assert decoding_workers(None, 10, 64) == 0 and decoding_workers(2, 10, 64) == 2
+    assert decoding_workers(None, 4 * 64, 64) == (1 if (os.cpu_count() or 1) > 1 else 0)
+    with pytest.raises(ConfigError, match="num_workers must be at least 0"):
+        decoding_workers(-1, 10, 64)

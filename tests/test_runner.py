@@ -143,6 +143,17 @@ def test_noise_residual_learns_the_fabricated_traces(tmp_path: Path) -> None:
     assert values[("noise_residual", "zero_shot", "unseen_all", "identification_accuracy")] > 0.5
 
 
+def test_extract_turns_each_batch_into_floats_and_gives_the_methods_own_features() -> None:
+    """Per-batch conversion and rows written in place give exactly the features of the whole
+    split's float images, for a batch size that does not divide the split."""
+    from benchmarks.featurise import extract
+
+    split = tests.fabricated.fabricated_split("known_test")
+    method = SpectralMethod()
+    expected = method.features(split.images.float() / 127.5 - 1)
+    assert torch.equal(extract(method, split, batch_size=7), expected)
+
+
 class WindowedSpectral(SpectralMethod):
     """Spectral with a fixed 16 px input, as a checkpoint trained at 16 px would have."""
 

@@ -313,3 +313,21 @@ def test_a_run_on_a_folder_records_its_own_generators(private_paths: Path) -> No
     (record,) = ResultsStore(private_paths / "results.sqlite").runs(method="data")
     listed = json.loads(record["details_json"])["generators"]
     assert {(r["generator"], r["group"]) for r in listed} == {(f"gen{g}", "unseen_all") for g in range(3)}
+
+
+def test_a_record_of_many_generators_keeps_a_page_of_spectra_and_lists_them_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import benchmarks.data_records as records
+    from leaderboards.plots import plot_residual_spectra
+
+    monkeypatch.setattr(records, "SPECTRA_SHOWN", 2)
+    splits = splits_of(folder(tmp_path / "mine", images=3))
+    store = ResultsStore(tmp_path / "r.sqlite")
+    record_data(store, splits, "imagefolder:mine", "h", {}, reference_known=True)
+    (run,) = store.runs(method="data")
+    details = json.loads(run["details_json"])
+    assert len(details["generators"]) == 3 and len(details["spectra"]) == 2
+    (tmp_path / "board").mkdir()
+    (png,) = plot_residual_spectra(store, tmp_path / "board")
+    assert png.stat().st_size > 0

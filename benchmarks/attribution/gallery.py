@@ -367,7 +367,7 @@ class Gallery:
         top: int = 3,
         threshold: float | None = None,
         batch_size: int = 64,
-        num_workers: int = 0,
+        num_workers: int | None = None,
         progress: bool = False,
         on_batch: Callable[[list[Attribution]], None] | None = None,
     ) -> list[Attribution]:

@@ -18,7 +18,7 @@ def attribute(
     out: str | None = None,
     threshold: float | None = None,
     batch_size: int = 64,
-    num_workers: int = 0,
+    num_workers: int | None = None,
     progress: bool | None = None,
 ) -> int:
     """Attribute images with a gallery (``modelprint gallery build``): per image the top
@@ -37,7 +37,8 @@ def attribute(
         threshold: accept the top generator from this cosine similarity (default: the
             gallery's calibrated threshold).
         batch_size: images per batch.
-        num_workers: DataLoader processes decoding images.
+        num_workers: DataLoader processes decoding images (default: one when there are at
+            least four batches and more than one CPU, so decoding overlaps the method).
         progress: show a progress bar on stderr (default: when stderr is a terminal).
     """
     from benchmarks.attribution import Gallery

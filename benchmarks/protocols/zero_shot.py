@@ -198,7 +198,7 @@ class ZeroShotProtocol(Protocol):
                 queries.append(members[self.gallery_per_model : end])
             g_idx, q_idx = torch.cat(gallery), torch.cat(queries)
             predicted = nearest_centroid(
-                embeddings, reference_embeddings[g_idx], test.labels[g_idx], rows=q_idx
+                embeddings, reference_embeddings, test.labels[g_idx], rows=q_idx, gallery_rows=g_idx
             )
             truth = test.labels[q_idx]
             pooled_predicted.append(predicted)

@@ -98,9 +98,17 @@ def pairwise_fingerprint_distance(fingerprints: torch.Tensor) -> torch.Tensor:
     if fingerprints.shape[0] < 2:
         raise ValueError("diversity needs at least two models")
     f = fingerprints.double()
-    distances = torch.cdist(f, f) / f.shape[1] ** 0.5
-    upper = torch.triu_indices(f.shape[0], f.shape[0], offset=1)
-    return distances[upper[0], upper[1]].mean()
+    models = f.shape[0]
+    total = torch.zeros((), dtype=torch.float64)
+    for start in range(0, models, PAIR_CHUNK):  # rows by chunk: memory linear in models, not M^2
+        rows = torch.cdist(f[start : start + PAIR_CHUNK], f[start + 1 :])
+        upper = torch.ones_like(rows, dtype=torch.bool).triu_(diagonal=0)  # row i pairs j > i only
+        total += rows[upper].sum()
+    return total / (models * (models - 1) // 2) / f.shape[1] ** 0.5
+
+
+#: fingerprints compared with every later one at once
+PAIR_CHUNK = 256
 
 
 class MeanResidualSpectrum(Metric):

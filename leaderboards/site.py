@@ -77,4 +77,19 @@ def write_site(
     )
     for path, text in written.items():
         path.write_text(text)
+    remove_stale(out, set(written) | {out / "plots" / image.name for image in images})
     return [out / "index.html", *(p for p in written if p != out / "index.html")]
+
+
+#: what the site writes, by pattern: a page or plot of an earlier render that this one does
+#: not write (a method gone from the board, a study no longer recorded) is removed, so the
+#: site never links to or serves a stale figure; other files in the folder are left alone
+SITE_FILES = ("methods/*.html", "plots/*.png", "studies.html", "methods.html")
+
+
+def remove_stale(out: Path, kept: set[Path]) -> list[Path]:
+    """Delete the site's own files under ``out`` that are not in ``kept``; returns them."""
+    stale = [p for pattern in SITE_FILES for p in out.glob(pattern) if p not in kept and p.is_file()]
+    for path in stale:
+        path.unlink()
+    return stale

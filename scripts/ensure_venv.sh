@@ -6,7 +6,8 @@
 # - Writes a .pth file that installs modelprint's torchvision hook: on the first
 #   `import torchvision` it defines torchvision's op schemas only if its C extension
 #   cannot load (the CUDA-only torchvision wheel against CPU torch); elsewhere it does nothing.
-# - Reinstalls only when pyproject.toml, the constraints or this script changed.
+# - Reinstalls only when pyproject.toml, the constraints or this script changed, and never
+#   into an environment that another checkout installed (one line, exit 2).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${MODELPRINT_VENV:-$root/.venv}"
@@ -15,6 +16,14 @@ stamp="$(cat "$root/pyproject.toml" "$root/scripts/constraints.txt" "$root/scrip
 
 if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -x "$venv/bin/modelprint" ]; then
   exit 0
+fi
+
+# an environment another checkout installed into: reinstalling would point its editable
+# install here, under the other checkout's feet
+owner_file="$venv/.modelprint-root"
+if [ -f "$owner_file" ] && [ "$(cat "$owner_file")" != "$root" ]; then
+  echo "modelprint: $venv belongs to the checkout at $(cat "$owner_file"), not $root; set MODELPRINT_VENV to this checkout's own environment (or remove $owner_file to take it over)" >&2
+  exit 2
 fi
 
 python_bin="${PYTHON:-}"
@@ -41,3 +50,4 @@ echo "import benchmarks.torchvision_compat as _m; _m.install_import_hook()" \
   > "$site_packages/modelprint_torchvision_compat.pth"
 "$venv/bin/python" -c "import timm, benchmarks.torchvision_compat as c; print('torchvision fix:', c.fix_state())" >&2
 echo "$stamp" > "$stamp_file"
+echo "$root" > "$owner_file"

@@ -253,6 +253,21 @@ def test_the_site_writes_only_under_its_folder(tmp_path: Path) -> None:
     )
 
 
+def test_a_re_render_removes_its_own_stale_pages_and_plots_only(tmp_path: Path) -> None:
+    store = filled_store(tmp_path)
+    out = tmp_path / "site"
+    (out / "methods").mkdir(parents=True)
+    (out / "plots").mkdir()
+    gone_method, gone_plot = out / "methods" / "retired.html", out / "plots" / "retired.png"
+    gone_method.write_text("old")
+    gone_plot.write_bytes(b"old")
+    notes = out / "notes.txt"
+    notes.write_text("the user's own")
+    written = write_site(build_tables(store), store, out, [], board_judgings())
+    assert not gone_method.exists() and not gone_plot.exists()
+    assert notes.read_text() == "the user's own" and all(p.exists() for p in written)
+
+
 def test_a_figure_that_moved_beyond_its_interval_is_listed() -> None:
     def table(value: float, half: float) -> Table:
         from leaderboards.tables import Row

@@ -39,3 +39,21 @@ def test_actionlint_really_checks(tmp_path: Path) -> None:
     )
     result = lint(broken)
     assert result.returncode != 0 and "foo" in result.stdout
+
+
+def test_the_install_script_never_takes_over_another_checkouts_environment(tmp_path: Path) -> None:
+    """A stale environment that another checkout installed is refused in one line, untouched."""
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / ".modelprint-install-stamp").write_text("stale\n")
+    (venv / ".modelprint-root").write_text("/elsewhere/modelprint\n")
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "ensure_venv.sh")],
+        env={"PATH": "/usr/bin:/bin", "MODELPRINT_VENV": str(venv)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "belongs to the checkout at /elsewhere/modelprint" in done.stderr
+    assert sorted(p.name for p in venv.iterdir()) == [".modelprint-install-stamp", ".modelprint-root"]

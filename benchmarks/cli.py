@@ -206,3 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"modelprint: {' '.join(str(error).split())}", file=sys.stderr)
         return error.exit_code
     return int(status or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,14 +14,29 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def _read_into(path: Path, *hashes: Any) -> list[str]:
+    """Each hash of one file, read once, a block at a time: weight files run to gigabytes."""
+    with Path(path).open("rb") as handle:
+        while block := handle.read(1 << 20):
+            for digest in hashes:
+                digest.update(block)
+    return [digest.hexdigest() for digest in hashes]
+
+
 def file_digest(path: Path) -> str:
     """A short content hash of a weights file: part of a method's feature-cache key."""
-    return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
+    return _read_into(path, hashlib.blake2b(digest_size=8))[0]
 
 
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file, as a run directory's ``summary.json`` records its weights'."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return _read_into(path, hashlib.sha256())[0]
+
+
+def file_digests(path: Path) -> tuple[str, str]:
+    """(:func:`file_digest`, :func:`sha256_file`) of one file, read once."""
+    short, full = _read_into(path, hashlib.blake2b(digest_size=8), hashlib.sha256())
+    return short, full
 
 
 def check_weights_digest(directory: Path, weights_file: str) -> None:

@@ -13,7 +13,7 @@ def weights_fetch(methods: list[str] | None = None) -> int:
     Args:
         methods: only these methods (default: every registered method).
     """
-    from core.hashing import file_digest, sha256_file
+    from core.hashing import file_digests
     from lightning_modules import METHODS
     from lightning_modules.method_config import method_args
 
@@ -23,5 +23,6 @@ def weights_fetch(methods: list[str] | None = None) -> int:
         if path is not None:
             # the short BLAKE2b digest is what each run's provenance records; SHA-256 is the
             # Hub's own (an LFS file's page shows it), to compare against the source
-            print(f"{name}: {path} (digest {file_digest(path)}, sha256 {sha256_file(path)})")
+            short, full = file_digests(path)
+            print(f"{name}: {path} (digest {short}, sha256 {full})")
     return 0

@@ -50,6 +50,7 @@ def test_shards_cover_the_plan_once_and_merge_into_the_whole(
     assert keys(merged) == keys(whole)
     assert sorted(r["value"] for r in merged.figure_rows()) == sorted(r["value"] for r in whole.figure_rows())
     assert main(["store", "merge", f"--sources=[{','.join(paths)}]"]) == 0  # idempotent
+    assert main(["store", "merge", f"--sources={paths[0]}"]) == 0, "one store, no brackets"
     assert len(merged.runs()) == 6 + 1
     assert main(["store", "check"]) == 0
 

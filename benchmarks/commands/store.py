@@ -26,20 +26,22 @@ def store_check() -> int:
 
 
 @command("store merge")
-def store_merge(sources: list[Path] | None = None) -> int:
+def store_merge(sources: list[Path] | Path | None = None) -> int:
     """Merge other results stores into this one ($MODELPRINT_RESULTS) by run key: runs it lacks
     are copied as recorded, runs it holds with the same figures are skipped (merging twice
     changes nothing), and a run of the same key with other figures stops the merge with nothing
     written.
 
     Args:
-        sources: the stores to merge in (SQLite files), e.g. one per job-array task.
+        sources: the stores to merge in (SQLite files, or PostgreSQL URLs), e.g. one per
+            job-array task: ``--sources=[a.sqlite,b.sqlite]``, or one as ``--sources=a.sqlite``.
     """
     from leaderboards import StoreError, open_store
     from leaderboards.merge import merge_stores
 
     if not sources:
         raise StoreError("store merge: name the stores to merge in, e.g. --sources=[a.sqlite,b.sqlite]")
+    sources = [sources] if isinstance(sources, Path) else sources
     target = open_store()
     target.check_writable()
     stores = []

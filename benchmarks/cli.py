@@ -208,5 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(status or 0)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+if __name__ == "__main__":  # the commands register with ``benchmarks.cli``, not this ``__main__`` copy
+    from benchmarks.cli import main as registered_main
+
+    raise SystemExit(registered_main())

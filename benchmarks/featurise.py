@@ -54,7 +54,9 @@ class FloatBatches(Dataset):
     image is ever made - at thousands of generators that copy was the largest allocation."""
 
     def __init__(self, images: torch.Tensor, batch_size: int) -> None:
-        self.images, self.batch_size = images, max(int(batch_size), 1)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.images, self.batch_size = images, int(batch_size)
 
     def __len__(self) -> int:
         return -(-len(self.images) // self.batch_size)
@@ -78,13 +80,17 @@ def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int =
         rows = RowsInto(len(view))
         loader = DataLoader(FloatBatches(view, batch_size), batch_size=None)
         quiet_trainer(callbacks=[rows]).predict(method, loader, return_predictions=False)
+        if rows.filled != len(view):
+            name = type(method).__name__
+            raise RuntimeError(f"{name} gave {rows.filled} feature rows for {len(view)} images")
         total = rows.out if total is None else total.add_(rows.out)
     return total.div_(len(views)) if len(views) > 1 else total
 
 
 class RowsInto(L.Callback):
-    """Writes each predicted batch into one tensor of all the rows, allocated at the first
-    batch: the features exist once, not as a list of batches plus their concatenation."""
+    """Writes each predicted batch (of one dataloader) into one tensor of all the rows,
+    allocated at the first batch: the features exist once, not as a list of batches plus
+    their concatenation."""
 
     def __init__(self, rows: int) -> None:
         self.rows, self.filled = rows, 0

@@ -7,23 +7,24 @@
 #   `import torchvision` it defines torchvision's op schemas only if its C extension
 #   cannot load (the CUDA-only torchvision wheel against CPU torch); elsewhere it does nothing.
 # - Reinstalls only when pyproject.toml, the constraints or this script changed, and never
-#   into an environment that another checkout installed (one line, exit 2).
+#   into an environment that another checkout installed (one line, exit 2); an environment
+#   from before this check (no owner recorded) is taken by the next checkout to install.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 venv="${MODELPRINT_VENV:-$root/.venv}"
 stamp_file="$venv/.modelprint-install-stamp"
 stamp="$(cat "$root/pyproject.toml" "$root/scripts/constraints.txt" "$root/scripts/ensure_venv.sh" | sha256sum | cut -c1-16)"
 
-if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -x "$venv/bin/modelprint" ]; then
-  exit 0
-fi
-
-# an environment another checkout installed into: reinstalling would point its editable
-# install here, under the other checkout's feet
+# an environment another checkout installed into: its editable install runs the other
+# checkout's code, and reinstalling would point it here, under that checkout's feet
 owner_file="$venv/.modelprint-root"
 if [ -f "$owner_file" ] && [ "$(cat "$owner_file")" != "$root" ]; then
   echo "modelprint: $venv belongs to the checkout at $(cat "$owner_file"), not $root; set MODELPRINT_VENV to this checkout's own environment (or remove $owner_file to take it over)" >&2
   exit 2
+fi
+
+if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ] && [ -x "$venv/bin/modelprint" ]; then
+  exit 0
 fi
 
 python_bin="${PYTHON:-}"

@@ -47,6 +47,34 @@ def test_nearest_centroid_uses_cosine_and_breaks_ties_to_the_lower_label() -> No
     assert nearest_centroid(T([[5.0, 0.1], [0.1, 0.2], [1.0, 1.0]]), gallery, labels).tolist() == [3, 7, 3]
 
 
+def test_nearest_centroid_in_chunks_reads_gathered_rows_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.metrics.attribution as module
+
+    gen = torch.Generator().manual_seed(0)
+    queries, gallery = torch.randn(50, 6, generator=gen), torch.randn(40, 6, generator=gen)
+    labels = torch.randint(0, 9, (40,), generator=gen)
+    rows, gallery_rows = torch.randperm(50, generator=gen)[:37], torch.randperm(40, generator=gen)[:29]
+    whole = nearest_centroid(queries[rows], gallery[gallery_rows], labels[gallery_rows])
+    monkeypatch.setattr(module, "CHUNK", 4)  # many chunks and a short last one
+    chunked = nearest_centroid(queries, gallery, labels[gallery_rows], rows=rows, gallery_rows=gallery_rows)
+    assert torch.equal(chunked, whole)
+    with pytest.raises(ValueError, match="30 gallery labels for 29 gallery rows"):
+        nearest_centroid(queries, gallery, labels[:30], gallery_rows=gallery_rows)
+
+
+def test_pairwise_fingerprint_distance_in_chunks_is_the_mean_over_pairs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import core.metrics.synthetic_quality as module
+
+    prints = torch.randn(11, 5, generator=torch.Generator().manual_seed(1))
+    wide = prints.double()
+    pairs = [float((wide[i] - wide[j]).pow(2).mean().sqrt()) for i in range(11) for j in range(i + 1, 11)]
+    monkeypatch.setattr(module, "PAIR_CHUNK", 3)
+    expected = sum(pairs) / len(pairs)
+    assert float(module.pairwise_fingerprint_distance(prints)) == pytest.approx(expected, rel=1e-12)
+
+
 def test_identification_accuracy_pools_episodes() -> None:
     metric = IdentificationAccuracy()
     gallery, labels = T([[1.0, 0.0], [0.0, 1.0]]), T([0, 1])

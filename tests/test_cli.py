@@ -121,3 +121,13 @@ def test_user_mistakes_end_in_one_line_before_any_work(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert "Traceback" not in err and expected in err
+
+
+def test_the_cli_module_runs_as_a_script() -> None:
+    """``python -m benchmarks.cli`` reads the registry the commands register with."""
+    import subprocess
+    import sys
+
+    line = [sys.executable, "-m", "benchmarks.cli", "--help"]
+    done = subprocess.run(line, capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0 and "attribute" in done.stdout and "store" in done.stdout

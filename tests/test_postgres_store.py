@@ -176,6 +176,10 @@ def test_the_benchmark_board_claims_and_merge_on_postgresql(
     local.write_run(record(seed=4, method="noise_residual"), [Figure("accuracy", 0.3)])
     assert main(["store", "merge", f"--sources=[{local.path}]"]) == 0
     assert len(open_store(url).runs()) == runs + 1
+    # and the other way: the server as the source, named by its URL alone
+    monkeypatch.setenv("MODELPRINT_RESULTS", str(tmp_path / "copy.sqlite"))
+    assert main(["store", "merge", f"--sources={url}"]) == 0
+    assert len(ResultsStore(tmp_path / "copy.sqlite").runs()) == runs + 1
 
 
 def test_an_unreachable_server_is_one_line(

@@ -11,6 +11,7 @@ sees an image exactly as an ``imagefolder`` run would.
 
 from __future__ import annotations
 
+import gc
 import glob
 import os
 import sys
@@ -216,10 +217,12 @@ class _StreamBatches(L.Callback):
 
 
 def decoding_workers(requested: int | None, files: int, batch_size: int) -> int:
-    """``requested``, or by default one decoding process where it pays: decoding a file takes
-    about a third of a cheap method's time per image (``noise_residual``: 66% of the benchmark's
-    featurisation rate in the main process, 84% with one worker), and starting a worker costs
-    more than a few batches of decoding."""
+    """``requested``, or by default one decoding process where it pays: decoding a 32-px PNG
+    costs about a quarter of what ``noise_residual`` spends on it, so in the main process it
+    adds that to every batch, in a worker it overlaps the method where a core is free for it
+    (one torch thread: 76% of the benchmark's featurisation rate without a worker, 94% with
+    one; both cores computing: 65% and 63%), and starting a worker costs more than a few
+    batches of decoding."""
     if requested is not None:
         if requested < 0:
             raise ConfigError(f"num_workers must be at least 0, got {requested}")
@@ -247,7 +250,14 @@ def embed_files(
     )
     method.to(memory_format=torch.channels_last)  # see AttributionMethod.predict_step
     trainer = quiet_trainer(enable_progress_bar=progress, callbacks=[_StreamBatches(method, sink)])
-    trainer.predict(Embedder(method, preprocessing), loader, return_predictions=False)
+    # The loaded method, Lightning and torch are long-lived objects: frozen, the cyclic
+    # collections that each batch's answers trigger skip them (they walked them all, a tenth of
+    # noise_residual's attribution time; python -m benchmarks.speed.attribute).
+    gc.freeze()
+    try:
+        trainer.predict(Embedder(method, preprocessing), loader, return_predictions=False)
+    finally:
+        gc.unfreeze()
 
 
 def expand_paths(patterns: Iterable[str], stdin: Iterable[str] | None = None) -> tuple[list[str], list[str]]:

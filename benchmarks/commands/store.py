@@ -26,7 +26,7 @@ def store_check() -> int:
 
 
 @command("store merge")
-def store_merge(sources: list[Path] | Path | None = None) -> int:
+def store_merge(sources: list[str] | str | None = None) -> int:
     """Merge other results stores into this one ($MODELPRINT_RESULTS) by run key: runs it lacks
     are copied as recorded, runs it holds with the same figures are skipped (merging twice
     changes nothing), and a run of the same key with other figures stops the merge with nothing
@@ -41,12 +41,12 @@ def store_merge(sources: list[Path] | Path | None = None) -> int:
 
     if not sources:
         raise StoreError("store merge: name the stores to merge in, e.g. --sources=[a.sqlite,b.sqlite]")
-    sources = [sources] if isinstance(sources, Path) else sources
+    sources = [sources] if isinstance(sources, str) else sources
     target = open_store()
     target.check_writable()
     stores = []
     for path in sources:
-        stores.append(open_store(str(path) if str(path).startswith("postgres") else path, readonly=True))
+        stores.append(open_store(path if path.startswith("postgres") else Path(path), readonly=True))
     summary = merge_stores(target, stores)
     print(f"{target.path}: added {summary.added} run(s), {summary.identical} already there")
     return 0

@@ -135,6 +135,8 @@ def nearest_centroid(
     chunks are small enough that the allocator reuses their memory episode after episode."""
     classes, members = gallery_labels.unique(sorted=True, return_inverse=True)
     gallery_rows = torch.arange(len(gallery)) if gallery_rows is None else gallery_rows
+    if len(gallery_labels) != len(gallery_rows):
+        raise ValueError(f"{len(gallery_labels)} gallery labels for {len(gallery_rows)} gallery rows")
     sums = torch.zeros(len(classes), gallery.shape[1], dtype=gallery.dtype)
     for i in range(0, len(gallery_rows), CHUNK):  # in order: the same sums as one index_add
         chunk = F.normalize(gallery[gallery_rows[i : i + CHUNK]], dim=1)
@@ -149,7 +151,8 @@ def nearest_centroid(
 
 
 #: rows normalised and scored at once (bounds each step's memory: 1,024 x 3,072 floats is
-#: 12 MiB, under glibc's mmap threshold, so the same freed blocks serve the next chunk)
+#: 12 MiB, under the 32 MiB that glibc's mmap threshold rises to, so its heap reuses the same
+#: freed blocks chunk after chunk; with 4,096-row chunks resident memory grew by each episode)
 CHUNK = 1024
 
 

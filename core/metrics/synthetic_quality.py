@@ -99,7 +99,10 @@ def pairwise_fingerprint_distance(fingerprints: torch.Tensor) -> torch.Tensor:
         raise ValueError("diversity needs at least two models")
     f = fingerprints.double()
     models = f.shape[0]
-    total = torch.zeros((), dtype=torch.float64)
+    if models <= PAIR_CHUNK:  # one matrix, as the recorded figures were computed
+        upper = torch.triu_indices(models, models, offset=1)
+        return (torch.cdist(f, f) / f.shape[1] ** 0.5)[upper[0], upper[1]].mean()
+    total = torch.zeros((), dtype=torch.float64, device=f.device)
     for start in range(0, models, PAIR_CHUNK):  # rows by chunk: memory linear in models, not M^2
         rows = torch.cdist(f[start : start + PAIR_CHUNK], f[start + 1 :])
         upper = torch.ones_like(rows, dtype=torch.bool).triu_(diagonal=0)  # row i pairs j > i only
@@ -107,7 +110,7 @@ def pairwise_fingerprint_distance(fingerprints: torch.Tensor) -> torch.Tensor:
     return total / (models * (models - 1) // 2) / f.shape[1] ** 0.5
 
 
-#: fingerprints compared with every later one at once
+#: fingerprints compared with every later one at once (up to this many models: one matrix)
 PAIR_CHUNK = 256
 
 

@@ -23,6 +23,7 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -81,8 +82,9 @@ class ExtractorStudy:
     #: known generators: the flagship never sees a zoo image), recorded beside the reported
     #: ``zero_shot.split``; None: only the reported split (how the first ablation ran)
     selection_split: str | None = None
-    #: delivered-image levels (``jpeg:75`` ...): both splits are evaluated on perturbed copies too,
-    #: recorded as ``<protocol>@<level>``
+    #: delivered-image levels (``jpeg:75`` ..., or a peer's set such as ``genimage``, as
+    #: ``modelprint run --perturbations`` reads them): both splits are evaluated on perturbed
+    #: copies too, recorded as ``<protocol>@<level>``
     perturbations: list[str] = field(default_factory=list)
     #: the protocol name its runs are recorded under
     protocol: ClassVar[str] = ""
@@ -264,6 +266,14 @@ def variant_name(space: str, num_models: int) -> str:
     return f"synthetic_fingerprint[{space},{num_models}]"
 
 
+def study_levels(perturbations: Sequence[str]) -> list[Any]:
+    """Clean, then each delivered level: explicit ones (``jpeg:75``) or a peer's named set
+    (``genimage``), read as ``modelprint run --perturbations`` reads them (duplicates once)."""
+    from benchmarks.plan import perturbation_levels
+
+    return [None, *(level for level in perturbation_levels(list(perturbations)) if level is not None)]
+
+
 def run_study(
     variants: list[StudyVariant],
     protocol_name: str,
@@ -285,7 +295,7 @@ def run_study(
     from benchmarks.protocols.base import FIT_SPLITS
     from benchmarks.protocols.zero_shot import ZeroShotProtocol
     from benchmarks.runner import load_named_splits
-    from datamodules.perturbations import parse_perturbation, perturbed_split
+    from datamodules.perturbations import perturbed_split
 
     reported = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
     protocols = [reported]
@@ -294,7 +304,7 @@ def run_study(
             0,
             ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **{**zero_shot, "split": selection_split}),
         )
-    levels = [None, *(parse_perturbation(p) for p in perturbations)]
+    levels = study_levels(perturbations)
     # generators only: the known-val pairs that set zero shot's honest threshold are the known
     # generators' (a study compares extractors on unseen generators; its recorded runs were so)
     needed = {s for p in protocols for s in p.feature_splits()}

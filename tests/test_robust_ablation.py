@@ -73,3 +73,17 @@ def test_every_row_is_recorded_on_selection_and_reported_splits_clean_and_delive
     assert {(f"{PROTOCOL}_main_effects", "known_val"), (f"{PROTOCOL}_main_effects", "unseen_all")} <= effects
     robust = {(t.protocol, t.split) for t in build_robustness_tables(store, board_judgings())}
     assert {(PROTOCOL, "known_val"), (PROTOCOL, "unseen_all")} <= robust
+
+
+def test_a_study_reads_perturbation_levels_as_a_run_does() -> None:
+    """Explicit levels, a peer's named set, duplicates once; clean first; a bad one in one line."""
+    from benchmarks.plan import PlanError, perturbation_levels
+    from benchmarks.studies import study_levels
+
+    levels = study_levels(["jpeg:75", "genimage", "jpeg:75"])
+    assert levels[0] is None and levels.count(None) == 1
+    named = [level.spec for level in perturbation_levels(["genimage"]) if level is not None]
+    assert [level.spec for level in levels[1:]] == ["jpeg:75", *(n for n in named if n != "jpeg:75")]
+    assert study_levels([]) == [None]
+    with pytest.raises(PlanError):
+        study_levels(["jpeg:500"])

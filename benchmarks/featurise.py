@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.feature_cache import FeatureCache, FeatureEntry
-from benchmarks.plan import Cell, RunSummary, SplitSource, crop_windows
+from benchmarks.plan import Cell, RunSummary, SplitSource, crop_views, crop_windows
 from benchmarks.protocols.base import FIT_SPLITS
 from core.images import as_float_images
 from core.quiet_trainer import quiet_trainer
@@ -72,9 +72,7 @@ def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int =
     images = split.images
     method.to(memory_format=torch.channels_last)  # see AttributionMethod.predict_step
     windows = crop_windows(images.shape[-1], method.input_size, crops)
-    views = [
-        images[..., y : y + method.input_size, x : x + method.input_size] for y in windows for x in windows
-    ]
+    views = crop_views(images, method.input_size, windows)
     total = None
     for view in views or [images]:
         rows = RowsInto(len(view))

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from benchmarks.config import BenchmarkConfig
 from benchmarks.protocols import PROTOCOLS
 from benchmarks.protocols.base import Protocol
@@ -344,6 +346,14 @@ def crop_windows(image_size: int, crop_size: int | None, crops: int) -> list[int
         return []
     span = image_size - crop_size
     return sorted({round(i * span / (grid - 1)) for i in range(grid)})
+
+
+def crop_views(images: torch.Tensor, crop_size: int | None, windows: list[int]) -> list[torch.Tensor]:
+    """The test-time windows of a batch (N x C x H x W), one view each, in row-major order of
+    ``crop_windows``' offsets; none where there are no windows (the whole images are read)."""
+    if crop_size is None:
+        return []
+    return [images[..., y : y + crop_size, x : x + crop_size] for y in windows for x in windows]
 
 
 def describe_data_set(cfg: BenchmarkConfig) -> tuple[str, dict[str, Any]]:

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from benchmarks.feature_cache import FeatureCache
 from benchmarks.featurise import cached_extract
-from benchmarks.plan import crop_windows
+from benchmarks.plan import crop_views, crop_windows
 from core.errors import ConfigError, DataError
 from core.images import as_float_images
 from core.quiet_trainer import quiet_trainer
@@ -188,8 +188,7 @@ class Embedder(L.LightningModule):
         images = batch[0]
         if len(images) == 0:  # every file of the batch was bad
             return torch.zeros(0)
-        size = self.method.input_size
-        views = [images[..., y : y + size, x : x + size] for y in self.windows for x in self.windows]
+        views = crop_views(images, self.method.input_size, self.windows)
         total = None
         for view in views or [images]:
             values = self.method.predict_step(view.contiguous(), batch_idx)

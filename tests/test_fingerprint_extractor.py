@@ -64,6 +64,18 @@ def test_the_stem_keeps_full_resolution_and_bad_names_are_clear_errors() -> None
         FingerprintNet(input_transform="fft")
 
 
+def test_the_stacked_input_is_the_spectrum_then_the_pixels() -> None:
+    """``spectrum_image``: six channels, the first three exactly the ``spectrum`` input."""
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    kwargs = {"backbone_args": {"channels": [8, 16, 16, 16]}, "embedding_dim": 16, "spectrum_log": True}
+    stacked = FingerprintNet(input_transform="spectrum_image", **kwargs)
+    spectrum = FingerprintNet(input_transform="spectrum", **kwargs)
+    prepared = stacked.prepare(images)
+    assert prepared.shape == (2, 6, 32, 32) and stacked.backbone.conv1.in_channels == 6
+    assert torch.equal(prepared[:, :3], spectrum.prepare(images)) and torch.equal(prepared[:, 3:], images)
+    assert stacked.fingerprint(images).shape == (2, 16)
+
+
 class SimulatedKill(Exception):
     pass
 

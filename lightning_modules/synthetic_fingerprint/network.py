@@ -14,9 +14,11 @@ Here:
 * the input (``input_transform``) is the denoiser residual ``x - denoise(x)`` (``residual``),
   the per-channel 2-D FFT magnitude of that residual (``spectrum``: the official code's input -
   ``abs(fft2)``, no shift, no log - with ``spectrum_log`` / ``spectrum_standardise`` as
-  options), or the pixels as they are (``image``). The denoiser is a fixed filter
-  (``median3``, ``gaussian``) or the suite's trained DnCNN (``dncnn``, frozen; the paper uses
-  GRIP's DnCNN);
+  options), the pixels as they are (``image``), or both stacked as six channels
+  (``spectrum_image``: the spectrum carries the fingerprint on pristine images, the pixels a
+  weaker signal that delivery does not erase - the robust ablation's input probes). The
+  denoiser is a fixed filter (``median3``, ``gaussian``) or the suite's trained DnCNN
+  (``dncnn``, frozen; the paper uses GRIP's DnCNN);
 * ``channels_last``: the backbone's weights and input in NHWC layout - the same network, its
   training step about a fifth faster on this CPU (``benchmarks/speed/flagship_step.py``);
   off by default so that recorded trainings keep their float rounding;
@@ -36,7 +38,7 @@ from torch import nn
 from core.images import magnitude_spectrum
 from lightning_modules.denoiser.training import build_residual
 
-INPUT_TRANSFORMS = ("residual", "spectrum", "image")
+INPUT_TRANSFORMS = ("residual", "spectrum", "image", "spectrum_image")
 DEFAULT_BACKBONE_ARGS: dict[str, Any] = {"channels": [32, 64, 128, 256]}
 
 
@@ -75,7 +77,8 @@ class FingerprintNet(nn.Module):
         self.residual = build_residual(denoiser, denoiser_checkpoint)
         self.spectrum_log, self.spectrum_standardise = spectrum_log, spectrum_standardise
         args = DEFAULT_BACKBONE_ARGS if backbone_args is None and backbone == "resnet18" else backbone_args
-        body = timm.create_model(backbone, pretrained=False, num_classes=0, **(args or {}))
+        channels = {"in_chans": 6} if input_transform == "spectrum_image" else {}
+        body = timm.create_model(backbone, pretrained=False, num_classes=0, **channels, **(args or {}))
         self.backbone = adapt_stem(body, stem_stride, keep_stem_pool)
         self.embedding = nn.Linear(self.backbone.num_features, embedding_dim)
         self.input_transform, self.denoiser = input_transform, denoiser
@@ -87,9 +90,12 @@ class FingerprintNet(nn.Module):
         """Images in [-1, 1] -> the network's input (residual, its spectrum, or the image)."""
         if self.input_transform == "residual":
             return self.residual(images)
+        if self.input_transform == "image":
+            return images.float()
+        spectrum = magnitude_spectrum(self.residual(images), self.spectrum_log, self.spectrum_standardise)
         if self.input_transform == "spectrum":
-            return magnitude_spectrum(self.residual(images), self.spectrum_log, self.spectrum_standardise)
-        return images.float()
+            return spectrum
+        return torch.cat([spectrum, images.float()], dim=1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         prepared = self.prepare(images)

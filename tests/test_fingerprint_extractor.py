@@ -76,6 +76,24 @@ def test_the_stacked_input_is_the_spectrum_then_the_pixels() -> None:
     assert stacked.fingerprint(images).shape == (2, 16)
 
 
+def test_a_spectrum_network_grown_to_the_stacked_input_starts_where_it_was() -> None:
+    """``load_grown``: the new pixel channels start at zero, so the grown network's fingerprints
+    are the trained one's; a mismatch other than added input channels stays an error."""
+    from lightning_modules.synthetic_fingerprint.network import load_grown
+
+    kwargs = {"backbone_args": {"channels": [8, 16, 16, 16]}, "embedding_dim": 16, "spectrum_log": True}
+    trained = FingerprintNet(input_transform="spectrum", **kwargs).eval()
+    grown = FingerprintNet(input_transform="spectrum_image", **kwargs).eval()
+    load_grown(grown, trained.state_dict())
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.allclose(grown.fingerprint(images), trained.fingerprint(images), atol=1e-5)
+    assert grown.backbone.conv1.weight[:, 3:].abs().sum() == 0
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        load_grown(
+            FingerprintNet(input_transform="spectrum", **{**kwargs, "embedding_dim": 8}), trained.state_dict()
+        )
+
+
 class SimulatedKill(Exception):
     pass
 

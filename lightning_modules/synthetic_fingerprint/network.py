@@ -107,6 +107,27 @@ class FingerprintNet(nn.Module):
         return F.normalize(self(images), dim=1)
 
 
+def load_grown(net: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load ``state`` into ``net``; a convolution that has more input channels in ``net`` than in
+    ``state`` (a ``spectrum`` network grown to ``spectrum_image``) gets zeros for the new ones,
+    so the grown network starts computing exactly what the trained one did and learns what the
+    added channels carry. Any other mismatch is load_state_dict's error."""
+    own = net.state_dict()
+    grown = dict(state)
+    for name, tensor in state.items():
+        target = own.get(name)
+        if (
+            target is not None
+            and tensor.dim() == 4
+            and target.shape[1] > tensor.shape[1]
+            and (target.shape[0], *target.shape[2:]) == (tensor.shape[0], *tensor.shape[2:])
+        ):
+            padded = tensor.new_zeros(target.shape)
+            padded[:, : tensor.shape[1]] = tensor
+            grown[name] = padded
+    net.load_state_dict(grown)
+
+
 def batch_hard_triplet_loss(embeddings: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
     """Batch-hard triplet loss (Hermans, Beyer & Leibe 2017) on cosine distance.
 

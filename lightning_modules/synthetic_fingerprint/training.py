@@ -199,7 +199,9 @@ def train_extractor(
     if cfg.init_weights is not None:
         from safetensors.torch import load_file
 
-        module.net.load_state_dict(load_file(str(cfg.init_directory() / WEIGHTS_FILE)))
+        from lightning_modules.synthetic_fingerprint.network import load_grown
+
+        load_grown(module.net, load_file(str(cfg.init_directory() / WEIGHTS_FILE)))
     has_val = dm.val_set is not None
     keep_best = KeepBestWeights(out / "lightning") if has_val and dm.hparams.val_split == "model" else None
     resumable = ModelCheckpoint(

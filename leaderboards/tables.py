@@ -269,16 +269,20 @@ SELECTION_STUDIES = (
     ("flagship_ablation_robust", "known_val", "unseen_all"),
     ("flagship_ablation_robust_standardised", "known_val", "unseen_all"),
 )
-#: the column of a selection table that the choice is made by
-SELECTION_COLUMN = "selection: delivered identification"
+BOTH = "clean and delivered identification"
+#: the column of a selection table that the choice is made by: the mean of clean and delivered
+#: identification, so a network is not chosen for keeping its delivered figure by giving up
+#: its clean one (the pixels-only probe: delivered 0.343 above the shipped network's 0.334,
+#: clean 0.348 against 0.714)
+SELECTION_COLUMN = f"selection: {BOTH}"
 
 
 def selection_tables(store: ResultsStore) -> list[Table]:
     """A study's rows with the split choices are made on beside the split that is reported -
     clean identification and verification, and identification averaged over the delivered
-    (perturbed) levels - so the board shows what informed a choice next to what it reports.
-    The row best by :data:`SELECTION_COLUMN` is the one to ship; the reported columns never
-    choose."""
+    (perturbed) levels, and the mean of the two - so the board shows what informed a choice
+    next to what it reports. The row best by :data:`SELECTION_COLUMN` is the one to ship; the
+    reported columns never choose."""
     tables = []
     for protocol, selection, reported in SELECTION_STUDIES:
         rows = [
@@ -298,11 +302,8 @@ def selection_tables(store: ResultsStore) -> list[Table]:
                 cells[row["method"]][f"{side}: {name}"].append(row)
             elif "@" in row["protocol"] and row["metric"] == "identification_accuracy":
                 cells[row["method"]][f"{side}: delivered identification"].append(row)
-        columns = [
-            f"{side}: {name}"
-            for name in ("identification", "verification AUROC", "delivered identification")
-            for side in ("selection", "reported")
-        ]
+        names = ("identification", "verification AUROC", "delivered identification", BOTH)
+        columns = [f"{side}: {name}" for name in names for side in ("selection", "reported")]
         # delivered figures are averaged over the levels every row has, so rows compare alike
         levels = set.intersection(
             *(
@@ -319,6 +320,12 @@ def selection_tables(store: ResultsStore) -> list[Table]:
                 c: _level_mean([f for f in fs if "@" not in f["protocol"] or f["protocol"] in levels])
                 for c, fs in by_column.items()
             }
+            for side in ("selection", "reported"):
+                pair = [
+                    averaged.get(f"{side}: {name}") for name in ("identification", "delivered identification")
+                ]
+                if all(pair):
+                    averaged[f"{side}: {BOTH}"] = TableCell(_mean([c.value for c in pair]), None, None)
             table_rows.append(
                 Row(
                     method,

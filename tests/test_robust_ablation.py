@@ -68,6 +68,11 @@ def test_every_row_is_recorded_on_selection_and_reported_splits_clean_and_delive
     [table, _] = selection_tables(store)
     assert table.metrics[:2] == ["selection: identification", "reported: identification"]
     assert SELECTION_COLUMN in table.metrics and len(table.rows) == 2
+    for row in table.rows:  # the choice weighs clean and delivered alike
+        clean, delivered = (
+            row.cells[f"selection: {c}"].value for c in ("identification", "delivered identification")
+        )
+        assert row.cells[SELECTION_COLUMN].value == pytest.approx((clean + delivered) / 2)
     assert table.rows[0].provenance["weights"] == "delivered = mean of jpeg:75"
     effects = {(t.protocol, t.split) for t in main_effects_tables(store)}
     assert {(f"{PROTOCOL}_main_effects", "known_val"), (f"{PROTOCOL}_main_effects", "unseen_all")} <= effects

@@ -74,6 +74,14 @@ def test_the_stacked_input_is_the_spectrum_then_the_pixels() -> None:
     assert prepared.shape == (2, 6, 32, 32) and stacked.backbone.conv1.in_channels == 6
     assert torch.equal(prepared[:, :3], spectrum.prepare(images)) and torch.equal(prepared[:, 3:], images)
     assert stacked.fingerprint(images).shape == (2, 16)
+    toneless = FingerprintNet(input_transform="image", pixels_standardise=True, **kwargs).prepare(images)
+    assert toneless.mean(dim=(2, 3)).abs().max() < 1e-5 and toneless.std(dim=(2, 3)).allclose(
+        torch.ones(2, 3)
+    )
+    shifted = FingerprintNet(input_transform="image", pixels_standardise=True, **kwargs).prepare(
+        images * 0.5 + 0.2
+    )
+    assert shifted.allclose(toneless, atol=1e-4), "a change of overall tone leaves the input as it was"
 
 
 def test_a_spectrum_network_grown_to_the_stacked_input_starts_where_it_was() -> None:

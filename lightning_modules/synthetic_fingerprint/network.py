@@ -16,7 +16,8 @@ Here:
   ``abs(fft2)``, no shift, no log - with ``spectrum_log`` / ``spectrum_standardise`` as
   options), the pixels as they are (``image``), or both stacked as six channels
   (``spectrum_image``: the spectrum carries the fingerprint on pristine images, the pixels a
-  weaker signal that delivery does not erase - the robust ablation's input probes). The
+  weaker signal that delivery does not erase - the robust ablation's input probes;
+  ``pixels_standardise`` takes each image's overall colour and tone out of them). The
   denoiser is a fixed filter (``median3``, ``gaussian``) or the suite's trained DnCNN
   (``dncnn``, frozen; the paper uses GRIP's DnCNN);
 * ``channels_last``: the backbone's weights and input in NHWC layout - the same network, its
@@ -70,6 +71,7 @@ class FingerprintNet(nn.Module):
         spectrum_standardise: bool = False,
         denoiser_checkpoint: str | None = None,
         channels_last: bool = False,
+        pixels_standardise: bool = False,
     ) -> None:
         super().__init__()
         if input_transform not in INPUT_TRANSFORMS:
@@ -82,6 +84,7 @@ class FingerprintNet(nn.Module):
         self.backbone = adapt_stem(body, stem_stride, keep_stem_pool)
         self.embedding = nn.Linear(self.backbone.num_features, embedding_dim)
         self.input_transform, self.denoiser = input_transform, denoiser
+        self.pixels_standardise = pixels_standardise
         self.channels_last = channels_last
         if channels_last:
             self.backbone.to(memory_format=torch.channels_last)
@@ -91,11 +94,21 @@ class FingerprintNet(nn.Module):
         if self.input_transform == "residual":
             return self.residual(images)
         if self.input_transform == "image":
-            return images.float()
+            return self.pixels(images)
         spectrum = magnitude_spectrum(self.residual(images), self.spectrum_log, self.spectrum_standardise)
         if self.input_transform == "spectrum":
             return spectrum
-        return torch.cat([spectrum, images.float()], dim=1)
+        return torch.cat([spectrum, self.pixels(images)], dim=1)
+
+    def pixels(self, images: torch.Tensor) -> torch.Tensor:
+        """The pixels as the network sees them; ``pixels_standardise``: each image's channels to
+        zero mean and unit deviation, so an image's overall colour and tone - which tell
+        synthetic models apart far better than real generators - are not there to learn."""
+        pixels = images.float()
+        if not self.pixels_standardise:
+            return pixels
+        mean = pixels.mean(dim=(2, 3), keepdim=True)
+        return (pixels - mean) / pixels.std(dim=(2, 3), keepdim=True).clamp_min(1e-3)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         prepared = self.prepare(images)

@@ -269,17 +269,21 @@ SELECTION_STUDIES = (
     ("flagship_ablation_robust", "known_val", "unseen_all"),
     ("flagship_ablation_robust_standardised", "known_val", "unseen_all"),
 )
-BOTH = "clean and delivered identification"
+#: a selection table's identification columns (each once per side: selection, reported)
+IDENTIFICATION, DELIVERED = "identification", "delivered identification"
+#: the mean of the two: what a choice weighs
+CLEAN_AND_DELIVERED = "clean and delivered identification"
 #: the column of a selection table that the choice is made by: the mean of clean and delivered
 #: identification, so a network is not chosen for keeping its delivered figure by giving up
 #: its clean one (the pixels-only probe: delivered 0.343 above the shipped network's 0.334,
 #: clean 0.348 against 0.714)
-SELECTION_COLUMN = f"selection: {BOTH}"
+SELECTION_COLUMN = f"selection: {CLEAN_AND_DELIVERED}"
+SIDES = ("selection", "reported")
 
 
 def selection_tables(store: ResultsStore) -> list[Table]:
     """A study's rows with the split choices are made on beside the split that is reported -
-    clean identification and verification, and identification averaged over the delivered
+    clean identification and verification, identification averaged over the delivered
     (perturbed) levels, and the mean of the two - so the board shows what informed a choice
     next to what it reports. The row best by :data:`SELECTION_COLUMN` is the one to ship; the
     reported columns never choose."""
@@ -296,21 +300,22 @@ def selection_tables(store: ResultsStore) -> list[Table]:
         for row in rows:
             side = "selection" if row["split"] == selection else "reported"
             if "@" not in row["protocol"] and row["metric"] in EFFECT_METRICS:
-                name = (
-                    "identification" if row["metric"] == "identification_accuracy" else "verification AUROC"
-                )
+                name = IDENTIFICATION if row["metric"] == "identification_accuracy" else "verification AUROC"
                 cells[row["method"]][f"{side}: {name}"].append(row)
             elif "@" in row["protocol"] and row["metric"] == "identification_accuracy":
-                cells[row["method"]][f"{side}: delivered identification"].append(row)
-        names = ("identification", "verification AUROC", "delivered identification", BOTH)
-        columns = [f"{side}: {name}" for name in names for side in ("selection", "reported")]
-        # delivered figures are averaged over the levels every row has, so rows compare alike
-        levels = set.intersection(
-            *(
-                {f["protocol"] for f in by_column.get(f"{side}: delivered identification", [])}
-                for by_column in cells.values()
-                for side in ("selection", "reported")
-            )
+                cells[row["method"]][f"{side}: {DELIVERED}"].append(row)
+        names = (IDENTIFICATION, "verification AUROC", DELIVERED, CLEAN_AND_DELIVERED)
+        columns = [f"{side}: {name}" for name in names for side in SIDES]
+
+        def levels_of(by_column: dict[str, list[dict[str, Any]]], side: str) -> set[str]:
+            return {f["protocol"] for f in by_column.get(f"{side}: {DELIVERED}", [])}
+
+        # delivered figures are averaged over the levels every row evaluated on both sides has,
+        # so rows compare alike; a row still being evaluated (a side without delivered levels)
+        # does not narrow them, and a row lacking one of them gets no delivered figure
+        complete = [b for b in cells.values() if all(levels_of(b, side) for side in SIDES)]
+        levels = (
+            set.intersection(*(levels_of(b, side) for b in complete for side in SIDES)) if complete else set()
         )
         delivered = sorted(level.split("@")[1] for level in levels)
         table_rows = []
@@ -320,19 +325,24 @@ def selection_tables(store: ResultsStore) -> list[Table]:
                 c: _level_mean([f for f in fs if "@" not in f["protocol"] or f["protocol"] in levels])
                 for c, fs in by_column.items()
             }
-            for side in ("selection", "reported"):
-                pair = [
-                    averaged.get(f"{side}: {name}") for name in ("identification", "delivered identification")
-                ]
+            for side in SIDES:
+                if not levels or not levels <= levels_of(by_column, side):
+                    averaged.pop(f"{side}: {DELIVERED}", None)
+                pair = [averaged.get(f"{side}: {name}") for name in (IDENTIFICATION, DELIVERED)]
                 if all(pair):
-                    averaged[f"{side}: {BOTH}"] = TableCell(_mean([c.value for c in pair]), None, None)
+                    averaged[f"{side}: {CLEAN_AND_DELIVERED}"] = TableCell(
+                        _mean([c.value for c in pair]), None, None
+                    )
             table_rows.append(
                 Row(
                     method,
                     {c: cell for c, cell in averaged.items() if cell is not None},
                     sorted({f["seed"] for f in figures}),
                     # the levels the delivered columns average, said where a row says what it is
-                    {**provenance(figures), "weights": "delivered = mean of " + ", ".join(delivered)},
+                    {
+                        **provenance(figures),
+                        "weights": "delivered = mean of " + (", ".join(delivered) or "no level"),
+                    },
                 )
             )
         tables.append(

@@ -199,3 +199,33 @@ def test_a_factorial_study_gets_a_main_effects_table(tmp_path: Path) -> None:
     means = {row.method: row.cells["identification_accuracy"].value for row in table.rows}
     assert means == pytest.approx({"first=x": 0.3, "first=y": 0.7, "second=u": 0.4, "second=v": 0.6})
     assert table.rows[0].provenance["weights"] == "mean of 2 variants"
+
+
+def test_a_row_still_being_evaluated_leaves_the_others_delivered_figures(tmp_path: Path) -> None:
+    """The selection table averages the delivered levels every complete row has; a row with no
+    delivered figure yet on one side neither blanks the others nor gets a figure on a subset."""
+    from leaderboards.tables import SELECTION_COLUMN, selection_tables
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    values = {"a": (0.7, 0.3, 0.5), "b": (0.6, 0.4, 0.2), "late": (0.9, 0.8, None)}
+    for method, (clean, jpeg, blur) in values.items():
+        for split in ("known_val", "unseen_all"):
+            levels = {"": clean, "@jpeg:75": jpeg, "@blur:1": blur}
+            if method == "late" and split == "unseen_all":
+                levels = {"": clean}  # its delivered levels not evaluated yet
+            for level, value in levels.items():
+                if value is None:
+                    continue
+                run = RunRecord(
+                    method, f"flagship_ablation_robust{level}", "zoo", split, 0, {"m": method, "l": level},
+                    "d0", "abc123", {}, "cpu", 1.0, {},
+                )  # fmt: skip
+                store.write_run(run, [Figure("identification_accuracy", value)])
+    [table] = selection_tables(store)
+    rows = {r.method: r.cells for r in table.rows}
+    assert rows["a"]["selection: delivered identification"].value == pytest.approx(0.4)  # jpeg and blur
+    assert rows["a"][SELECTION_COLUMN].value == pytest.approx((0.7 + 0.4) / 2)
+    assert rows["b"][SELECTION_COLUMN].value == pytest.approx((0.6 + 0.3) / 2)
+    assert "selection: delivered identification" not in rows["late"], "jpeg alone is not the mean of both"
+    assert SELECTION_COLUMN not in rows["late"] and "reported: delivered identification" not in rows["late"]
+    assert table.rows[0].provenance["weights"] == "delivered = mean of blur:1, jpeg:75"

@@ -86,20 +86,24 @@ def test_the_stacked_input_is_the_spectrum_then_the_pixels() -> None:
 
 def test_a_spectrum_network_grown_to_the_stacked_input_starts_where_it_was() -> None:
     """``load_grown``: the new pixel channels start at zero, so the grown network's fingerprints
-    are the trained one's; a mismatch other than added input channels stays an error."""
+    are the trained one's; another change of input, or any other mismatch, is an error."""
     from lightning_modules.synthetic_fingerprint.network import load_grown
 
     kwargs = {"backbone_args": {"channels": [8, 16, 16, 16]}, "embedding_dim": 16, "spectrum_log": True}
     trained = FingerprintNet(input_transform="spectrum", **kwargs).eval()
     grown = FingerprintNet(input_transform="spectrum_image", **kwargs).eval()
-    load_grown(grown, trained.state_dict())
+    load_grown(grown, trained.state_dict(), "spectrum")
     images = torch.rand(2, 3, 32, 32) * 2 - 1
     assert torch.allclose(grown.fingerprint(images), trained.fingerprint(images), atol=1e-5)
     assert grown.backbone.conv1.weight[:, 3:].abs().sum() == 0
     with pytest.raises(RuntimeError, match="size mismatch"):
         load_grown(
-            FingerprintNet(input_transform="spectrum", **{**kwargs, "embedding_dim": 8}), trained.state_dict()
+            FingerprintNet(input_transform="spectrum", **{**kwargs, "embedding_dim": 8}),
+            trained.state_dict(),
+            "spectrum",
         )
+    with pytest.raises(ValueError, match="trained on input 'image' cannot start one on 'spectrum_image'"):
+        load_grown(grown, trained.state_dict(), "image")  # its weights would read the spectrum
 
 
 class SimulatedKill(Exception):
@@ -365,6 +369,12 @@ def test_a_training_can_start_from_a_trained_extractor_named_by_its_weights(tmp_
     assert moved.key() == tuned.key()  # the start is named by its weights, not by where it lies
     summary = train_extractor(tuned, tmp_path / "tuned", quiet=True)
     assert summary["steps"] == 2
+    assert train_extractor(moved, tmp_path / "moved", quiet=True)["steps"] == 2  # weights alone: as ours
+    stacked = {**tuned.net, "input_transform": "spectrum_image"}  # the start read the residual
+    with pytest.raises(ValueError, match="trained on input 'residual' cannot start one on 'spectrum_image'"):
+        train_extractor(
+            ExtractorTrainingConfig(**{**tuned.__dict__, "net": stacked}), tmp_path / "x", quiet=True
+        )
     missing = ExtractorTrainingConfig(**{**cfg.__dict__, "init_weights": "no-such-run"})
     with pytest.raises(FileNotFoundError, match="init_weights: no trained extractor"):
         missing.key()

@@ -58,6 +58,9 @@ class FingerprintNet(nn.Module):
     """timm backbone (stem adapted) -> global pool -> linear embedding; ``forward`` gives the
     un-normalised embedding, :meth:`fingerprint` its L2-normalised form."""
 
+    #: the input a network is built for when its config names none
+    DEFAULT_INPUT = "residual"
+
     def __init__(
         self,
         backbone: str = "resnet18",
@@ -65,7 +68,7 @@ class FingerprintNet(nn.Module):
         embedding_dim: int = 128,
         stem_stride: int = 1,
         keep_stem_pool: bool = False,
-        input_transform: str = "residual",
+        input_transform: str = DEFAULT_INPUT,
         denoiser: str = "median3",
         spectrum_log: bool = False,
         spectrum_standardise: bool = False,
@@ -79,6 +82,7 @@ class FingerprintNet(nn.Module):
         self.residual = build_residual(denoiser, denoiser_checkpoint)
         self.spectrum_log, self.spectrum_standardise = spectrum_log, spectrum_standardise
         args = DEFAULT_BACKBONE_ARGS if backbone_args is None and backbone == "resnet18" else backbone_args
+        # the stacked input: the residual's spectrum (3 channels) and the pixels (3)
         channels = {"in_chans": 6} if input_transform == "spectrum_image" else {}
         body = timm.create_model(backbone, pretrained=False, num_classes=0, **channels, **(args or {}))
         self.backbone = adapt_stem(body, stem_stride, keep_stem_pool)
@@ -90,7 +94,8 @@ class FingerprintNet(nn.Module):
             self.backbone.to(memory_format=torch.channels_last)
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
-        """Images in [-1, 1] -> the network's input (residual, its spectrum, or the image)."""
+        """Images in [-1, 1] -> the network's input (the residual, its spectrum, the pixels, or the
+        spectrum then the pixels)."""
         if self.input_transform == "residual":
             return self.residual(images)
         if self.input_transform == "image":
@@ -120,11 +125,23 @@ class FingerprintNet(nn.Module):
         return F.normalize(self(images), dim=1)
 
 
-def load_grown(net: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load ``state`` into ``net``; a convolution that has more input channels in ``net`` than in
-    ``state`` (a ``spectrum`` network grown to ``spectrum_image``) gets zeros for the new ones,
-    so the grown network starts computing exactly what the trained one did and learns what the
-    added channels carry. Any other mismatch is load_state_dict's error."""
+#: inputs a trained network may grow into: (trained, grown), the trained input's channels
+#: first in the grown one's (``prepare`` stacks the spectrum before the pixels)
+GROWTHS = {("spectrum", "spectrum_image")}
+
+
+def load_grown(net: FingerprintNet, state: dict[str, torch.Tensor], trained_input: str) -> None:
+    """Load ``state`` - a network trained on ``trained_input`` - into ``net``. Where ``net``'s
+    input grew (a ``spectrum`` network to ``spectrum_image``), a convolution with more input
+    channels in ``net`` gets zeros for the new ones, so the grown network starts computing
+    exactly what the trained one did and learns what the added channels carry. Any other
+    change of input is an error (the trained weights would read the wrong channels), and any
+    other mismatch is load_state_dict's."""
+    if trained_input != net.input_transform and (trained_input, net.input_transform) not in GROWTHS:
+        raise ValueError(
+            f"init_weights: a network trained on input {trained_input!r} cannot start one on "
+            f"{net.input_transform!r}; it may grow {sorted(GROWTHS)}"
+        )
     own = net.state_dict()
     grown = dict(state)
     for name, tensor in state.items():

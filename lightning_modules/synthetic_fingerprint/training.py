@@ -199,9 +199,16 @@ def train_extractor(
     if cfg.init_weights is not None:
         from safetensors.torch import load_file
 
-        from lightning_modules.synthetic_fingerprint.network import load_grown
+        from lightning_modules.synthetic_fingerprint.network import FingerprintNet, load_grown
 
-        load_grown(module.net, load_file(str(cfg.init_directory() / WEIGHTS_FILE)))
+        # the start's own input, where its run directory says it (weights alone: taken as ours)
+        start = cfg.init_directory() / "config.yaml"
+        trained_input = (
+            ExtractorTrainingConfig.from_yaml(start).net.get("input_transform", FingerprintNet.DEFAULT_INPUT)
+            if start.is_file()
+            else module.net.input_transform
+        )
+        load_grown(module.net, load_file(str(cfg.init_directory() / WEIGHTS_FILE)), trained_input)
     has_val = dm.val_set is not None
     keep_best = KeepBestWeights(out / "lightning") if has_val and dm.hparams.val_split == "model" else None
     resumable = ModelCheckpoint(

@@ -107,8 +107,9 @@ class FingerprintNet(nn.Module):
 
     def pixels(self, images: torch.Tensor) -> torch.Tensor:
         """The pixels as the network sees them; ``pixels_standardise``: each image's channels to
-        zero mean and unit deviation, so an image's overall colour and tone - which tell
-        synthetic models apart far better than real generators - are not there to learn."""
+        zero mean and unit deviation, so an image's overall colour and tone are not there to
+        learn (the probe of whether they are what synthetic models reward and real generators
+        do not: they are not - the real generators' identification fell with them)."""
         pixels = images.float()
         if not self.pixels_standardise:
             return pixels

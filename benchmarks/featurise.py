@@ -74,7 +74,7 @@ def extract(method: AttributionMethod, split: Any, batch_size: int, crops: int =
     windows = crop_windows(images.shape[-1], method.input_size, crops)
     views = crop_views(images, method.input_size, windows)
     total = None
-    for view in views or [images]:
+    for view in views:
         rows = RowsInto(len(view))
         loader = DataLoader(FloatBatches(view, batch_size), batch_size=None)
         quiet_trainer(callbacks=[rows]).predict(method, loader, return_predictions=False)

@@ -350,10 +350,10 @@ def crop_windows(image_size: int, crop_size: int | None, crops: int) -> list[int
 
 def crop_views(images: torch.Tensor, crop_size: int | None, windows: list[int]) -> list[torch.Tensor]:
     """The test-time windows of a batch (N x C x H x W), one view each, in row-major order of
-    ``crop_windows``' offsets; none where there are no windows (the whole images are read)."""
+    ``crop_windows``' offsets; the whole images as the one view where there are no windows."""
     if crop_size is None:
-        return []
-    return [images[..., y : y + crop_size, x : x + crop_size] for y in windows for x in windows]
+        return [images]
+    return [images[..., y : y + crop_size, x : x + crop_size] for y in windows for x in windows] or [images]
 
 
 def describe_data_set(cfg: BenchmarkConfig) -> tuple[str, dict[str, Any]]:

@@ -190,10 +190,10 @@ class Embedder(L.LightningModule):
             return torch.zeros(0)
         views = crop_views(images, self.method.input_size, self.windows)
         total = None
-        for view in views or [images]:
+        for view in views:
             values = self.method.predict_step(view.contiguous(), batch_idx)
             total = values if total is None else total + values
-        return total / max(len(views), 1)
+        return total / len(views)
 
 
 #: called per batch with (indices of good files, their embeddings, [(index, error)] of bad ones)

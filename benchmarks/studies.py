@@ -57,6 +57,14 @@ class StudyVariant:
     details: dict[str, Any]
 
 
+def _overridden(cfg: ExtractorTrainingConfig, *overrides: dict[str, Any]) -> ExtractorTrainingConfig:
+    """``cfg`` with each override's ``data`` / ``net`` entries merged on in turn."""
+    merged: dict[str, Any] = {"data": cfg.data, "net": cfg.net}
+    for override in overrides:
+        merged = _merge(merged, override)
+    return replace(cfg, **merged)
+
+
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``override`` on top, dictionaries merged key by key."""
     merged = dict(base)
@@ -160,10 +168,7 @@ class ScalingStudy(ExtractorStudy):
             "interleave": True,
             "cache_models": total,
         }
-        cfg = replace(base, data=data, image_budget=budget, seed=self.seed)
-        if self.overrides:
-            cfg = replace(cfg, **_merge({"data": cfg.data, "net": cfg.net}, self.overrides))
-        return cfg
+        return _overridden(replace(base, data=data, image_budget=budget, seed=self.seed), self.overrides)
 
     def study_variants(self) -> list[StudyVariant]:
         out = []
@@ -220,10 +225,11 @@ class AblationStudy(ExtractorStudy):
             ]
             if self.fraction == "half" and math.prod(signs) != 1:
                 continue
-            merged: dict[str, Any] = {"data": base.data, "net": base.net}
-            for override in (self.overrides, *(o for _, o in levels)):
-                merged = _merge(merged, override)
-            cfg = replace(base, **merged, image_budget=self.image_budget, seed=self.seed)
+            cfg = replace(
+                _overridden(base, self.overrides, *(o for _, o in levels)),
+                image_budget=self.image_budget,
+                seed=self.seed,
+            )
             choice = {n: level for n, (level, _) in zip(names, levels, strict=True)}
             name = "synthetic_fingerprint[" + ",".join(choice.values()) + "]"
             out.append(StudyVariant(name, cfg, {"factors": choice}))
@@ -243,6 +249,10 @@ class RobustAblationStudy(AblationStudy):
     selection_split: str | None = "known_val"
     #: board name -> training YAML (relative to the study file)
     candidates: dict[str, str] = field(default_factory=dict)
+    #: board name -> a factorial row (``row``: a level per factor) with ``overrides`` on top:
+    #: one choice changed against that row at its budget (the input probes), derived from the
+    #: row so the two cannot drift apart; recorded as candidates are
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, path: Path) -> RobustAblationStudy:
@@ -251,15 +261,24 @@ class RobustAblationStudy(AblationStudy):
         return study  # type: ignore[return-value]
 
     def study_variants(self) -> list[StudyVariant]:
+        rows = super().study_variants()
+        trainings = {name: ExtractorTrainingConfig.from_yaml(path) for name, path in self.candidates.items()}
+        trainings |= {name: self._probe(name, probe, rows) for name, probe in self.probes.items()}
         candidates = [
-            StudyVariant(
-                f"synthetic_fingerprint[{name}]",
-                ExtractorTrainingConfig.from_yaml(path),
-                {"candidate": name},  # the training is in the run's key, not the file it came from
-            )
-            for name, path in self.candidates.items()
+            # the training is in the run's key, not the file it came from
+            StudyVariant(f"synthetic_fingerprint[{name}]", cfg, {"candidate": name})
+            for name, cfg in trainings.items()
         ]
-        return [*candidates, *super().study_variants()]  # candidates first: nothing to train
+        return [*candidates, *rows]  # candidates (and probes) first
+
+    def _probe(self, name: str, probe: dict[str, Any], rows: list[StudyVariant]) -> ExtractorTrainingConfig:
+        """A probe's training: its factorial row's, with the probe's overrides on top."""
+        row = next((r for r in rows if r.details["factors"] == probe.get("row")), None)
+        if row is None:
+            raise ConfigError(
+                f"probe {name!r}: no factorial row {probe.get('row')!r}; rows: {[r.name for r in rows]}"
+            )
+        return _overridden(row.training, probe.get("overrides", {}))
 
 
 def variant_name(space: str, num_models: int) -> str:

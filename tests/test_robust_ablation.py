@@ -16,6 +16,7 @@ from core.errors import ConfigError
 from leaderboards.robustness import build_robustness_tables
 from leaderboards.store import ResultsStore
 from leaderboards.tables import SELECTION_COLUMN, main_effects_tables, selection_tables
+from tests.conftest import REPO_ROOT
 
 TINY = Path(__file__).parent / "configs" / "tiny_extractor.yaml"
 
@@ -92,3 +93,19 @@ def test_a_study_reads_perturbation_levels_as_a_run_does() -> None:
     assert study_levels([]) == [None]
     with pytest.raises(PlanError):
         study_levels(["jpeg:500"])
+
+
+def test_a_probe_is_its_factorial_row_with_one_choice_changed() -> None:
+    """The shipped study's probes: the row's training with the overrides on top, filed as a
+    candidate; a probe naming no row of the design is a clear error."""
+    from dataclasses import replace
+
+    study = RobustAblationStudy.from_yaml(REPO_ROOT / "configs/extractor/ablation_robust.yaml")
+    variants = {v.name: v for v in study.study_variants()}
+    row = variants["synthetic_fingerprint[on,fixed,224]"].training
+    probe = variants["synthetic_fingerprint[input_image_toneless]"]
+    net = {**row.net, "input_transform": "image", "pixels_standardise": True}
+    assert probe.training == replace(row, net=net) and probe.details == {"candidate": "input_image_toneless"}
+    study.probes = {"lost": {"row": {"augmentation": "on", "sampling": "fixed", "models": "9"}}}
+    with pytest.raises(ConfigError, match="probe 'lost': no factorial row"):
+        study.study_variants()

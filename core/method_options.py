@@ -10,4 +10,4 @@ run is the same fit whichever zero-shot embedding the method's YAML chooses).
 from __future__ import annotations
 
 #: the arguments, by name
-POST_FEATURE_ARGS: tuple[str, ...] = ("zero_shot_embedding",)
+POST_FEATURE_ARGS: tuple[str, ...] = ("zero_shot_embedding", "whitening_shrinkage")

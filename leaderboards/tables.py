@@ -268,6 +268,7 @@ def main_effects_tables(store: ResultsStore) -> list[Table]:
 SELECTION_STUDIES = (
     ("flagship_ablation_robust", "known_val", "unseen_all"),
     ("flagship_ablation_robust_standardised", "known_val", "unseen_all"),
+    ("flagship_ablation_robust_whitened", "known_val", "unseen_all"),
 )
 #: a selection table's identification columns (each once per side: selection, reported)
 IDENTIFICATION, DELIVERED = "identification", "delivered identification"

@@ -52,12 +52,14 @@ class Features:
     #: per generator id, the known generator it is the counterpart of (semantic shift), or None
     counterparts: tuple[str, ...] | None = None
 
-    def without(self, generator: str) -> Features:
-        """These features less one generator's images (detection's generated side leaves out
-        the known splits' class ``real``); labels keep their indices."""
-        if generator not in self.generator_ids:
+    def without(self, *generators: str) -> Features:
+        """These features less the named generators' images (detection's generated side leaves
+        out the known splits' class ``real``; zero shot's folds, the held-out generators);
+        labels keep their indices."""
+        dropped = [self.generator_ids.index(g) for g in generators if g in self.generator_ids]
+        if not dropped:
             return self
-        keep = self.labels != self.generator_ids.index(generator)
+        keep = ~torch.isin(self.labels, torch.tensor(dropped, dtype=self.labels.dtype))
         return Features(
             self.split, self.values[keep], self.labels[keep], self.generator_ids, self.counterparts
         )

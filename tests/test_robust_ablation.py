@@ -3,6 +3,7 @@ reported one, clean and delivered; the board's selection and main-effects tables
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -55,18 +56,25 @@ def test_every_row_is_recorded_on_selection_and_reported_splits_clean_and_delive
     with pytest.raises(ConfigError, match="valid: on, tiny"):
         run_ablation(study, store, tmp_path / "cache", console, ["webp"])
     written = run_ablation(study, store, tmp_path / "cache", console)
-    # 2 rows x 2 splits x (clean + 1 level) x (raw + standardised)
-    assert len(written) == 2 * 2 * 2 * 2
+    # 2 splits x (clean + 1 level) x (raw + standardised) for the factorial row; the candidate
+    # whitened too (on the selection split fitted in folds without the generators it tells apart)
+    assert len(written) == 2 * 2 * 2 + 2 * 2 * 3
     runs = store.runs()
     assert {(r["protocol"], r["split"]) for r in runs if r["method"].endswith("[tiny]")} == {
         (f"{PROTOCOL}{suffix}{level}", split)
-        for suffix in ("", "_standardised")
+        for suffix in ("", "_standardised", "_whitened")
         for level in ("", "@jpeg:75")
         for split in ("known_val", "unseen_all")
     }
+    folded = {
+        r["split"]: json.loads(r["config_json"])["protocol"].get("fit_folds")
+        for r in runs
+        if r["protocol"] == f"{PROTOCOL}_whitened"
+    }
+    assert folded == {"known_val": 2, "unseen_all": None}
     assert run_ablation(study, store, tmp_path / "cache", console) == [], "recorded rows are skipped"
 
-    [table, _] = selection_tables(store)
+    [table, _, _] = selection_tables(store)
     assert table.metrics[:2] == ["selection: identification", "reported: identification"]
     assert SELECTION_COLUMN in table.metrics and len(table.rows) == 2
     for row in table.rows:  # the choice weighs clean and delivered alike

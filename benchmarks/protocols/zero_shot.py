@@ -21,7 +21,7 @@ model's owner, queries met on the web.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -102,6 +102,7 @@ class ZeroShotProtocol(Protocol):
         pairs_per_episode: int = 1000,
         validation_pairs: int = 2000,
         bootstrap_samples: int = 200,
+        fit_folds: int | None = None,
     ) -> None:
         super().__init__(bootstrap_samples)
         if gallery_per_model < 1 or episodes < 1 or pairs_per_episode < 2:
@@ -112,6 +113,8 @@ class ZeroShotProtocol(Protocol):
             raise ValueError(f"queries_per_model must be at least 1, got {queries_per_model}")
         if validation_pairs < 2:
             raise ValueError(f"validation_pairs must be at least 2, got {validation_pairs}")
+        if fit_folds is not None and fit_folds < 2:
+            raise ValueError(f"fit_folds must be at least 2 (or unset), got {fit_folds}")
         self.split, self.gallery_per_model, self.queries_per_model = (
             split,
             gallery_per_model,
@@ -119,6 +122,12 @@ class ZeroShotProtocol(Protocol):
         )
         self.n_way, self.episodes, self.pairs_per_episode = n_way, episodes, pairs_per_episode
         self.validation_pairs = validation_pairs
+        #: zero shot among KNOWN generators (a selection split) with a post-processing the method
+        #: fits on known-train features (standardising, whitening): the split's generators are
+        #: dealt into ``fit_folds`` folds, each episode is among one fold's generators, embedded
+        #: by the method's head refitted without them - so the figure never credits a fit on
+        #: the very generators it tells apart. Unset: one head, fitted on every known generator.
+        self.fit_folds = fit_folds
 
     def check_data(self, splits: dict[str, Any]) -> None:
         test = splits[self.split]
@@ -141,6 +150,8 @@ class ZeroShotProtocol(Protocol):
         config = super().config()
         if self.gallery == "clean":  # zero_shot's own config keeps the keys its cells always had
             config["gallery"] = self.gallery
+        if config.get("fit_folds") is None:  # so do cells without folds
+            config.pop("fit_folds", None)
         return config
 
     def feature_splits(self) -> tuple[str, ...]:
@@ -159,24 +170,54 @@ class ZeroShotProtocol(Protocol):
         )
         return float(best_accuracy_threshold(cosine(embeddings, first, second), same))
 
+    def _space(
+        self, method: AttributionMethod, features: dict[str, Features], generators: torch.Tensor
+    ) -> Space:
+        """The split's embeddings under the method's current head, and its references' (the
+        same images, clean where the gallery stays clean)."""
+        embeddings = method.embed(features[self.split].values)
+        references = (
+            method.embed(features[clean_key(self.split)].values) if self.gallery == "clean" else embeddings
+        )
+        return Space(generators, embeddings, references)
+
+    def _fold_spaces(
+        self, method: AttributionMethod, features: dict[str, Features], seed: int
+    ) -> list[Space]:
+        """One space per fold of the split's generators, the head refitted on the known
+        generators outside the fold (matched by name); the head on all of them is restored."""
+        test, train, val = features[self.split], features["known_train"], features["known_val"]
+        generators = test.labels.unique()
+        if len(generators) < 2 * self.fit_folds:
+            raise ValueError(
+                f"fit_folds={self.fit_folds} needs at least two generators per fold; "
+                f"{self.split} has {len(generators)}"
+            )
+        spaces = []
+        for fold in range(self.fit_folds):
+            held_out = generators[fold :: self.fit_folds]
+            names = [test.generator_ids[int(g)] for g in held_out]
+            method.fit_head(train.without(*names), val.without(*names), seed)
+            spaces.append(self._space(method, features, held_out))
+        method.fit_head(train, val, seed)
+        return spaces
+
     def evaluate(
         self, method: AttributionMethod, features: dict[str, Features], seed: int
     ) -> list[ProtocolResult]:
         test = features[self.split]
-        embeddings = method.embed(test.values)
-        # the references' embeddings: the same images, clean where the gallery stays clean
-        reference_embeddings = (
-            method.embed(features[clean_key(self.split)].values) if self.gallery == "clean" else embeddings
-        )
         threshold = self._validation_threshold(method, features["known_val"], seed)
-        generators = test.labels.unique()
-        if self.n_way is not None and not 2 <= self.n_way <= len(generators):
-            raise ValueError(f"n_way={self.n_way} but the split has {len(generators)} generators")
+        whole = self._space(method, features, test.labels.unique())
+        spaces = self._fold_spaces(method, features, seed) if self.fit_folds else [whole]
+        fewest = min(len(space.generators) for space in spaces)
+        if self.n_way is not None and not 2 <= self.n_way <= fewest:
+            raise ValueError(f"n_way={self.n_way} but the split (or a fold) has {fewest} generators")
         per_episode: dict[str, list[float]] = {}
         pooled_predicted: list[torch.Tensor] = []
         pooled_truth: list[torch.Tensor] = []
         for episode in range(self.episodes):
             gen = generator_for("zero-shot", seed, episode)
+            generators, embeddings, reference_embeddings = spaces[episode % len(spaces)]
             chosen = generators[
                 torch.randperm(len(generators), generator=gen)[: self.n_way or len(generators)]
             ]
@@ -220,10 +261,12 @@ class ZeroShotProtocol(Protocol):
             mean_over_episodes(name, values, self.bootstrap_samples, seed)
             for name, values in per_episode.items()
         ]
+        generators, embeddings, _ = whole  # clustering and the map: one head on every known generator
         figures += clustering_figures(embeddings, test.labels, seed)
         details = {
             "episodes": self.episodes,
-            "n_way": int(self.n_way or len(generators)),
+            "n_way": int(self.n_way or fewest),
+            **({"fit_folds": [space.generators.tolist() for space in spaces]} if self.fit_folds else {}),
             "validation_threshold": threshold,
             "generators": list(test.generator_ids),
             "per_generator": per_generator_identification(
@@ -232,6 +275,14 @@ class ZeroShotProtocol(Protocol):
             "map": fingerprint_map(embeddings, test.labels, seed),
         }
         return [ProtocolResult(self.split, figures, details)]
+
+
+class Space(NamedTuple):
+    """Embeddings that are compared with each other: of one head, for these generators."""
+
+    generators: torch.Tensor
+    embeddings: torch.Tensor
+    references: torch.Tensor
 
 
 @register_protocol("zero_shot_clean_gallery")

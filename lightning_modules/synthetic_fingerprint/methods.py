@@ -17,9 +17,11 @@
   generators' validation images. Weights are cached per (config, data hash, seed).
 
 Zero shot compares embeddings by cosine similarity: as they are (``zero_shot_embedding: raw``,
-the paper's matching and the constructor's default) or standardised with known-train statistics
-first (``standardised``, which the methods' YAML in ``configs/methods/`` choose: it was better on
-the selection split);
+the paper's matching and the constructor's default), standardised with known-train statistics
+first (``standardised``), or whitened by the known generators' within-generator covariance
+(``whitened``: WCCN, :class:`~lightning_modules.heads.WithinClassWhitening`), which the
+methods' YAML in ``configs/methods/`` choose: it was the best on the selection split, zero shot
+among known generators the whitening was not fitted on (docs/flagship.md);
 closed and open set fit the base class's logistic-regression probe on the known
 generators' embeddings (model selection on their validation images only).
 """
@@ -36,6 +38,8 @@ from core.hashing import config_hash, file_digest
 from core.method_options import POST_FEATURE_ARGS
 from core.paths import cache_dir, config_file
 from lightning_modules import register_method
+from lightning_modules.base import Features
+from lightning_modules.heads import WithinClassWhitening
 from lightning_modules.real_training import (
     hardware_args,
     train_on_labelled_images,
@@ -60,26 +64,39 @@ SHIPPED_TRAINING_CONFIG = config_file("extractor", "shipped.yaml")
 
 #: how zero shot post-processes the fingerprints: ``raw`` compares the L2-normalised
 #: embeddings by cosine as they are (the paper's matching); ``standardised`` first scales each
-#: dimension with known-train statistics, as ``spectral`` and ``clip_features`` do
-ZERO_SHOT_EMBEDDINGS = ("raw", "standardised")
+#: dimension with known-train statistics, as ``spectral`` and ``clip_features`` do; ``whitened``
+#: standardises, then whitens by the known generators' within-generator covariance (WCCN)
+ZERO_SHOT_EMBEDDINGS = ("raw", "standardised", "whitened")
 
 
 class FingerprintMethod(WeightsKeyed):
     """Features are the network's L2-normalised embeddings; zero shot compares them by cosine,
-    raw (the paper) or standardised with known-train statistics (``zero_shot_embedding``)."""
+    raw (the paper), standardised with known-train statistics, or whitened by the known
+    generators' within-generator covariance (``zero_shot_embedding``; ``whitening_shrinkage``
+    regularises that covariance, see :class:`WithinClassWhitening`)."""
 
     post_feature_hparams = POST_FEATURE_ARGS
 
-    def __init__(self, zero_shot_embedding: str = "raw") -> None:
+    def __init__(self, zero_shot_embedding: str = "raw", whitening_shrinkage: float = 1e-3) -> None:
         super().__init__()
         if zero_shot_embedding not in ZERO_SHOT_EMBEDDINGS:
             raise ValueError(
                 f"unknown zero_shot_embedding {zero_shot_embedding!r}; valid: {ZERO_SHOT_EMBEDDINGS}"
             )
         self.zero_shot_embedding = zero_shot_embedding
+        self.whitening = WithinClassWhitening(whitening_shrinkage)
         self.net: FingerprintNet | None = None
 
+    def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
+        """The base class's probe and the whitening (known-train features and their generators:
+        a 128 x 128 factorisation, fitted whatever the embedding, so a study can switch)."""
+        info = super().fit_head(train, val, seed)
+        self.whitening.fit(train.values, train.labels)
+        return info
+
     def embed(self, features: torch.Tensor) -> torch.Tensor:
+        if self.zero_shot_embedding == "whitened":
+            return self.whitening.transform(features)
         return super().embed(features) if self.zero_shot_embedding == "standardised" else features
 
     def _network(self) -> FingerprintNet:
@@ -102,7 +119,8 @@ class SyntheticFingerprintMethod(FingerprintMethod):
         training_config: the training YAML used when retraining (default: ``shipped.yaml``,
             which made the shipped checkpoint).
         num_models, backbone: overrides of that YAML when retraining (the sweep's knobs).
-        zero_shot_embedding: ``raw`` (the paper's cosine) or ``standardised`` (see above).
+        zero_shot_embedding: ``raw`` (the paper's cosine), ``standardised`` or ``whitened``
+            (see above); whitening_shrinkage: the whitened embedding's regularisation.
     """
 
     def __init__(
@@ -113,8 +131,9 @@ class SyntheticFingerprintMethod(FingerprintMethod):
         num_models: int | None = None,
         backbone: str | None = None,
         zero_shot_embedding: str = "raw",
+        whitening_shrinkage: float = 1e-3,
     ) -> None:
-        super().__init__(zero_shot_embedding)
+        super().__init__(zero_shot_embedding, whitening_shrinkage)
         if not retrain and (num_models is not None or backbone is not None):
             raise ValueError("synthetic_fingerprint: num_models / backbone apply only with retrain=true")
         self.save_hyperparameters()
@@ -174,8 +193,13 @@ class RandomFingerprintMethod(ControlMethod):
 
     weights_note = "random init (control)"
 
-    def __init__(self, training_config: str | None = None, zero_shot_embedding: str = "raw") -> None:
-        super().__init__(zero_shot_embedding)
+    def __init__(
+        self,
+        training_config: str | None = None,
+        zero_shot_embedding: str = "raw",
+        whitening_shrinkage: float = 1e-3,
+    ) -> None:
+        super().__init__(zero_shot_embedding, whitening_shrinkage)
         self.save_hyperparameters()
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
@@ -202,7 +226,7 @@ class RealFingerprintMethod(ControlMethod):
         delivery: the flagship's delivery-chain augmentation on the training images (``true``
             for the default chain, a mapping for its settings; see
             :mod:`datamodules.synthetic.delivery`), so the control can match a robust flagship.
-        zero_shot_embedding: as the flagship's (not part of the training key).
+        zero_shot_embedding, whitening_shrinkage: as the flagship's (not part of the training key).
     """
 
     weights_note = "trained on the known real generators (control)"
@@ -219,8 +243,9 @@ class RealFingerprintMethod(ControlMethod):
         hardware: dict[str, Any] | None = None,
         delivery: dict[str, Any] | bool | None = None,
         zero_shot_embedding: str = "raw",
+        whitening_shrinkage: float = 1e-3,
     ) -> None:
-        super().__init__(zero_shot_embedding)
+        super().__init__(zero_shot_embedding, whitening_shrinkage)
         hardware_args("fingerprint_real", hardware)
         self.save_hyperparameters()
 

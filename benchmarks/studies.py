@@ -36,14 +36,35 @@ from leaderboards.judging import Judging
 from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig, train_extractor
 
 SCALING_PROTOCOL = "zero_shot_scaling"
-#: each variant is recorded twice: zero shot on the raw fingerprints (the paper's cosine,
-#: protocol as named) and standardised with known-train statistics (``<protocol>_standardised``);
-#: the robust ablation's candidates and probes a third time, whitened by the known generators'
-#: within-generator covariance (``<protocol>_whitened``), on the selection split fitted without
-#: the generators each episode tells apart (``ZeroShotProtocol.fit_folds``)
 RAW, STANDARDISED, WHITENED = "raw", "standardised", "whitened"
 #: the folds of the selection split's generators for a post-processing fitted on known generators
 SELECTION_FIT_FOLDS = 2
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """How a study's zero shot compares fingerprints, and where it is recorded: under the
+    study's protocol name plus ``suffix``; ``folded``: on the selection split, in folds of its
+    generators with the head refitted without each fold (``ZeroShotProtocol.fit_folds``) -
+    N/folds-way episodes, so folded figures compare only with folded ones; ``reported``: also
+    on the reported split (unfolded there: the head never saw an unseen generator)."""
+
+    name: str
+    suffix: str
+    folded: bool = False
+    reported: bool = True
+
+
+#: every variant: the raw fingerprints (the paper's cosine, protocol as named) and standardised
+#: with known-train statistics
+EMBEDDINGS = (Embedding(RAW, ""), Embedding(STANDARDISED, "_standardised"))
+#: the robust ablation's candidates and probes besides: whitened by the known generators'
+#: within-generator covariance, and - its like-for-like comparison on the selection split -
+#: standardised in the same folds
+CANDIDATE_EMBEDDINGS = (
+    Embedding(WHITENED, "_whitened", folded=True),
+    Embedding(STANDARDISED, "_standardised_folds", folded=True, reported=False),
+)
 ABLATION_PROTOCOL = "flagship_ablation"
 ROBUST_ABLATION_PROTOCOL = "flagship_ablation_robust"
 #: how the board reads the studies' own protocols: the robust ablation's rows get robustness
@@ -357,15 +378,18 @@ class Evaluation:
     protocol: Any
     perturbation: str | None
     split: Any  # the evaluated split's images (perturbed where ``perturbation`` says)
-    #: the protocol for an embedding fitted with generator labels (whitened) where the split's
-    #: generators are known ones: the same, with ``fit_folds``; None on the reported split
+    #: on the selection split (known generators): the same protocol with ``fit_folds``, for the
+    #: folded embeddings; None on the reported split
     folded: Any = None
 
     def label(self, protocol_name: str) -> str:
         return protocol_name if self.perturbation is None else f"{protocol_name}@{self.perturbation}"
 
-    def protocol_for(self, embedding: str) -> Any:
-        return self.folded if embedding == WHITENED and self.folded is not None else self.protocol
+    def protocol_for(self, embedding: Embedding) -> Any:
+        return self.folded if embedding.folded and self.folded is not None else self.protocol
+
+    def records(self, embedding: Embedding) -> bool:
+        return self.folded is not None or embedding.reported
 
 
 def _study_variant(
@@ -382,30 +406,27 @@ def _study_variant(
     from leaderboards.store import RunKey
 
     cfg = variant.training
-    labels: tuple[tuple[str, str], ...] = (
-        (RAW, protocol_name),
-        (STANDARDISED, f"{protocol_name}_standardised"),
-    )
+    embeddings = EMBEDDINGS
     if "candidate" in variant.details and any(e.folded is not None for e in evaluations):
-        labels += ((WHITENED, f"{protocol_name}_whitened"),)
+        embeddings += CANDIDATE_EMBEDDINGS
     # runs are filed under the data set's version (the reported split's hash, as the first
     # studies were), so the board reads them with the data set; each evaluated split's own
     # (perturbed) hash is in the run's details
     data_hash = splits[evaluations[-1].protocol.split].data_hash
 
-    def config(evaluation: Evaluation, embedding: str) -> dict[str, Any]:
+    def config(evaluation: Evaluation, embedding: Embedding) -> dict[str, Any]:
         return {
             "training": cfg.key(),
             **variant.details,
             "protocol": evaluation.protocol_for(embedding).config(),
-            "embedding": embedding,
+            "embedding": embedding.name,
             **({"perturbation": evaluation.perturbation} if evaluation.perturbation else {}),
         }
 
-    def key(evaluation: Evaluation, embedding: str, label: str) -> Any:
+    def key(evaluation: Evaluation, embedding: Embedding) -> Any:
         return RunKey(
             variant.name,
-            evaluation.label(label),
+            evaluation.label(protocol_name + embedding.suffix),
             "zoo",
             evaluation.protocol.split,
             seed,
@@ -414,7 +435,10 @@ def _study_variant(
         )
 
     todo = [
-        (e, emb, label) for e in evaluations for emb, label in labels if not store.has_run(key(e, emb, label))
+        (e, emb)
+        for e in evaluations
+        for emb in embeddings
+        if e.records(emb) and not store.has_run(key(e, emb))
     ]
     if not todo:
         console.print(f"{escape(variant.name)}: already in the store")
@@ -428,14 +452,14 @@ def _study_variant(
             console.print(f"{escape(variant.name)}: another run on this store holds it; left to that run")
             return []
         return _evaluate_variant(
-            variant, labels, todo, config, splits, data_hash, seed, store, cache, console
+            variant, protocol_name, todo, config, splits, data_hash, seed, store, cache, console
         )
 
 
 def _evaluate_variant(
     variant: StudyVariant,
-    labels: tuple[tuple[str, str], ...],
-    todo: list[tuple[Any, str, str]],
+    protocol_name: str,
+    todo: list[tuple[Evaluation, Embedding]],
     config: Any,
     splits: dict[str, Any],
     data_hash: str,
@@ -468,24 +492,21 @@ def _evaluate_variant(
         return Features(split.name, values, split.labels, split.generator_ids)
 
     clean = {
-        s: features_of(splits[s])
-        for s in dict.fromkeys((*FIT_SPLITS, *(e.protocol.split for e, _, _ in todo)))
+        s: features_of(splits[s]) for s in dict.fromkeys((*FIT_SPLITS, *(e.protocol.split for e, _ in todo)))
     }
     method.fit_head(clean["known_train"], clean["known_val"], seed)
     written = []
-    for evaluation in dict.fromkeys(e for e, _, _ in todo):
+    for evaluation in dict.fromkeys(e for e, _ in todo):
         records = []
         features = dict(clean)
         if evaluation.perturbation is not None:
             features[evaluation.protocol.split] = features_of(evaluation.split)
-        for embedding, label in labels:
-            if (evaluation, embedding, label) not in todo:
-                continue
-            method.zero_shot_embedding = embedding
+        for embedding in dict.fromkeys(emb for e, emb in todo if e is evaluation):
+            method.zero_shot_embedding = embedding.name
             for result in evaluation.protocol_for(embedding).evaluate(method, features, seed):
                 record = run_record(
                     method=variant.name,
-                    protocol=evaluation.label(label),
+                    protocol=evaluation.label(protocol_name + embedding.suffix),
                     dataset="zoo",
                     split=result.split,
                     seed=seed,
@@ -494,7 +515,7 @@ def _evaluate_variant(
                     wall_time_s=time.perf_counter() - start,
                     details={
                         **variant.details,
-                        "embedding": embedding,
+                        "embedding": embedding.name,
                         "training": summary,
                         "evaluated_data_hash": evaluation.split.data_hash,
                         **result.details,
@@ -503,8 +524,9 @@ def _evaluate_variant(
                 records.append((record, result.figures))
                 figures = {f.metric: f.value for f in result.figures}
                 level = evaluation.perturbation or "clean"
+                folds = ", in folds" if "fit_folds" in result.details else ""
                 console.print(
-                    f"{escape(variant.name)} ({embedding}, {result.split}, {level}): "
+                    f"{escape(variant.name)} ({embedding.name}{folds}, {result.split}, {level}): "
                     f"identification {figures.get('identification_accuracy', float('nan')):.3f}, "
                     f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f}"
                 )

@@ -269,6 +269,7 @@ SELECTION_STUDIES = (
     ("flagship_ablation_robust", "known_val", "unseen_all"),
     ("flagship_ablation_robust_standardised", "known_val", "unseen_all"),
     ("flagship_ablation_robust_whitened", "known_val", "unseen_all"),
+    ("flagship_ablation_robust_standardised_folds", "known_val", "unseen_all"),
 )
 #: a selection table's identification columns (each once per side: selection, reported)
 IDENTIFICATION, DELIVERED = "identification", "delivered identification"

@@ -57,14 +57,16 @@ def test_every_row_is_recorded_on_selection_and_reported_splits_clean_and_delive
         run_ablation(study, store, tmp_path / "cache", console, ["webp"])
     written = run_ablation(study, store, tmp_path / "cache", console)
     # 2 splits x (clean + 1 level) x (raw + standardised) for the factorial row; the candidate
-    # whitened too (on the selection split fitted in folds without the generators it tells apart)
-    assert len(written) == 2 * 2 * 2 + 2 * 2 * 3
+    # whitened too (on the selection split fitted in folds without the generators it tells
+    # apart), and standardised in the same folds on the selection split, like for like
+    assert len(written) == 2 * 2 * 2 + 2 * 2 * 3 + 2
     runs = store.runs()
     assert {(r["protocol"], r["split"]) for r in runs if r["method"].endswith("[tiny]")} == {
         (f"{PROTOCOL}{suffix}{level}", split)
-        for suffix in ("", "_standardised", "_whitened")
+        for suffix in ("", "_standardised", "_whitened", "_standardised_folds")
         for level in ("", "@jpeg:75")
         for split in ("known_val", "unseen_all")
+        if split == "known_val" or suffix != "_standardised_folds"
     }
     folded = {
         r["split"]: json.loads(r["config_json"])["protocol"].get("fit_folds")
@@ -72,9 +74,14 @@ def test_every_row_is_recorded_on_selection_and_reported_splits_clean_and_delive
         if r["protocol"] == f"{PROTOCOL}_whitened"
     }
     assert folded == {"known_val": 2, "unseen_all": None}
+    assert all(
+        json.loads(r["config_json"])["protocol"]["fit_folds"] == 2
+        for r in runs
+        if r["protocol"].startswith(f"{PROTOCOL}_standardised_folds")
+    )
     assert run_ablation(study, store, tmp_path / "cache", console) == [], "recorded rows are skipped"
 
-    [table, _, _] = selection_tables(store)
+    [table, *_] = selection_tables(store)
     assert table.metrics[:2] == ["selection: identification", "reported: identification"]
     assert SELECTION_COLUMN in table.metrics and len(table.rows) == 2
     for row in table.rows:  # the choice weighs clean and delivered alike

@@ -535,15 +535,18 @@ def _evaluate_variant(
 
 
 def trained_directory(cfg: ExtractorTrainingConfig, cache: Path) -> Path:
-    """Where a training config's extractor is: the shipped checkpoint when it is that training,
-    else the cache (trained there on first use)."""
+    """Where a training config's extractor is: the shipped checkpoint, or a network kept in the
+    repository as a start (the pristine one the shipped checkpoint fine-tunes), when it is that
+    training; else the cache (trained there on first use)."""
     from lightning_modules.synthetic_fingerprint.methods import SHIPPED_CHECKPOINT
-    from lightning_modules.synthetic_fingerprint.training import WEIGHTS_FILE
+    from lightning_modules.synthetic_fingerprint.training import PRETRAINED, WEIGHTS_FILE
 
-    shipped = SHIPPED_CHECKPOINT / "summary.json"
-    complete = shipped.is_file() and (SHIPPED_CHECKPOINT / WEIGHTS_FILE).is_file()
-    if complete and json.loads(shipped.read_text()).get("key") == cfg.key():
-        return SHIPPED_CHECKPOINT
+    kept = [SHIPPED_CHECKPOINT, *(sorted(PRETRAINED.iterdir()) if PRETRAINED.is_dir() else [])]
+    for directory in kept:
+        summary = directory / "summary.json"
+        complete = summary.is_file() and (directory / WEIGHTS_FILE).is_file()
+        if complete and json.loads(summary.read_text()).get("key") == cfg.key():
+            return directory
     return cache / "extractors" / cfg.key()
 
 

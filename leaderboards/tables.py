@@ -312,12 +312,15 @@ def selection_tables(store: ResultsStore) -> list[Table]:
         def levels_of(by_column: dict[str, list[dict[str, Any]]], side: str) -> set[str]:
             return {f["protocol"] for f in by_column.get(f"{side}: {DELIVERED}", [])}
 
-        # delivered figures are averaged over the levels every row evaluated on both sides has,
+        # delivered figures are averaged over the levels every row evaluated on each side has,
         # so rows compare alike; a row still being evaluated (a side without delivered levels)
-        # does not narrow them, and a row lacking one of them gets no delivered figure
-        complete = [b for b in cells.values() if all(levels_of(b, side) for side in SIDES)]
+        # does not narrow them, and a row lacking one of them gets no delivered figure. A side
+        # no row has delivered levels on (a study recorded on the selection split only) does
+        # not count
+        sides = [side for side in SIDES if any(levels_of(b, side) for b in cells.values())]
+        complete = [b for b in cells.values() if sides and all(levels_of(b, side) for side in sides)]
         levels = (
-            set.intersection(*(levels_of(b, side) for b in complete for side in SIDES)) if complete else set()
+            set.intersection(*(levels_of(b, side) for b in complete for side in sides)) if complete else set()
         )
         delivered = sorted(level.split("@")[1] for level in levels)
         table_rows = []

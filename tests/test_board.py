@@ -229,3 +229,24 @@ def test_a_row_still_being_evaluated_leaves_the_others_delivered_figures(tmp_pat
     assert "selection: delivered identification" not in rows["late"], "jpeg alone is not the mean of both"
     assert SELECTION_COLUMN not in rows["late"] and "reported: delivered identification" not in rows["late"]
     assert table.rows[0].provenance["weights"] == "delivered = mean of blur:1, jpeg:75"
+
+
+def test_a_study_recorded_on_the_selection_split_alone_has_its_delivered_figures(tmp_path: Path) -> None:
+    """The standardised-in-folds comparison is recorded on known_val only: its selection side
+    averages its delivered levels though no row has a reported side."""
+    from leaderboards.tables import SELECTION_COLUMN, selection_tables
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    for method, (clean, jpeg) in {"a": (0.8, 0.4), "b": (0.7, 0.5)}.items():
+        for level, value in {"": clean, "@jpeg:75": jpeg}.items():
+            run = RunRecord(
+                method, f"flagship_ablation_robust_standardised_folds{level}", "zoo", "known_val", 0,
+                {"m": method, "l": level}, "d0", "abc123", {}, "cpu", 1.0, {},
+            )  # fmt: skip
+            store.write_run(run, [Figure("identification_accuracy", value)])
+    [table] = selection_tables(store)
+    rows = {r.method: r.cells for r in table.rows}
+    assert rows["a"]["selection: delivered identification"].value == pytest.approx(0.4)
+    assert rows["a"][SELECTION_COLUMN].value == pytest.approx(0.6)
+    assert rows["b"][SELECTION_COLUMN].value == pytest.approx(0.6)
+    assert "reported: delivered identification" not in rows["a"]

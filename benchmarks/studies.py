@@ -343,28 +343,31 @@ def run_study(
     from datamodules.perturbations import perturbed_split
 
     reported = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
-    protocols = [reported]
-    folded: dict[int, Any] = {}
+    # (protocol, its folded twin for embeddings fitted on known generators; None when reported)
+    protocols: list[tuple[Any, Any]] = [(reported, None)]
     if selection_split is not None:
         selection = {**zero_shot, "split": selection_split}
-        protocols.insert(0, ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **selection))
-        folded[id(protocols[0])] = ZeroShotProtocol(
-            bootstrap_samples=bootstrap_samples, fit_folds=SELECTION_FIT_FOLDS, **selection
+        protocols.insert(
+            0,
+            (
+                ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **selection),
+                ZeroShotProtocol(
+                    bootstrap_samples=bootstrap_samples, fit_folds=SELECTION_FIT_FOLDS, **selection
+                ),
+            ),
         )
     levels = study_levels(perturbations)
     # generators only: the known-val pairs that set zero shot's honest threshold are the known
     # generators' (a study compares extractors on unseen generators; its recorded runs were so)
-    needed = {s for p in protocols for s in p.feature_splits()}
+    needed = {s for p, _ in protocols for s in p.feature_splits()}
     splits = load_named_splits("zoo", {"include_real": False}, dict.fromkeys((*FIT_SPLITS, *sorted(needed))))
     evaluations = []
-    for protocol in protocols:
+    for protocol, folded in protocols:
         for level in levels:
             split = (
                 splits[protocol.split] if level is None else perturbed_split(splits[protocol.split], level)
             )
-            evaluations.append(
-                Evaluation(protocol, level.spec if level else None, split, folded.get(id(protocol)))
-            )
+            evaluations.append(Evaluation(protocol, level.spec if level else None, split, folded))
     written = []
     for variant in variants:
         written += _study_variant(variant, protocol_name, evaluations, splits, seed, store, cache, console)

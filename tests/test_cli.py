@@ -46,6 +46,11 @@ def test_check_passes_on_this_install(capsys: pytest.CaptureFixture[str]) -> Non
         (["check", "--wandb=maybe"], "modelprint check: invalid value for key 'wandb'"),
         (["list", "--kind=methd"], "invalid value for key 'kind': Expected a typing.Literal['all', 'method'"),
         (["lst"], "invalid choice: 'lst'"),
+        (
+            ["extractor", "park", "--training_config=x.yaml"],
+            "modelprint extractor park: 'training_config' is given without its flag: "
+            "modelprint extractor park TRAINING_CONFIG",
+        ),
     ],
 )
 def test_bad_flags_are_one_line_errors(args: list[str], expected: str) -> None:

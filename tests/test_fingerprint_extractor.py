@@ -166,6 +166,35 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(
         assert resumed["metrics"] == whole["metrics"], f"killed at step {kill_at}"
 
 
+def test_a_run_parked_on_one_machine_resumes_on_a_fresh_one_to_the_same_weights(tmp_path: Path) -> None:
+    """The machine that started a run is gone with its cache: the state parked in the repository
+    (``extractor park``) carries it on to the same final and selected weights, and its earlier
+    attempts' logs come along; a run directory further on than the parking keeps its own."""
+    from lightning_modules.synthetic_fingerprint.parking import CHECKPOINT, checkpoint_step, park
+
+    base = ExtractorTrainingConfig.from_yaml(TINY)
+    data = {**base.data, "val_split": "model", "interleave": True}
+    cfg = ExtractorTrainingConfig(**{**base.__dict__, "data": data, "image_budget": 120})
+    whole = train_extractor(cfg, tmp_path / "whole", quiet=True)
+    first, repository = tmp_path / "first-machine", tmp_path / "in_progress"
+    with pytest.raises(SimulatedKill):
+        train_extractor(cfg, first, quiet=True, extra_callbacks=[StopAfter(5)], parked=repository)
+    with pytest.raises(FileNotFoundError, match="no resumable training state"):
+        park(tmp_path / "whole", cfg.key(), repository)  # finished: nothing to carry on
+    folder, step = park(first, cfg.key(), repository)
+    assert step == 4 and (folder / "lightning" / "best.json").is_file()  # validated at step 4
+    second = tmp_path / "second-machine"
+    resumed = train_extractor(cfg, second, quiet=True, parked=repository)
+    assert resumed["weights_sha256"] == whole["weights_sha256"] and resumed["selected"] == whole["selected"]
+    assert sorted(p.name for p in (second / "log").iterdir()) == ["version_0", "version_1"]
+
+    (folder / CHECKPOINT).write_bytes((folder / CHECKPOINT).read_bytes()[:1000])  # a torn copy
+    with pytest.raises(ValueError, match="not a readable training checkpoint"):
+        checkpoint_step(folder / CHECKPOINT)
+    refused = run_cli("extractor", "park", str(TINY), f"--out={tmp_path / 'whole'}")
+    assert refused.returncode == 2 and "no resumable training state" in refused.stderr
+
+
 def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no trained extractor"):
         load_extractor(tmp_path)

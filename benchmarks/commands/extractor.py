@@ -65,6 +65,34 @@ def extractor_train(
     return 0
 
 
+@command("extractor park")
+def extractor_park(training_config: Path, out: Path | None = None) -> int:
+    """Keep a training in progress in the repository, so another machine resumes it.
+
+    Copies the run's resumable state (checkpoint, best weights so far, logs) to
+    ``lightning_modules/synthetic_fingerprint/in_progress/<key>/``; commit that folder. On the next
+    machine the same training (``extractor train``, or the study that holds it) starts from it.
+
+    Args:
+        training_config: the training YAML of the run.
+        out: its run directory (default: the cache, keyed by the configuration).
+    """
+    from core.paths import cache_dir
+    from lightning_modules.synthetic_fingerprint.parking import park
+    from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig
+
+    if not training_config.is_file():
+        raise UsageError(f"no training config at {training_config}")
+    cfg = ExtractorTrainingConfig.from_yaml(training_config)
+    run = out or cache_dir() / "extractors" / cfg.key()
+    try:
+        folder, step = park(run, cfg.key())
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        raise UsageError(str(error)) from None
+    Console().print(f"parked step {step:,} of {run} in {folder}: commit it to resume elsewhere")
+    return 0
+
+
 @command("extractor scaling")
 def extractor_scaling(study: Path = CONFIG_DIR / "scaling.yaml") -> int:
     """Zero-shot attribution vs number of synthetic models and architecture diversity.

@@ -33,6 +33,7 @@ from core.run_directory import load_run
 from core.seeding import seed_all
 from core.tracking import wandb_logger
 from core.yaml_config import read_dataclass_yaml
+from lightning_modules.synthetic_fingerprint.parking import IN_PROGRESS, adopt
 
 WEIGHTS_FILE = "extractor.safetensors"
 #: trained extractors a training may start from (``init_weights``), by directory name
@@ -172,14 +173,21 @@ def _datamodule(cfg: ExtractorTrainingConfig) -> Any:
 
 
 def train_extractor(
-    cfg: ExtractorTrainingConfig, out: Path, quiet: bool = False, extra_callbacks: Sequence[Callback] = ()
+    cfg: ExtractorTrainingConfig,
+    out: Path,
+    quiet: bool = False,
+    extra_callbacks: Sequence[Callback] = (),
+    parked: Path = IN_PROGRESS,
 ) -> dict[str, Any]:
-    """Train (or resume) into ``out``; returns the summary. A finished run is not retrained."""
+    """Train (or resume) into ``out``; returns the summary. A finished run is not retrained; an
+    unfinished one resumes from its own checkpoint or, if further on, from the state parked
+    under ``parked`` (see :mod:`~lightning_modules.synthetic_fingerprint.parking`)."""
     from lightning_modules.synthetic_fingerprint.lightning_module import FingerprintTraining
 
     out.mkdir(parents=True, exist_ok=True)
     if (out / "summary.json").exists() and (out / WEIGHTS_FILE).exists():
         return json.loads((out / "summary.json").read_text())
+    adopt(out, cfg.key(), parked)
     (out / "config.yaml").write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
     seed_all(cfg.seed)
     dm = _datamodule(cfg)

@@ -15,6 +15,7 @@ Each piece has its module: ``site_html`` (shell, tables, figures), ``site_headli
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -81,15 +82,27 @@ def write_site(
     return [out / "index.html", *(p for p in written if p != out / "index.html")]
 
 
-#: what the site writes, by pattern: a page or plot of an earlier render that this one does
-#: not write (a method gone from the board, a study no longer recorded) is removed, so the
-#: site never links to or serves a stale figure; other files in the folder are left alone
+#: what the site writes, by pattern, and the record of what the last render wrote: a page or
+#: plot of an earlier render that this one does not write (a method gone from the board, a study
+#: no longer recorded) is removed, so the site never links to or serves a stale figure. Only a
+#: file both recorded and of the site's own patterns is ever removed: a user's own plot beside
+#: the site's, with a name the site could have written, is left alone.
 SITE_FILES = ("methods/*.html", "plots/*.png", "studies.html", "methods.html")
+WRITTEN_RECORD = ".modelprint-site.json"
 
 
 def remove_stale(out: Path, kept: set[Path]) -> list[Path]:
-    """Delete the site's own files under ``out`` that are not in ``kept``; returns them."""
-    stale = [p for pattern in SITE_FILES for p in out.glob(pattern) if p not in kept and p.is_file()]
+    """Delete the files the last render under ``out`` recorded that are not in ``kept``, then
+    record ``kept``; returns what was deleted. An unreadable record deletes nothing."""
+    record = out / WRITTEN_RECORD
+    try:
+        earlier = json.loads(record.read_text()) if record.is_file() else []
+    except (OSError, ValueError):
+        earlier = []
+    names = {str(name) for name in earlier} if isinstance(earlier, list) else set()
+    own = {p for pattern in SITE_FILES for p in out.glob(pattern)}
+    stale = sorted(p for p in own if p.relative_to(out).as_posix() in names and p not in kept and p.is_file())
     for path in stale:
         path.unlink()
+    record.write_text(json.dumps(sorted(p.relative_to(out).as_posix() for p in kept), indent=1) + "\n")
     return stale

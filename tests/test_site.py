@@ -16,6 +16,7 @@ data-set selector, no sideways scroll at 1400 and 390 px) are ``tests/test_site_
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -254,18 +255,29 @@ def test_the_site_writes_only_under_its_folder(tmp_path: Path) -> None:
 
 
 def test_a_re_render_removes_its_own_stale_pages_and_plots_only(tmp_path: Path) -> None:
+    """What an earlier render wrote and this one does not is removed; a user's own files - even
+    a plot named as the site might name one - stay, and an unreadable record removes nothing."""
+    from leaderboards.site import WRITTEN_RECORD
+
     store = filled_store(tmp_path)
     out = tmp_path / "site"
     (out / "methods").mkdir(parents=True)
     (out / "plots").mkdir()
     gone_method, gone_plot = out / "methods" / "retired.html", out / "plots" / "retired.png"
-    gone_method.write_text("old")
-    gone_plot.write_bytes(b"old")
-    notes = out / "notes.txt"
-    notes.write_text("the user's own")
+    mine, notes = out / "plots" / "my_own.png", out / "notes.txt"
+    for path in (gone_method, gone_plot, mine, notes):
+        path.write_bytes(b"old")
+    (out / WRITTEN_RECORD).write_text('["methods/retired.html", "plots/retired.png", "../notes.txt"]')
     written = write_site(build_tables(store), store, out, [], board_judgings())
     assert not gone_method.exists() and not gone_plot.exists()
-    assert notes.read_text() == "the user's own" and all(p.exists() for p in written)
+    assert mine.read_bytes() == notes.read_bytes() == b"old" and all(p.exists() for p in written)
+    recorded = json.loads((out / WRITTEN_RECORD).read_text())
+    assert "index.html" in recorded and "plots/my_own.png" not in recorded
+
+    gone_plot.write_bytes(b"old")
+    (out / WRITTEN_RECORD).write_text("{not json")
+    write_site(build_tables(store), store, out, [], board_judgings())
+    assert gone_plot.exists() and mine.exists()
 
 
 def test_a_figure_that_moved_beyond_its_interval_is_listed() -> None:

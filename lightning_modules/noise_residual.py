@@ -6,7 +6,9 @@ residual of its images (content averages out, the generator's trace stays). An i
 attributed to the fingerprint with the highest normalised correlation with its residual;
 the open-set score is that best correlation; for zero shot the residual itself is the
 embedding, so cosine similarity *is* the normalised correlation and the gallery centroid is
-the averaged fingerprint, exactly as in the paper.
+the averaged fingerprint, exactly as in the paper (``zero_shot_embedding: raw``; ``whitened``
+whitens the residuals by the known generators' within-generator covariance first, the
+flagship's option: :mod:`lightning_modules.zero_shot_embedding`).
 
 Scaled for CPU: the paper's denoiser is a trained one (BM3D-like / DnCNN); here it is a
 fixed 3x3 median or Gaussian filter (configurable). Nothing is trained.
@@ -22,6 +24,7 @@ from core.images import DENOISERS, residual
 from core.metrics.attribution import CHUNK
 from lightning_modules import register_method
 from lightning_modules.base import AttributionMethod, Features
+from lightning_modules.zero_shot_embedding import WhitenableZeroShot
 
 
 def _normalise(x: torch.Tensor) -> torch.Tensor:
@@ -33,15 +36,22 @@ def _normalise(x: torch.Tensor) -> torch.Tensor:
 
 
 @register_method("noise_residual")
-class NoiseResidualMethod(AttributionMethod):
+class NoiseResidualMethod(WhitenableZeroShot, AttributionMethod):
     """Averaged denoiser residual per generator, matched by normalised correlation (Marra et al. 2019)."""
 
     weights_note = "no learned weights"
 
-    def __init__(self, denoiser: str = "median3", temperature: float = 0.05) -> None:
+    def __init__(
+        self,
+        denoiser: str = "median3",
+        temperature: float = 0.05,
+        zero_shot_embedding: str = "raw",
+        whitening_shrinkage: float = 1e-3,
+    ) -> None:
         super().__init__()
         if denoiser not in DENOISERS:
             raise ValueError(f"unknown denoiser {denoiser!r}; valid: {DENOISERS}")
+        self.choose_zero_shot_embedding(zero_shot_embedding, whitening_shrinkage)
         self.save_hyperparameters()
         self.fingerprints: torch.Tensor | None = None
 
@@ -54,6 +64,7 @@ class NoiseResidualMethod(AttributionMethod):
         sums = torch.zeros(classes, train.values.shape[1]).index_add_(0, train.labels, train.values.float())
         counts = torch.bincount(train.labels, minlength=classes).clamp(min=1)
         self.fingerprints = _normalise(sums / counts[:, None])
+        self.fit_whitening(train)
         val_accuracy = float((self.correlations(val.values).argmax(1) == val.labels).float().mean())
         return {"val_accuracy": val_accuracy}
 
@@ -69,5 +80,5 @@ class NoiseResidualMethod(AttributionMethod):
     def open_set_score(self, features: torch.Tensor) -> torch.Tensor:
         return self.correlations(features).max(dim=1).values
 
-    def embed(self, features: torch.Tensor) -> torch.Tensor:
+    def own_embedding(self, features: torch.Tensor) -> torch.Tensor:
         return _normalise(features)

@@ -4,7 +4,10 @@ learning and analyzing GAN fingerprints", ICCV 2019).
 A convolutional classifier trained with cross-entropy to say which known generator made an
 image - the classic attribution network. Closed set: its own softmax; open set: the maximum
 softmax probability (Hendrycks & Gimpel 2017), as the issue and POSE's comparisons use it;
-zero shot: its penultimate (globally pooled) features compared by cosine similarity.
+zero shot: its penultimate (globally pooled) features compared by cosine similarity
+(``zero_shot_embedding: raw``), or those features whitened by the known generators'
+within-generator covariance first (``whitened``, the flagship's option:
+:mod:`lightning_modules.zero_shot_embedding`).
 
 Scaled for CPU: Yu et al. train their own multi-layer CNN on 128 x 128 images for many
 epochs; here a timm backbone (default: ResNet-18 at half width, stride-1 stem and no
@@ -31,10 +34,11 @@ from lightning_modules.optim import adamw_warmup_cosine
 from lightning_modules.real_training import fit_keeping_best, hardware_args, labelled_tensors, shuffled_loader
 from lightning_modules.synthetic_fingerprint.network import DEFAULT_BACKBONE_ARGS, adapt_stem
 from lightning_modules.trained import TrainedMethod
+from lightning_modules.zero_shot_embedding import WhitenableZeroShot
 
 
 @register_method("supervised_cnn")
-class SupervisedCNNMethod(TrainedMethod):
+class SupervisedCNNMethod(WhitenableZeroShot, TrainedMethod):
     """timm CNN trained with cross-entropy on the known generators (Yu et al. 2019); max-softmax open set.
 
     Args:
@@ -46,6 +50,8 @@ class SupervisedCNNMethod(TrainedMethod):
             (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
         delivery: the flagship's delivery-chain augmentation on the training images (``true``
             or a mapping; :mod:`datamodules.synthetic.delivery`); unset keeps the shipped key.
+        zero_shot_embedding: ``raw`` (the penultimate features) or ``whitened``;
+            whitening_shrinkage: the whitening's regularisation (neither is part of any key).
     """
 
     weights_kind = "supervised-cnn"
@@ -64,9 +70,12 @@ class SupervisedCNNMethod(TrainedMethod):
         retrain: bool = False,
         hardware: dict[str, Any] | None = None,
         delivery: dict[str, Any] | bool | None = None,
+        zero_shot_embedding: str = "raw",
+        whitening_shrinkage: float = 1e-3,
     ) -> None:
         super().__init__()
         hardware_args("supervised_cnn", hardware)
+        self.choose_zero_shot_embedding(zero_shot_embedding, whitening_shrinkage)
         self.save_hyperparameters()
         self.net: torch.nn.Module | None = None
         self.train_accuracy: MulticlassAccuracy | None = None
@@ -135,12 +144,10 @@ class SupervisedCNNMethod(TrainedMethod):
         return net.forward_head(net.forward_features(images), pre_logits=True)
 
     def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
-        """Nothing to fit: the classifier was trained with the network."""
+        """Nothing to fit but the whitening, where chosen: the classifier was trained with the network."""
+        self.fit_whitening(train)
         return {"val_accuracy": float((self.logits(val.values).argmax(1) == val.labels).float().mean())}
 
     @torch.no_grad()
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         return self._network().get_classifier()(features.float())
-
-    def embed(self, features: torch.Tensor) -> torch.Tensor:
-        return features.float()

@@ -75,7 +75,7 @@ class TrainedMethod(WeightsKeyed):
 
     def fit_extractor(self, train: Any, val: Any, seed: int) -> dict[str, Any]:
         """Train on known-train, or load the weights of a finished run with the same training key."""
-        key = training_key(dict(self.hparams), train.data_hash, seed)
+        key = training_key(self.feature_hparams(), train.data_hash, seed)
         directory, where = weights_directory(self.weights_kind, key, self.hparams.retrain)
         self.weights_note = f"{self.training_note}: {where}"
         seed_all(seed)

@@ -35,11 +35,9 @@ from typing import Any
 import torch
 
 from core.hashing import config_hash, file_digest
-from core.method_options import POST_FEATURE_ARGS
 from core.paths import cache_dir, config_file
 from lightning_modules import register_method
-from lightning_modules.base import Features
-from lightning_modules.heads import WithinClassWhitening
+from lightning_modules.base import AttributionMethod, Features
 from lightning_modules.real_training import (
     hardware_args,
     train_on_labelled_images,
@@ -54,6 +52,7 @@ from lightning_modules.synthetic_fingerprint.training import (
     train_extractor,
 )
 from lightning_modules.trained import WeightsKeyed
+from lightning_modules.zero_shot_embedding import WhitenableZeroShot
 
 SHIPPED_CHECKPOINT = Path(__file__).resolve().parent / "checkpoint"
 #: the controls' network comes from here (the flagship's network, trained in minutes)
@@ -62,42 +61,31 @@ TRAINING_CONFIG = config_file("extractor", "cpu.yaml")
 SHIPPED_TRAINING_CONFIG = config_file("extractor", "shipped.yaml")
 
 
-#: how zero shot post-processes the fingerprints: ``raw`` compares the L2-normalised
-#: embeddings by cosine as they are (the paper's matching); ``standardised`` first scales each
-#: dimension with known-train statistics, as ``spectral`` and ``clip_features`` do; ``whitened``
-#: standardises, then whitens by the known generators' within-generator covariance (WCCN)
-ZERO_SHOT_EMBEDDINGS = ("raw", "standardised", "whitened")
-
-
-class FingerprintMethod(WeightsKeyed):
+class FingerprintMethod(WhitenableZeroShot, WeightsKeyed):
     """Features are the network's L2-normalised embeddings; zero shot compares them by cosine,
-    raw (the paper), standardised with known-train statistics, or whitened by the known
-    generators' within-generator covariance (``zero_shot_embedding``; ``whitening_shrinkage``
-    regularises that covariance, see :class:`WithinClassWhitening`)."""
+    raw (the paper's matching), standardised with known-train statistics (as ``spectral`` and
+    ``clip_features`` do), or whitened by the known generators' within-generator covariance
+    (``zero_shot_embedding``; ``whitening_shrinkage`` regularises that covariance, see
+    :class:`~lightning_modules.heads.WithinClassWhitening`)."""
 
-    post_feature_hparams = POST_FEATURE_ARGS
+    own_embeddings = ("raw", "standardised")
+    always_fit_whitening = True  # a 128 x 128 factorisation: fitted whatever the embedding
 
     def __init__(self, zero_shot_embedding: str = "raw", whitening_shrinkage: float = 1e-3) -> None:
         super().__init__()
-        if zero_shot_embedding not in ZERO_SHOT_EMBEDDINGS:
-            raise ValueError(
-                f"unknown zero_shot_embedding {zero_shot_embedding!r}; valid: {ZERO_SHOT_EMBEDDINGS}"
-            )
-        self.zero_shot_embedding = zero_shot_embedding
-        self.whitening = WithinClassWhitening(whitening_shrinkage)
+        self.choose_zero_shot_embedding(zero_shot_embedding, whitening_shrinkage)
         self.net: FingerprintNet | None = None
 
     def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
-        """The base class's probe and the whitening (known-train features and their generators:
-        a 128 x 128 factorisation, fitted whatever the embedding, so a study can switch)."""
+        """The base class's probe and the whitening (known-train features and their generators)."""
         info = super().fit_head(train, val, seed)
-        self.whitening.fit(train.values, train.labels)
+        self.fit_whitening(train)
         return info
 
-    def embed(self, features: torch.Tensor) -> torch.Tensor:
-        if self.zero_shot_embedding == "whitened":
-            return self.whitening.transform(features)
-        return super().embed(features) if self.zero_shot_embedding == "standardised" else features
+    def own_embedding(self, features: torch.Tensor) -> torch.Tensor:
+        if self.zero_shot_embedding == "standardised":
+            return AttributionMethod.embed(self, features)
+        return features
 
     def _network(self) -> FingerprintNet:
         if self.net is None:

@@ -62,6 +62,7 @@ from lightning_modules.real_training import (
 )
 from lightning_modules.synthetic_fingerprint.network import FingerprintNet, batch_hard_triplet_loss
 from lightning_modules.trained import TrainedMethod
+from lightning_modules.zero_shot_embedding import WhitenableZeroShot
 
 
 class AugmentationModel(nn.Module):
@@ -116,7 +117,7 @@ def diversity_loss(new: torch.Tensor, earlier: list[torch.Tensor]) -> torch.Tens
 
 
 @register_method("pose")
-class POSEMethod(TrainedMethod):
+class POSEMethod(WhitenableZeroShot, TrainedMethod):
     """Classifier + progressively added augmentation models simulating the open space (Yang et al. 2023).
 
     Args:
@@ -133,6 +134,9 @@ class POSEMethod(TrainedMethod):
         retrain: train again even where shipped or cached weights match.
         hardware: where it trains - ``accelerator``, ``devices``, ``strategy``, ``num_nodes``
             (see :func:`lightning_modules.real_training.hardware_args`); not part of its key.
+        zero_shot_embedding: ``raw`` (the task model's embedding) or ``whitened`` (the
+            flagship's option, :mod:`lightning_modules.zero_shot_embedding`);
+            whitening_shrinkage: its regularisation (neither is part of any key).
     """
 
     weights_kind = "pose"
@@ -156,9 +160,12 @@ class POSEMethod(TrainedMethod):
         weight_decay: float = 5e-4,
         retrain: bool = False,
         hardware: dict[str, Any] | None = None,
+        zero_shot_embedding: str = "raw",
+        whitening_shrinkage: float = 1e-3,
     ) -> None:
         super().__init__()
         hardware_args("pose", hardware)
+        self.choose_zero_shot_embedding(zero_shot_embedding, whitening_shrinkage)
         if warmup_epochs + num_augmenters * epochs_per_augmenter > epochs:
             raise ValueError(
                 f"pose: {num_augmenters} augmentation models x {epochs_per_augmenter} epochs after "
@@ -288,7 +295,8 @@ class POSEMethod(TrainedMethod):
         return net.eval()(images)
 
     def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
-        """Nothing to fit: the classifier was trained with the task model."""
+        """Nothing to fit but the whitening, where chosen: the classifier was trained with the task model."""
+        self.fit_whitening(train)
         return {"val_accuracy": float((self.logits(val.values).argmax(1) == val.labels).float().mean())}
 
     @torch.no_grad()
@@ -303,7 +311,7 @@ class POSEMethod(TrainedMethod):
         """Maximum softmax probability over the known classes of the (K+1)-way softmax."""
         return self.full_logits(features).softmax(dim=1)[:, : self.num_known].max(dim=1).values
 
-    def embed(self, features: torch.Tensor) -> torch.Tensor:
+    def own_embedding(self, features: torch.Tensor) -> torch.Tensor:
         return F.normalize(features.float(), dim=1)
 
 

@@ -54,7 +54,7 @@ def test_the_whitened_embedding_needs_the_known_generators_and_is_a_valid_choice
         RandomFingerprintMethod(zero_shot_embedding="lda")
 
 
-@pytest.mark.parametrize("name", ["noise_residual", "supervised_cnn"])
+@pytest.mark.parametrize("name", ["noise_residual", "supervised_cnn", "pose", "spectral"])
 def test_a_baseline_may_whiten_too_and_keeps_its_keys(name: str) -> None:
     """The flagship's option is the baselines' too: ``whitened`` embeds as the whitening fitted
     on known-train features does; the default is the method's own embedding; neither the
@@ -62,7 +62,8 @@ def test_a_baseline_may_whiten_too_and_keeps_its_keys(name: str) -> None:
     from lightning_modules.method_config import build_method
 
     own, whitened = build_method(name), build_method(name, {"zero_shot_embedding": "whitened"})
-    assert own.zero_shot_embedding == "raw" and own.method_key() == whitened.method_key()
+    assert own.zero_shot_embedding == type(own).own_embeddings[0], "the paper's own is the default"
+    assert own.method_key() == whitened.method_key()
     assert own.feature_hparams() == whitened.feature_hparams()
     train, val = clustered("known_train"), clustered("known_val", seed=1)
     whitened.fit_whitening(train)
@@ -70,8 +71,8 @@ def test_a_baseline_may_whiten_too_and_keeps_its_keys(name: str) -> None:
     assert torch.allclose(whitened.embed(val.values), expected)
     own.fit_whitening(train)  # not chosen: not fitted (a wide residual pays nothing for it)
     assert own.whitening.whitener is None
-    with pytest.raises(ValueError, match="valid: \\('raw', 'whitened'\\)"):
-        build_method(name, {"zero_shot_embedding": "standardised"})
+    with pytest.raises(ValueError, match="unknown zero_shot_embedding 'lda'; valid: .*'whitened'"):
+        build_method(name, {"zero_shot_embedding": "lda"})
 
 
 class FoldRecorder:

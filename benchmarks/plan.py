@@ -224,6 +224,8 @@ def parse_plan(cfg: BenchmarkConfig) -> RunPlan:
     ]
     if cfg.methods and cfg.protocols:  # an explicit request the method cannot serve is an error
         check_capabilities(names, protocols)
+    if any(level is not None for level in levels):
+        check_perturbable(protocols)
     unavailable = {} if cfg.methods is not None else left_out(methods)
     label, options = describe_data_set(cfg)
     kept = {name: args for name, args in methods.items() if name not in unavailable}
@@ -249,6 +251,21 @@ def check_capabilities(methods: list[str], protocols: list[Protocol]) -> None:
                     f"method {name!r} cannot serve protocol {protocol.name!r} "
                     f"(it serves: {', '.join(sorted(capabilities))})"
                 )
+
+
+def check_perturbable(protocols: list[Protocol]) -> None:
+    """A perturbed cell perturbs the splits its protocol tests on and keeps those it fits on
+    clean; a protocol that tests only on splits it fits on (zero shot with ``split: known_val``)
+    would record clean figures under a perturbed name - refused."""
+    for protocol in protocols:
+        fitted, read = set(protocol.fit_splits()), dict.fromkeys(protocol.feature_splits())
+        if not [name for name in read if name not in fitted]:
+            raise PlanError(
+                f"protocol {protocol.name!r} tests only on {', '.join(read)}, "
+                "which the methods fit on and which stay clean: --perturbations would perturb nothing "
+                "it reads. Test on a held-out split, or leave --perturbations out (a perturbed "
+                "selection split is `modelprint extractor ablation`'s selection_split)"
+            )
 
 
 def check_data_set_args(cfg: BenchmarkConfig) -> None:

@@ -69,6 +69,10 @@ def test_fitting_splits_stay_clean_per_protocol() -> None:
         ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"test_crops": 3}, "test_crops"),
         ({"shard": "3/3"}, "--shard"),
+        (  # known_val is fitted on and stays clean: the cells would be clean figures, mislabelled
+            {"protocol_args": {"zero_shot": {"split": "known_val"}}, "perturbations": ["jpeg:75"]},
+            "tests only on known_val, which the methods fit on",
+        ),
     ],
 )
 def test_bad_arguments_are_refused_by_the_plan(change: dict, message: str) -> None:

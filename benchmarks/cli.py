@@ -131,7 +131,7 @@ def one_line_error(parser: ArgumentParser, argv: Sequence[str], error: Exception
         key = unknown[0]
         positionals = [a.dest for a in leaf._actions if not a.option_strings]  # noqa: SLF001
         if key in positionals:
-            return f"{prog}: {key!r} is given without its flag: {prog} {key.upper()}"
+            return f"{prog}: {key!r} is positional: give it without --{key}=, as in {prog} {key.upper()}"
         close = difflib.get_close_matches(key, valid, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         return f"{prog}: unknown key {key!r}.{hint} Valid keys: {', '.join(valid) or '(none)'}"

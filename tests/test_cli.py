@@ -47,9 +47,9 @@ def test_check_passes_on_this_install(capsys: pytest.CaptureFixture[str]) -> Non
         (["list", "--kind=methd"], "invalid value for key 'kind': Expected a typing.Literal['all', 'method'"),
         (["lst"], "invalid choice: 'lst'"),
         (
-            ["extractor", "park", "--training_config=x.yaml"],
-            "modelprint extractor park: 'training_config' is given without its flag: "
-            "modelprint extractor park TRAINING_CONFIG",
+            ["gallery", "show", "--gallery=x.safetensors"],
+            "modelprint gallery show: 'gallery' is positional: give it without --gallery=, as in "
+            "modelprint gallery show GALLERY",
         ),
     ],
 )

@@ -168,9 +168,10 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(
 
 def test_a_run_parked_on_one_machine_resumes_on_a_fresh_one_to_the_same_weights(tmp_path: Path) -> None:
     """The machine that started a run is gone with its cache: the state parked in the repository
-    (``extractor park``) carries it on to the same final and selected weights, and its earlier
-    attempts' logs come along; a run directory further on than the parking keeps its own."""
-    from lightning_modules.synthetic_fingerprint.parking import CHECKPOINT, checkpoint_step, park
+    (``extractor park``) carries it on to the same final and selected weights, with the earlier
+    attempts' logs; a parking is never replaced by one behind it, nor adopted over a run
+    directory further on; a parking under another configuration's key is refused."""
+    from lightning_modules.synthetic_fingerprint.parking import CHECKPOINT, adopt, checkpoint_step, park
 
     base = ExtractorTrainingConfig.from_yaml(TINY)
     data = {**base.data, "val_split": "model", "interleave": True}
@@ -183,16 +184,29 @@ def test_a_run_parked_on_one_machine_resumes_on_a_fresh_one_to_the_same_weights(
         park(tmp_path / "whole", cfg.key(), repository)  # finished: nothing to carry on
     folder, step = park(first, cfg.key(), repository)
     assert step == 4 and (folder / "lightning" / "best.json").is_file()  # validated at step 4
+    with pytest.raises(ValueError, match="already holds step 4"):
+        park(first, cfg.key(), repository)  # as far on: the parking stays as it is
+    assert adopt(first, cfg.key(), repository) is None, "the run directory is as far on: its own"
+
     second = tmp_path / "second-machine"
+    (second / "log" / "version_0").mkdir(parents=True)  # an attempt of this machine's own
     resumed = train_extractor(cfg, second, quiet=True, parked=repository)
     assert resumed["weights_sha256"] == whole["weights_sha256"] and resumed["selected"] == whole["selected"]
-    assert sorted(p.name for p in (second / "log").iterdir()) == ["version_0", "version_1"]
+    logs = sorted(p.name for p in (second / "log").iterdir())
+    assert logs == ["replaced-0-version_0", "version_0", "version_1"], "the first machine's attempt came"
+
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({**yaml.safe_load(TINY.read_text()), "seed": 7}))
+    refused = run_cli("extractor", "park", f"--training_config={other}", f"--out={first}")
+    assert refused.returncode == 2 and "trains another configuration" in refused.stderr
+    refused = run_cli("extractor", "park", f"--out={tmp_path / 'whole'}")
+    assert refused.returncode == 2 and "no resumable training state" in refused.stderr
 
     (folder / CHECKPOINT).write_bytes((folder / CHECKPOINT).read_bytes()[:1000])  # a torn copy
     with pytest.raises(ValueError, match="not a readable training checkpoint"):
         checkpoint_step(folder / CHECKPOINT)
-    refused = run_cli("extractor", "park", str(TINY), f"--out={tmp_path / 'whole'}")
-    assert refused.returncode == 2 and "no resumable training state" in refused.stderr
+    with pytest.raises(ValueError, match=r"delete .* to train without it"):
+        adopt(tmp_path / "third-machine", cfg.key(), repository)
 
 
 def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path: Path) -> None:

@@ -71,7 +71,7 @@ def test_a_baseline_may_whiten_too_and_keeps_its_keys(name: str) -> None:
     assert torch.allclose(whitened.embed(val.values), expected)
     own.fit_whitening(train)  # not chosen: not fitted (a wide residual pays nothing for it)
     assert own.whitening.whitener is None
-    with pytest.raises(ValueError, match="unknown zero_shot_embedding 'lda'; valid: .*'whitened'"):
+    with pytest.raises(ValueError, match=r"unknown zero_shot_embedding 'lda'; valid: .*'whitened'"):
         build_method(name, {"zero_shot_embedding": "lda"})
 
 

@@ -1,4 +1,5 @@
-"""``modelprint extractor train|scaling|ablation``: the flagship's training and its two studies."""
+"""``modelprint extractor train|park|scaling|ablation``: the flagship's training (kept across
+machines by ``park``) and its two studies."""
 
 from __future__ import annotations
 
@@ -66,27 +67,41 @@ def extractor_train(
 
 
 @command("extractor park")
-def extractor_park(training_config: Path, out: Path | None = None) -> int:
+def extractor_park(training_config: Path | None = None, out: Path | None = None) -> int:
     """Keep a training in progress in the repository, so another machine resumes it.
 
     Copies the run's resumable state (checkpoint, best weights so far, logs) to
     ``lightning_modules/synthetic_fingerprint/in_progress/<key>/``; commit that folder. On the next
     machine the same training (``extractor train``, or the study that holds it) starts from it.
+    Delete the folder once the run has finished.
 
     Args:
-        training_config: the training YAML of the run.
-        out: its run directory (default: the cache, keyed by the configuration).
+        training_config: the training YAML of the run (its run directory is found by its key).
+        out: the run directory instead (a study's variant, a run with overrides); its own
+            ``config.yaml`` gives the key, and must be ``training_config``'s where both are given.
     """
     from core.paths import cache_dir
     from lightning_modules.synthetic_fingerprint.parking import park
     from lightning_modules.synthetic_fingerprint.training import ExtractorTrainingConfig
 
-    if not training_config.is_file():
+    def key_of(path: Path) -> str:
+        try:
+            return ExtractorTrainingConfig.from_yaml(path).key()
+        except (ValueError, TypeError, FileNotFoundError) as error:
+            raise UsageError(f"{path}: {error}") from None
+
+    if training_config is None and out is None:
+        raise UsageError("name the run: --training_config=YAML, or its run directory --out=DIR")
+    if training_config is not None and not training_config.is_file():
         raise UsageError(f"no training config at {training_config}")
-    cfg = ExtractorTrainingConfig.from_yaml(training_config)
-    run = out or cache_dir() / "extractors" / cfg.key()
+    run = out or cache_dir() / "extractors" / key_of(training_config)  # type: ignore[arg-type]
+    if not (run / "config.yaml").is_file():
+        raise UsageError(f"{run}: no training run there (no config.yaml)")
+    key = key_of(run / "config.yaml")
+    if training_config is not None and key_of(training_config) != key:
+        raise UsageError(f"{run} trains another configuration than {training_config} (key {key})")
     try:
-        folder, step = park(run, cfg.key())
+        folder, step = park(run, key)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         raise UsageError(str(error)) from None
     Console().print(f"parked step {step:,} of {run} in {folder}: commit it to resume elsewhere")

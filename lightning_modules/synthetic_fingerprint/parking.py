@@ -9,7 +9,9 @@ beside this module, committed with the code. :func:`park` copies a run's resumab
 on held-out synthetic models and their record; each attempt's CSV log); :func:`adopt` - called
 by :func:`~lightning_modules.synthetic_fingerprint.training.train_extractor` before it resumes -
 copies it back when the run directory holds no later state, so the run continues to the same
-final weights as an uninterrupted one.
+final weights as an uninterrupted one on the same hardware (a run parked from several devices
+and resumed on one keeps its weights and step, not its data order). Once the run has finished,
+delete its folder from ``in_progress/``: a finished run never reads it again.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 #: parked trainings, one folder per training key (committed: the next machine resumes from it)
 IN_PROGRESS = Path(__file__).resolve().parent / "in_progress"
 CHECKPOINT = Path("lightning") / "last.ckpt"
+BEST = (Path("lightning") / "best.safetensors", Path("lightning") / "best.json")
 
 
 def checkpoint_step(path: Path) -> int:
@@ -30,45 +33,67 @@ def checkpoint_step(path: Path) -> int:
     if not path.is_file():
         return -1
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, corrupt, or not a plain checkpoint
-        raise ValueError(f"{path}: not a readable training checkpoint ({error})") from None
-    return int(state["global_step"])
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except Exception as error:  # truncated, corrupt, or not a Lightning checkpoint
+        raise ValueError(f"{path}: not a readable training checkpoint ({error!r})") from None
+
+
+def _stamps(run: Path) -> list[tuple[int, int] | None]:
+    """Size and modification time of the checkpoint and the best weights and record."""
+    files = [run / CHECKPOINT, *(run / name for name in BEST)]
+    return [(f.stat().st_size, f.stat().st_mtime_ns) if f.is_file() else None for f in files]
 
 
 def park(run: Path, key: str, into: Path = IN_PROGRESS) -> tuple[Path, int]:
-    """Copy ``run``'s resumable state to ``into/key`` (replacing an earlier parking of it only
-    once the new copy is complete); returns the folder and the step it resumes from."""
+    """Copy ``run``'s resumable state to ``into/key``; returns the folder and the step it resumes
+    from. A parking further on (or as far) is never replaced, and the earlier one is set aside
+    until the new copy is complete; a run that writes while it is copied is refused."""
     step = checkpoint_step(run / CHECKPOINT)  # a half-written checkpoint fails here, not later
     if step < 0:
         raise FileNotFoundError(f"{run}: no resumable training state ({CHECKPOINT}) to park")
     target = into / key
-    staging = into / f".{key}.partial"
+    parked = checkpoint_step(target / CHECKPOINT) if (target / CHECKPOINT).is_file() else -1
+    if parked >= step:
+        raise ValueError(f"{target} already holds step {parked:,}; {run} is at step {step:,}: not replaced")
+    before = _stamps(run)
+    staging, aside = into / f".{key}.partial", into / f".{key}.replaced"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     shutil.copytree(run / "lightning", staging / "lightning")
     if (run / "log").is_dir():
         shutil.copytree(run / "log", staging / "log")
     shutil.copy2(run / "config.yaml", staging / "config.yaml")
-    if checkpoint_step(staging / CHECKPOINT) != step:  # the run wrote a new one while we copied
+    if _stamps(run) != before or checkpoint_step(staging / CHECKPOINT) != step:
         shutil.rmtree(staging)
-        raise RuntimeError(f"{run}: its checkpoint changed while it was copied; park it again")
-    shutil.rmtree(target, ignore_errors=True)
+        raise RuntimeError(f"{run}: the run wrote its state while it was copied; park it again")
+    if (staging / BEST[0]).is_file():
+        from safetensors.torch import load_file
+
+        load_file(str(staging / BEST[0]))  # the best weights read back whole
+    if target.exists():
+        shutil.rmtree(aside, ignore_errors=True)
+        target.rename(aside)
     staging.rename(target)
+    shutil.rmtree(aside, ignore_errors=True)
     return target, step
 
 
 def adopt(run: Path, key: str, parked: Path = IN_PROGRESS) -> int | None:
     """Start ``run`` from the parked state of ``key`` when that is further on than ``run``'s own
-    (or ``run`` has none); returns the step adopted, None when nothing was. Logs of earlier
-    attempts come along beside any the run has; none is overwritten."""
+    (or ``run`` has none); returns the step adopted, None when nothing was. The parked attempts'
+    logs come whole; the run's own logs, of a state now replaced, are kept as ``log/replaced-N-*``."""
     source = parked / key
-    step = checkpoint_step(source / CHECKPOINT)
+    try:
+        step = checkpoint_step(source / CHECKPOINT)
+    except ValueError as error:
+        raise ValueError(f"{error}: delete {source} to train without it") from None
     if step < 0 or step <= checkpoint_step(run / CHECKPOINT):
         return None
     shutil.rmtree(run / "lightning", ignore_errors=True)
     shutil.copytree(source / "lightning", run / "lightning")
-    for attempt in sorted((source / "log").glob("version_*")):
-        if not (run / "log" / attempt.name).exists():
-            shutil.copytree(attempt, run / "log" / attempt.name)
+    replaced = len(list((run / "log").glob("replaced-*")))
+    for own in sorted((run / "log").glob("version_*")):
+        own.rename(own.with_name(f"replaced-{replaced}-{own.name}"))
+    if (source / "log").is_dir():
+        shutil.copytree(source / "log", run / "log", dirs_exist_ok=True)
     return step

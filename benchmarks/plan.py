@@ -258,8 +258,8 @@ def check_perturbable(protocols: list[Protocol]) -> None:
     clean; a protocol that tests only on splits it fits on (zero shot with ``split: known_val``)
     would record clean figures under a perturbed name - refused."""
     for protocol in protocols:
-        fitted, read = set(protocol.fit_splits()), dict.fromkeys(protocol.feature_splits())
-        if not [name for name in read if name not in fitted]:
+        read = dict.fromkeys(protocol.feature_splits())
+        if set(read) <= set(protocol.fit_splits()):
             raise PlanError(
                 f"protocol {protocol.name!r} tests only on {', '.join(read)}, "
                 "which the methods fit on and which stay clean: --perturbations would perturb nothing "

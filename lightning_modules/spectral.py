@@ -14,13 +14,11 @@ down: it runs as published, on 32x32.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from core.images import DENOISERS, log_spectrum
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, Features
+from lightning_modules.base import AttributionMethod
 from lightning_modules.zero_shot_embedding import WhitenableZeroShot
 
 
@@ -42,11 +40,6 @@ class SpectralMethod(WhitenableZeroShot, AttributionMethod):
             raise ValueError(f"unknown denoiser {denoiser!r}; valid: {DENOISERS}")
         self.choose_zero_shot_embedding(zero_shot_embedding, whitening_shrinkage)
         self.save_hyperparameters()
-
-    def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
-        info = super().fit_head(train, val, seed)
-        self.fit_whitening(train)
-        return info
 
     def own_embedding(self, features: torch.Tensor) -> torch.Tensor:
         return AttributionMethod.embed(self, features)

@@ -12,7 +12,7 @@ neither the features nor any trained weights: caches and training keys stay as t
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -27,7 +27,8 @@ class WhitenableZeroShot:
     """Mixin for an :class:`~lightning_modules.base.AttributionMethod`: ``zero_shot_embedding``
     chooses among ``own_embeddings`` (given by :meth:`own_embedding`) and ``whitened``;
     ``whitening_shrinkage`` regularises the whitening. Call :meth:`choose_zero_shot_embedding`
-    in ``__init__`` and :meth:`fit_whitening` in ``fit_head``."""
+    in ``__init__``; the whitening is fitted after the next class's ``fit_head`` (a method that
+    replaces ``fit_head`` without ``super()`` calls :meth:`fit_whitening` in it)."""
 
     post_feature_hparams: ClassVar[tuple[str, ...]] = POST_FEATURE_ARGS
     #: the method's own zero-shot embeddings, its paper's first
@@ -46,6 +47,11 @@ class WhitenableZeroShot:
             raise ValueError(f"unknown zero_shot_embedding {zero_shot_embedding!r}; valid: {valid}")
         self.zero_shot_embedding = zero_shot_embedding
         self.whitening = WithinClassWhitening(whitening_shrinkage)
+
+    def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
+        info = super().fit_head(train, val, seed)  # type: ignore[misc]
+        self.fit_whitening(train)
+        return info
 
     def fit_whitening(self, train: Features) -> None:
         """Fit the whitening on known-train features and their generators (where it is used)."""

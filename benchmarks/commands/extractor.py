@@ -94,11 +94,12 @@ def extractor_park(training_config: Path | None = None, out: Path | None = None)
         raise UsageError("name the run: --training_config=YAML, or its run directory --out=DIR")
     if training_config is not None and not training_config.is_file():
         raise UsageError(f"no training config at {training_config}")
-    run = out or cache_dir() / "extractors" / key_of(training_config)  # type: ignore[arg-type]
+    expected = key_of(training_config) if training_config is not None else None
+    run = out or cache_dir() / "extractors" / str(expected)
     if not (run / "config.yaml").is_file():
         raise UsageError(f"{run}: no training run there (no config.yaml)")
     key = key_of(run / "config.yaml")
-    if training_config is not None and key_of(training_config) != key:
+    if expected is not None and expected != key:
         raise UsageError(f"{run} trains another configuration than {training_config} (key {key})")
     try:
         folder, step = park(run, key)

@@ -37,7 +37,7 @@ import torch
 from core.hashing import config_hash, file_digest
 from core.paths import cache_dir, config_file
 from lightning_modules import register_method
-from lightning_modules.base import AttributionMethod, Features
+from lightning_modules.base import AttributionMethod
 from lightning_modules.real_training import (
     hardware_args,
     train_on_labelled_images,
@@ -75,12 +75,6 @@ class FingerprintMethod(WhitenableZeroShot, WeightsKeyed):
         super().__init__()
         self.choose_zero_shot_embedding(zero_shot_embedding, whitening_shrinkage)
         self.net: FingerprintNet | None = None
-
-    def fit_head(self, train: Features, val: Features, seed: int) -> dict[str, Any]:
-        """The base class's probe and the whitening (known-train features and their generators)."""
-        info = super().fit_head(train, val, seed)
-        self.fit_whitening(train)
-        return info
 
     def own_embedding(self, features: torch.Tensor) -> torch.Tensor:
         if self.zero_shot_embedding == "standardised":

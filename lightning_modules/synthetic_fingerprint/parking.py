@@ -52,7 +52,7 @@ def park(run: Path, key: str, into: Path = IN_PROGRESS) -> tuple[Path, int]:
     if step < 0:
         raise FileNotFoundError(f"{run}: no resumable training state ({CHECKPOINT}) to park")
     target = into / key
-    parked = checkpoint_step(target / CHECKPOINT) if (target / CHECKPOINT).is_file() else -1
+    parked = checkpoint_step(target / CHECKPOINT)
     if parked >= step:
         raise ValueError(f"{target} already holds step {parked:,}; {run} is at step {step:,}: not replaced")
     before = _stamps(run)

@@ -187,7 +187,8 @@ def train_extractor(
     out.mkdir(parents=True, exist_ok=True)
     if (out / "summary.json").exists() and (out / WEIGHTS_FILE).exists():
         return json.loads((out / "summary.json").read_text())
-    adopt(out, cfg.key(), parked)
+    key = cfg.key()  # hashes the start's weights file: once
+    adopt(out, key, parked)
     (out / "config.yaml").write_text(yaml.safe_dump(asdict(cfg), sort_keys=False))
     seed_all(cfg.seed)
     dm = _datamodule(cfg)
@@ -225,7 +226,7 @@ def train_extractor(
         save_top_k=0,
         every_n_train_steps=cfg.checkpoint_every_steps,
     )
-    tracked = wandb_logger(f"extractor-{cfg.key()}", asdict(cfg), group="extractor-training", save_dir=out)
+    tracked = wandb_logger(f"extractor-{key}", asdict(cfg), group="extractor-training", save_dir=out)
     trainer = L.Trainer(
         max_steps=steps,
         max_epochs=-1,
@@ -267,7 +268,7 @@ def train_extractor(
         return {}
     save_weights(module.net, out / WEIGHTS_FILE)
     summary = {
-        "key": cfg.key(),
+        "key": key,
         "steps": steps,
         "batch_images": batch_images,
         "images_seen": steps * batch_images,

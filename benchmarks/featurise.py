@@ -144,6 +144,7 @@ def needed_splits(cells: list[Cell]) -> set[tuple[str, Perturbation | None]]:
             for name in c.variant.protocol.feature_splits()
         }
         | {(name, None) for c in cells for name in c.variant.protocol.clean_reference_splits()}
+        | {variant for c in cells for variant in c.variant.protocol.fit_variants()}
     )
 
 

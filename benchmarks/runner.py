@@ -43,7 +43,7 @@ from benchmarks.plan import (
     parse_plan,
     present_protocols,
 )
-from benchmarks.protocols.base import FIT_SPLITS, clean_key
+from benchmarks.protocols.base import FIT_SPLITS, clean_key, variant_key
 from benchmarks.provenance import run_record
 from benchmarks.split_integrity import KNOWN_SPLITS, REAL_SPLITS, SEMANTIC_SHIFT, check_split_integrity
 from core.errors import AbsentSplitError
@@ -201,6 +201,7 @@ def compute_cells(run: RunContext, method_name: str, seed: int, todo: list[Cell]
             name: features[(name, cell.variant.split_variant(name))]
             for name in (*FIT_SPLITS, *protocol.feature_splits())
         } | {clean_key(name): features[(name, None)] for name in protocol.clean_reference_splits()}
+        cell_features |= {variant_key(*variant): features[variant] for variant in protocol.fit_variants()}
         results = protocol.evaluate(method, cell_features, seed)
         wall = fit_seconds + time.perf_counter() - eval_start
         records = cell_records(plan, cell, results, source, context, wall)

@@ -5,14 +5,16 @@ generator - re-encoding, rescaling, blurring, sensor-like noise, cropping (the p
 of Wang et al. 2020, "CNN-generated images are surprisingly easy to spot... for now", and of
 the attribution literature since). A perturbation is written ``kind:strength``
 (``jpeg:75``, ``webp:50``, ``resize:0.5``, ``nearest:0.5``, ``blur:1.0``, ``noise:5``, ``crop:0.75``,
-``aigenbench:1``); each level is one protocol variant in the runner (``closed_set@jpeg:75``).
+``aigenbench:1``, ``delivery:1``); each level is one protocol variant in the runner (``closed_set@jpeg:75``).
 A peer benchmark's levels go by its name (``genimage``, ``imageattributionbench``,
 ``aigenbench``: :data:`PERTURBATION_PRESETS`), so a figure reads against that paper's table.
 
 The rule, the same for every kind:
 
 * only *test* splits are perturbed; the methods are fitted and selected on clean images
-  (``known_train``/``known_val``), as a deployed detector would be;
+  (``known_train``/``known_val``), as a deployed detector would be (the one variant that
+  fits on delivered images says so in its name: ``closed_set_delivered_head`` adds a
+  ``delivery:1`` copy of ``known_train`` to its probe's training images);
 * images stay uint8 at their original size (as if saved again), so every method takes them
   as it takes clean ones - resizing and cropping therefore end with a resize back;
 * the randomness (noise, crop offsets) is seeded by the perturbation and the split name
@@ -197,6 +199,18 @@ def _aigenbench(images: torch.Tensor, scale: float, gen: torch.Generator) -> tor
     return torch.cat([_aigenbench_one(image[None], scale, gen) for image in images])
 
 
+def _delivery(images: torch.Tensor, probability: float, gen: torch.Generator) -> torch.Tensor:
+    """Each image through the delivery chain the flagship trains with (its default steps,
+    :data:`datamodules.synthetic.delivery.DEFAULT_STEPS`: JPEG, resizing, blur, noise, crops in
+    random order), delivered at all with ``probability``: a random chain per image, as met on
+    the web, rather than one operation at one strength."""
+    from datamodules.synthetic.delivery import DeliveryChain  # built on this module's kinds
+
+    chain = DeliveryChain(probability=probability)
+    seeds = torch.randint(2**62, (len(images),), generator=gen).tolist()
+    return torch.stack([chain.deliver_one(image, seed) for image, seed in zip(images, seeds, strict=True)])
+
+
 def _codec(
     name: str, label: str, apply: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
 ) -> PerturbationKind:
@@ -246,6 +260,14 @@ for _kind in (
         lambda s: 0 < s <= 1,
         "a probability scale in (0, 1] (1: as published)",
         _aigenbench,
+    ),
+    PerturbationKind(
+        "delivery",
+        "the training delivery chain, probability",
+        0.0,
+        lambda p: 0 < p <= 1,
+        "a probability in (0, 1]",
+        _delivery,
     ),
 ):
     _register(_kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_a_bad_perturbation_spec_is_a_clear_error(spec: str, message: str) -> No
         parse_perturbation(spec)
 
 
-@pytest.mark.parametrize("spec", ["jpeg:50", "resize:0.5", "blur:1", "noise:5", "crop:0.75"])
+@pytest.mark.parametrize("spec", ["jpeg:50", "resize:0.5", "blur:1", "noise:5", "crop:0.75", "delivery:1"])
 def test_every_kind_keeps_shape_and_dtype_and_is_the_same_in_every_run(spec: str) -> None:
     images = photos()
     level = parse_perturbation(spec)
@@ -298,6 +299,32 @@ def test_the_clean_gallery_variant_keeps_references_clean_and_runs_only_when_nam
     assert '"gallery"' not in store.runs(protocol="zero_shot")[0]["config_json"]  # keys as they were
     default = run_benchmark(robustness_config(protocols=None), ResultsStore(tmp_path / "d.sqlite"), cache)
     assert default.ran == 4  # closed set, open set, zero shot, detection: the variant is opt-in
+
+
+def test_the_delivered_head_variant_refits_its_probe_on_delivered_copies_and_restores_the_clean_one(
+    tmp_path: Path,
+) -> None:
+    cache = FeatureCache(tmp_path / "cache")
+    both = ["closed_set", "closed_set_delivered_head"]
+    store = ResultsStore(tmp_path / "r.sqlite")
+    config = robustness_config(perturbations=["none", "blur:2"], protocols=both, protocol_args={})
+    assert run_benchmark(config, store, cache).ran == 4
+    accuracy = {r["protocol"]: r["value"] for r in store.figure_rows(metric="accuracy")}
+    # the probe fitted on delivered copies too is another probe: its figures are its own
+    assert accuracy["closed_set_delivered_head@blur:2"] != accuracy["closed_set@blur:2"]
+    [run] = store.runs(protocol="closed_set_delivered_head@blur:2")
+    details = json.loads(run["details_json"])
+    assert details["delivered_head"]["perturbation"] == "delivery:1"
+    # closed_set alone scores what it scored beside the variant: the clean head was restored
+    alone = ResultsStore(tmp_path / "alone.sqlite")
+    only = robustness_config(perturbations=["none", "blur:2"], protocols=["closed_set"], protocol_args={})
+    run_benchmark(only, alone, cache)
+    assert {r["protocol"]: r["value"] for r in alone.figure_rows(metric="accuracy")} == {
+        p: v for p, v in accuracy.items() if p.startswith("closed_set") and "delivered" not in p
+    }
+    default_store = ResultsStore(tmp_path / "d.sqlite")
+    run_benchmark(robustness_config(protocols=None), default_store, cache)
+    assert "closed_set_delivered_head" not in {r["protocol"] for r in default_store.runs()}  # opt-in
 
 
 def test_a_post_feature_argument_is_not_a_different_fit() -> None:

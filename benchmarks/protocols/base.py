@@ -68,6 +68,12 @@ class Protocol:
         (only what it tests on is perturbed). Default: the known generators' train and val."""
         return FIT_SPLITS
 
+    def fit_variants(self) -> tuple[tuple[str, Any], ...]:
+        """(fit split, perturbation) pairs whose features ``evaluate`` also reads, under
+        :func:`variant_key`: a fit split's delivered copy that a head is refitted with.
+        Default: none (the fit splits stay as they are)."""
+        return ()
+
     def clean_reference_splits(self) -> tuple[str, ...]:
         """Splits whose *clean* features ``evaluate`` also reads when the test splits are
         perturbed (under :func:`clean_key`): references that stay as their owner made them."""
@@ -86,6 +92,12 @@ class Protocol:
 def clean_key(split: str) -> str:
     """The key of a split's clean features beside its perturbed ones (``clean:unseen_all``)."""
     return f"clean:{split}"
+
+
+def variant_key(split: str, perturbation: Any) -> str:
+    """The key of a fit split's perturbed features that a protocol asked for by
+    :meth:`Protocol.fit_variants` (``known_train@delivery:1``)."""
+    return f"{split}@{perturbation.spec}"
 
 
 class SubsetProtocol(Protocol):

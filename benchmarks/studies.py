@@ -23,7 +23,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -337,18 +337,33 @@ def run_study(
     zoo's unseen generators) and, where given, on ``selection_split`` (generators the
     extractor never trained on that are not the test: the zoo's known ones), clean and at each
     perturbation level (the evaluated split's images perturbed, as the robustness track does)."""
+    evaluations, splits = study_evaluations(zero_shot, bootstrap_samples, selection_split, perturbations)
+    written = []
+    for variant in variants:
+        written += _study_variant(variant, protocol_name, evaluations, splits, seed, store, cache, console)
+    return written
+
+
+def study_evaluations(
+    zero_shot: dict[str, Any],
+    bootstrap_samples: int,
+    selection_split: str | None,
+    perturbations: Sequence[str],
+    reported: bool = True,
+) -> tuple[list[Evaluation], dict[str, Any]]:
+    """A study's zero-shot evaluations and the zoo's splits they read: on ``selection_split``
+    (with its folded twin) where given, and on the reported split (``zero_shot["split"]``)
+    unless ``reported`` is False; each clean and at each perturbation level."""
     from benchmarks.protocols.base import FIT_SPLITS
     from benchmarks.protocols.zero_shot import ZeroShotProtocol
     from benchmarks.runner import load_named_splits
     from datamodules.perturbations import perturbed_split
 
-    reported = ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot)
     # (protocol, its folded twin for embeddings fitted on known generators; None when reported)
-    protocols: list[tuple[Any, Any]] = [(reported, None)]
+    protocols: list[tuple[Any, Any]] = []
     if selection_split is not None:
         selection = {**zero_shot, "split": selection_split}
-        protocols.insert(
-            0,
+        protocols.append(
             (
                 ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **selection),
                 ZeroShotProtocol(
@@ -356,6 +371,8 @@ def run_study(
                 ),
             ),
         )
+    if reported:
+        protocols.append((ZeroShotProtocol(bootstrap_samples=bootstrap_samples, **zero_shot), None))
     levels = study_levels(perturbations)
     # generators only: the known-val pairs that set zero shot's honest threshold are the known
     # generators' (a study compares extractors on unseen generators; its recorded runs were so)
@@ -368,10 +385,7 @@ def run_study(
                 splits[protocol.split] if level is None else perturbed_split(splits[protocol.split], level)
             )
             evaluations.append(Evaluation(protocol, level.spec if level else None, split, folded))
-    written = []
-    for variant in variants:
-        written += _study_variant(variant, protocol_name, evaluations, splits, seed, store, cache, console)
-    return written
+    return evaluations, splits
 
 
 @dataclass(frozen=True, eq=False)  # one evaluation is itself: compared and hashed by identity
@@ -472,12 +486,8 @@ def _evaluate_variant(
     console: Any,
 ) -> list[str]:
     """Train (or load) the variant's extractor, then evaluate and record what ``todo`` lacks."""
-    from benchmarks.feature_cache import FeatureCache
-    from benchmarks.featurise import cached_extract
-    from benchmarks.protocols.base import FIT_SPLITS
     from benchmarks.provenance import run_record
     from core.seeding import seed_all
-    from lightning_modules.base import Features
     from lightning_modules.synthetic_fingerprint.methods import SyntheticFingerprintMethod
 
     cfg = variant.training
@@ -487,6 +497,51 @@ def _evaluate_variant(
     seed_all(seed)
     method = SyntheticFingerprintMethod(checkpoint=str(directory))
     method.fit_extractor(None, None, seed)
+
+    written = []
+    for evaluation, results in evaluated_embeddings(method, todo, splits, seed):
+        records = []
+        for embedding, result in results:
+            record = run_record(
+                method=variant.name,
+                protocol=evaluation.label(protocol_name + embedding.suffix),
+                dataset="zoo",
+                split=result.split,
+                seed=seed,
+                config=config(evaluation, embedding),
+                data_hash=data_hash,
+                wall_time_s=time.perf_counter() - start,
+                details={
+                    **variant.details,
+                    "embedding": embedding.name,
+                    "training": summary,
+                    "evaluated_data_hash": evaluation.split.data_hash,
+                    **result.details,
+                },
+            )
+            records.append((record, result.figures))
+            figures = {f.metric: f.value for f in result.figures}
+            level = evaluation.perturbation or "clean"
+            folds = ", in folds" if "fit_folds" in result.details else ""
+            console.print(
+                f"{escape(variant.name)} ({embedding.name}{folds}, {result.split}, {level}): "
+                f"identification {figures.get('identification_accuracy', float('nan')):.3f}, "
+                f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f}"
+            )
+        written += store.write_runs(records)  # an evaluation's runs land together, or none of them
+    return written
+
+
+def evaluated_embeddings(
+    method: Any, todo: list[tuple[Evaluation, Embedding]], splits: dict[str, Any], seed: int
+) -> Iterator[tuple[Evaluation, list[tuple[Embedding, Any]]]]:
+    """Each evaluation of ``todo`` with its results under each of its embeddings: the method's
+    features cached as the benchmark caches them, its head fitted on the clean known splits,
+    then zero shot on the evaluation's (perturbed) split, ``zero_shot_embedding`` switched."""
+    from benchmarks.feature_cache import FeatureCache
+    from benchmarks.featurise import cached_extract
+    from benchmarks.protocols.base import FIT_SPLITS
+    from lightning_modules.base import Features
 
     feature_cache = FeatureCache()
 
@@ -498,43 +553,18 @@ def _evaluate_variant(
         s: features_of(splits[s]) for s in dict.fromkeys((*FIT_SPLITS, *(e.protocol.split for e, _ in todo)))
     }
     method.fit_head(clean["known_train"], clean["known_val"], seed)
-    written = []
     for evaluation in dict.fromkeys(e for e, _ in todo):
-        records = []
         features = dict(clean)
         if evaluation.perturbation is not None:
             features[evaluation.protocol.split] = features_of(evaluation.split)
+        results = []
         for embedding in dict.fromkeys(emb for e, emb in todo if e is evaluation):
             method.zero_shot_embedding = embedding.name
-            for result in evaluation.protocol_for(embedding).evaluate(method, features, seed):
-                record = run_record(
-                    method=variant.name,
-                    protocol=evaluation.label(protocol_name + embedding.suffix),
-                    dataset="zoo",
-                    split=result.split,
-                    seed=seed,
-                    config=config(evaluation, embedding),
-                    data_hash=data_hash,
-                    wall_time_s=time.perf_counter() - start,
-                    details={
-                        **variant.details,
-                        "embedding": embedding.name,
-                        "training": summary,
-                        "evaluated_data_hash": evaluation.split.data_hash,
-                        **result.details,
-                    },
-                )
-                records.append((record, result.figures))
-                figures = {f.metric: f.value for f in result.figures}
-                level = evaluation.perturbation or "clean"
-                folds = ", in folds" if "fit_folds" in result.details else ""
-                console.print(
-                    f"{escape(variant.name)} ({embedding.name}{folds}, {result.split}, {level}): "
-                    f"identification {figures.get('identification_accuracy', float('nan')):.3f}, "
-                    f"verification AUROC {figures.get('verification_auroc', float('nan')):.3f}"
-                )
-        written += store.write_runs(records)  # an evaluation's runs land together, or none of them
-    return written
+            results += [
+                (embedding, result)
+                for result in evaluation.protocol_for(embedding).evaluate(method, features, seed)
+            ]
+        yield evaluation, results
 
 
 def trained_directory(cfg: ExtractorTrainingConfig, cache: Path) -> Path:

@@ -58,10 +58,13 @@ class PerturbationKind:
     increasing: bool = True
 
 
-PERTURBATIONS: Registry[PerturbationKind] = Registry("perturbation")
+#: the kinds of this module, and ``delivery`` (:mod:`datamodules.synthetic.delivery`: the random
+#: chain of these kinds that the flagship trains with), found there on the first lookup
+PERTURBATIONS: Registry[PerturbationKind] = Registry("perturbation", home_package="datamodules.synthetic")
 
 
-def _register(kind: PerturbationKind) -> None:
+def register_kind(kind: PerturbationKind) -> None:
+    """Register a kind under its name (the registry builds each entry from a factory)."""
     PERTURBATIONS.register(kind.name)(lambda: kind)
 
 
@@ -199,18 +202,6 @@ def _aigenbench(images: torch.Tensor, scale: float, gen: torch.Generator) -> tor
     return torch.cat([_aigenbench_one(image[None], scale, gen) for image in images])
 
 
-def _delivery(images: torch.Tensor, probability: float, gen: torch.Generator) -> torch.Tensor:
-    """Each image through the delivery chain the flagship trains with (its default steps,
-    :data:`datamodules.synthetic.delivery.DEFAULT_STEPS`: JPEG, resizing, blur, noise, crops in
-    random order), delivered at all with ``probability``: a random chain per image, as met on
-    the web, rather than one operation at one strength."""
-    from datamodules.synthetic.delivery import DeliveryChain  # built on this module's kinds
-
-    chain = DeliveryChain(probability=probability)
-    seeds = torch.randint(2**62, (len(images),), generator=gen).tolist()
-    return torch.stack([chain.deliver_one(image, seed) for image, seed in zip(images, seeds, strict=True)])
-
-
 def _codec(
     name: str, label: str, apply: Callable[[torch.Tensor, float, torch.Generator], torch.Tensor]
 ) -> PerturbationKind:
@@ -261,16 +252,8 @@ for _kind in (
         "a probability scale in (0, 1] (1: as published)",
         _aigenbench,
     ),
-    PerturbationKind(
-        "delivery",
-        "the training delivery chain, probability",
-        0.0,
-        lambda p: 0 < p <= 1,
-        "a probability in (0, 1]",
-        _delivery,
-    ),
 ):
-    _register(_kind)
+    register_kind(_kind)
 
 
 @dataclass(frozen=True)

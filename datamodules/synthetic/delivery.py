@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from core.seeding import derive_seed
-from datamodules.perturbations import PERTURBATIONS, PerturbationError, PerturbationKind
+from datamodules.perturbations import PERTURBATIONS, PerturbationError, PerturbationKind, register_kind
 
 #: the default chain: Wang et al. 2020's blur + JPEG at probability 0.5, plus resizing, noise
 #: and crops; strengths cover the robustness track's levels (JPEG 95..50, resize 0.75..0.5,
@@ -157,3 +157,24 @@ class DeliveryChain:
                 for image, index in zip(images, indices, strict=True)
             ]
         )
+
+
+def _delivered(images: torch.Tensor, probability: float, gen: torch.Generator) -> torch.Tensor:
+    """Each image through the default chain (:data:`DEFAULT_STEPS`), delivered at all with
+    ``probability``: a random chain per image, as met on the web, rather than one operation at
+    one strength (the perturbation ``delivery:P``)."""
+    chain = DeliveryChain(probability=probability)
+    seeds = torch.randint(2**62, (len(images),), generator=gen).tolist()
+    return torch.stack([chain.deliver_one(image, seed) for image, seed in zip(images, seeds, strict=True)])
+
+
+register_kind(
+    PerturbationKind(
+        "delivery",
+        "the training delivery chain, probability",
+        0.0,
+        lambda p: 0 < p <= 1,
+        "a probability in (0, 1]",
+        _delivered,
+    )
+)

@@ -27,7 +27,7 @@ class BenchmarkConfig:
         retrain: methods that ship a trained checkpoint train from scratch instead of loading it.
         perturbations: robustness track - test splits perturbed, one protocol variant per level
             (``[jpeg:75,blur:1,none]``; kinds: jpeg, webp, resize, nearest, blur, noise, crop,
-            aigenbench; a peer's levels by name: ``genimage``, ``imageattributionbench``,
+            aigenbench, delivery; a peer's levels by name: ``genimage``, ``imageattributionbench``,
             ``aigenbench``; see ``docs/robustness.md``).
         reference: the data set whose known splits a data set without known generators (a
             folder of unseen ones) is evaluated against; recorded in each run.

@@ -45,6 +45,8 @@ def photos(count: int = 6, size: int = 32, seed: int = 0) -> torch.Tensor:
         ("blur:0", "> 0"),
         ("noise:-1", ">= 0"),
         ("noise:nan", ">= 0"),
+        ("delivery:0", "(0, 1]"),
+        ("delivery:1.5", "(0, 1]"),
     ],
 )
 def test_a_bad_perturbation_spec_is_a_clear_error(spec: str, message: str) -> None:
@@ -305,23 +307,38 @@ def test_the_delivered_head_variant_refits_its_probe_on_delivered_copies_and_res
     tmp_path: Path,
 ) -> None:
     cache = FeatureCache(tmp_path / "cache")
-    both = ["closed_set", "closed_set_delivered_head"]
+    # zero shot reads the head's standardisation: it must be the clean one's again too
+    plain = ["closed_set", "zero_shot"]
     store = ResultsStore(tmp_path / "r.sqlite")
-    config = robustness_config(perturbations=["none", "blur:2"], protocols=both, protocol_args={})
-    assert run_benchmark(config, store, cache).ran == 4
+    config = robustness_config(
+        perturbations=["none", "blur:2"], protocols=[*plain, "closed_set_delivered_head"], protocol_args=FAST
+    )
+    assert run_benchmark(config, store, cache).ran == 6
     accuracy = {r["protocol"]: r["value"] for r in store.figure_rows(metric="accuracy")}
     # the probe fitted on delivered copies too is another probe: its figures are its own
     assert accuracy["closed_set_delivered_head@blur:2"] != accuracy["closed_set@blur:2"]
     [run] = store.runs(protocol="closed_set_delivered_head@blur:2")
     details = json.loads(run["details_json"])
     assert details["delivered_head"]["perturbation"] == "delivery:1"
-    # closed_set alone scores what it scored beside the variant: the clean head was restored
+    known_train = fabricated_split("known_train")
+    assert details["delivered_head"]["train_images"] == 2 * len(known_train)  # clean + delivered
+    delivered = perturbed_split(known_train, parse_perturbation("delivery:1"))
+    assert (delivered.images != known_train.images).flatten(1).any(1).float().mean() > 0.5
+    # closed set and zero shot score alone what they scored beside the variant: the clean head
+    # (probe, standardisation) was restored
     alone = ResultsStore(tmp_path / "alone.sqlite")
-    only = robustness_config(perturbations=["none", "blur:2"], protocols=["closed_set"], protocol_args={})
-    run_benchmark(only, alone, cache)
-    assert {r["protocol"]: r["value"] for r in alone.figure_rows(metric="accuracy")} == {
-        p: v for p, v in accuracy.items() if p.startswith("closed_set") and "delivered" not in p
-    }
+    run_benchmark(
+        robustness_config(perturbations=["none", "blur:2"], protocols=plain, protocol_args=FAST), alone, cache
+    )
+
+    def figures(s: ResultsStore) -> dict[tuple[str, str], float]:
+        return {
+            (r["protocol"], r["metric"]): r["value"]
+            for r in s.figure_rows()
+            if "delivered" not in r["protocol"]
+        }
+
+    assert figures(alone) == figures(store)
     default_store = ResultsStore(tmp_path / "d.sqlite")
     run_benchmark(robustness_config(protocols=None), default_store, cache)
     assert "closed_set_delivered_head" not in {r["protocol"] for r in default_store.runs()}  # opt-in

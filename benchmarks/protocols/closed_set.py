@@ -124,7 +124,11 @@ class ClosedSetDeliveredHeadProtocol(ClosedSetProtocol):
         try:
             results = super().evaluate(method, features, seed)
             for result in results:
-                result.details["delivered_head"] = {"perturbation": HEAD_DELIVERY, **head}
+                result.details["delivered_head"] = {
+                    "perturbation": HEAD_DELIVERY,
+                    "train_images": len(both.values),
+                    **head,
+                }
             return results
         finally:
             method.fit_head(train, val, seed)

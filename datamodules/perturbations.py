@@ -65,8 +65,7 @@ class PerturbationKind:
 PERTURBATIONS: Registry[PerturbationKind] = Registry("perturbation")
 
 
-def register_kind(kind: PerturbationKind) -> None:
-    """Register a kind under its name (the registry builds each entry from a factory)."""
+def _register(kind: PerturbationKind) -> None:
     PERTURBATIONS.register(kind.name)(lambda: kind)
 
 
@@ -255,7 +254,7 @@ for _kind in (
         _aigenbench,
     ),
 ):
-    register_kind(_kind)
+    _register(_kind)
 
 
 # -- the delivery chain: a random chain of the kinds above (datamodules/synthetic/delivery.py
@@ -398,7 +397,7 @@ def _delivered(images: torch.Tensor, probability: float, gen: torch.Generator) -
     return torch.stack([chain.deliver_one(image, seed) for image, seed in zip(images, seeds, strict=True)])
 
 
-register_kind(
+_register(
     PerturbationKind(
         "delivery",
         "the training delivery chain, probability",
